@@ -1,0 +1,1 @@
+//! sigstore bundle v0.3 (JSON) read and write.

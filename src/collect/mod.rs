@@ -1,0 +1,232 @@
+//! Collecting results: running the configured checks and parsing the reports they write.
+//!
+//! Every parser streams its input, so a report of a gigabyte is parsed in bounded memory, and every
+//! parser turns malformed input into a [`ReportError`] that says what was expected and what was found.
+
+pub mod clippy;
+pub mod cobertura;
+pub mod junit;
+pub mod lcov;
+pub mod libtest;
+pub mod sarif;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::io::BufRead;
+use std::path::Path;
+
+/// Longest single line (LCOV, JSON streams) or XML token a parser accepts: a longer one is malformed
+/// input, not something to buffer.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest report file accepted at all.
+pub const MAX_REPORT_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+
+/// The report formats ci-attest can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportFormat {
+    /// JUnit XML (pytest, Maven Surefire, nextest, jest-junit...).
+    Junit,
+    /// LCOV tracefile (`genhtml` input; cargo-llvm-cov, c8, coverage.py `lcov`).
+    Lcov,
+    /// Cobertura XML (coverage.py `xml`, cargo-llvm-cov `--cobertura`, jest).
+    Cobertura,
+    /// SARIF 2.1.0 (static analysers).
+    Sarif,
+    /// cargo's `--message-format=json` stream from `cargo clippy`.
+    Clippy,
+    /// libtest's JSON event stream (`--format json`, also nextest's libtest-json output).
+    LibtestJson,
+}
+
+impl ReportFormat {
+    /// The name used in `.ci-attest.toml` and in the predicate.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormat::Junit => "junit",
+            ReportFormat::Lcov => "lcov",
+            ReportFormat::Cobertura => "cobertura",
+            ReportFormat::Sarif => "sarif",
+            ReportFormat::Clippy => "clippy",
+            ReportFormat::LibtestJson => "libtest-json",
+        }
+    }
+}
+
+impl fmt::Display for ReportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Test counts from a test report. `failed` includes errored tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCounts {
+    /// All test cases seen.
+    pub total: u64,
+    /// Test cases that passed.
+    pub passed: u64,
+    /// Test cases that failed or errored.
+    pub failed: u64,
+    /// Test cases that were skipped or ignored.
+    pub skipped: u64,
+}
+
+impl TestCounts {
+    /// Adds another report's counts to these.
+    pub fn add(&mut self, other: &TestCounts) {
+        self.total += other.total;
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+}
+
+/// Covered out of total for one coverage dimension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ratio {
+    /// Items covered.
+    pub covered: u64,
+    /// Items in all.
+    pub total: u64,
+}
+
+impl Ratio {
+    /// Percentage covered; `None` when there is nothing to cover.
+    pub fn percent(&self) -> Option<f64> {
+        if self.total == 0 {
+            None
+        } else {
+            Some(self.covered as f64 * 100.0 / self.total as f64)
+        }
+    }
+
+    /// Adds another ratio's counts to this one.
+    pub fn add(&mut self, other: &Ratio) {
+        self.covered += other.covered;
+        self.total += other.total;
+    }
+}
+
+/// Coverage counts from a coverage report; a dimension the report does not give is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageCounts {
+    /// Lines covered / lines instrumented.
+    pub lines: Option<Ratio>,
+    /// Branches covered / branches found.
+    pub branches: Option<Ratio>,
+    /// Functions hit / functions found.
+    pub functions: Option<Ratio>,
+}
+
+impl CoverageCounts {
+    /// Adds another report's counts to these (a dimension present in either is present in the sum).
+    pub fn add(&mut self, other: &CoverageCounts) {
+        fn merge(a: &mut Option<Ratio>, b: &Option<Ratio>) {
+            match (a.as_mut(), b) {
+                (Some(a), Some(b)) => a.add(b),
+                (None, Some(b)) => *a = Some(*b),
+                _ => {}
+            }
+        }
+        merge(&mut self.lines, &other.lines);
+        merge(&mut self.branches, &other.branches);
+        merge(&mut self.functions, &other.functions);
+    }
+}
+
+/// Diagnostic counts from a lint report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LintCounts {
+    /// Diagnostics at error level.
+    pub errors: u64,
+    /// Diagnostics at warning level.
+    pub warnings: u64,
+    /// Diagnostics at note / help / info level.
+    pub notes: u64,
+}
+
+impl LintCounts {
+    /// Adds another report's counts to these.
+    pub fn add(&mut self, other: &LintCounts) {
+        self.errors += other.errors;
+        self.warnings += other.warnings;
+        self.notes += other.notes;
+    }
+}
+
+/// What one parsed report says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Parsed {
+    /// A test report.
+    Tests(TestCounts),
+    /// A coverage report.
+    Coverage(CoverageCounts),
+    /// A lint report.
+    Lint(LintCounts),
+}
+
+/// Why a report could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// The file could not be opened or read.
+    #[error("cannot read {format} report: {source}")]
+    Io {
+        /// The report's format.
+        format: ReportFormat,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The report does not have the shape its format requires.
+    #[error("malformed {format} report{}: expected {expected}, found {found}", location.as_deref().map(|l| format!(" at {l}")).unwrap_or_default())]
+    Malformed {
+        /// The report's format.
+        format: ReportFormat,
+        /// Where in the input (e.g. `line 12` or `byte 4096`), when known.
+        location: Option<String>,
+        /// What the parser expected.
+        expected: String,
+        /// What it found instead.
+        found: String,
+    },
+    /// The report (or one token in it) is larger than the limit.
+    #[error("{format} report too large: {what} exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The report's format.
+        format: ReportFormat,
+        /// What was too large (`file`, `line 7`, ...).
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
+/// Parses one report from a buffered reader.
+pub fn parse_reader(format: ReportFormat, reader: impl BufRead) -> Result<Parsed, ReportError> {
+    match format {
+        ReportFormat::Junit => junit::parse(reader).map(Parsed::Tests),
+        ReportFormat::LibtestJson => libtest::parse(reader).map(Parsed::Tests),
+        ReportFormat::Lcov => lcov::parse(reader).map(Parsed::Coverage),
+        ReportFormat::Cobertura => cobertura::parse(reader).map(Parsed::Coverage),
+        ReportFormat::Sarif => sarif::parse(reader).map(Parsed::Lint),
+        ReportFormat::Clippy => clippy::parse(reader).map(Parsed::Lint),
+    }
+}
+
+/// Parses one report file, refusing files over [`MAX_REPORT_BYTES`].
+pub fn parse_file(format: ReportFormat, path: &Path) -> Result<Parsed, ReportError> {
+    let io = |source| ReportError::Io { format, source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len > MAX_REPORT_BYTES {
+        return Err(ReportError::TooLarge {
+            format,
+            what: format!("file of {len} bytes"),
+            limit: MAX_REPORT_BYTES,
+        });
+    }
+    parse_reader(format, std::io::BufReader::with_capacity(256 * 1024, file))
+}

@@ -1,0 +1,14 @@
+//! ci-attest: signed, verifiable attestations of CI runs made on a developer's own machine.
+//!
+//! The pipeline, one module per stage:
+//! [`config`] -> [`git`] -> [`collect`] -> [`statement`] -> [`dsse`] -> [`sign`] -> [`bundle`] ->
+//! [`store`] -> [`verify`] -> [`policy`] -> [`report`].
+//!
+//! The library never prints and never exits; time is always passed in, so the verifier in CI and the
+//! auditor offline run the same code and reach the same verdict.
+#![forbid(unsafe_code)]
+
+pub mod bundle;
+pub mod collect;
+pub mod dsse;
+pub mod sign;

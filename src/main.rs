@@ -1,0 +1,2 @@
+//! The `ci-attest` command line.
+fn main() {}

@@ -1,0 +1,3 @@
+//! Signing: local P-256 keys (and, later, keyless).
+
+pub mod key;
