@@ -12,3 +12,7 @@ pub mod bundle;
 pub mod collect;
 pub mod dsse;
 pub mod sign;
+pub mod finding;
+pub mod statement;
+pub mod policy;
+pub mod verify;

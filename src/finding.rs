@@ -1,0 +1,212 @@
+//! Findings: what verification and policy evaluation found, as data.
+//!
+//! Every check the verifier runs yields findings instead of returning early, so a reviewer sees all
+//! the reasons at once. Each finding has a stable kebab-case [`Code`] (documented in
+//! `docs/findings.md`), what was expected, what was found, where the expectation came from (a policy
+//! `file:line:column`) and a hint.
+
+use serde::Serialize;
+use std::fmt;
+
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal,)*) => {
+        /// A stable finding code. Codes are never renamed; new ones may be added.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Code {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable kebab-case name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)*
+                }
+            }
+
+            /// One line on what the code means.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Code::$variant => concat!($($doc),*).trim_ascii(),)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The bundle is not valid sigstore bundle JSON, or is larger than the size limit.
+    BundleMalformed = "bundle-malformed",
+    /// The bundle's media type is not one ci-attest understands.
+    BundleMediaTypeUnsupported = "bundle-media-type-unsupported",
+    /// The bundle does not hold a DSSE envelope with exactly one signature.
+    EnvelopeMalformed = "envelope-malformed",
+    /// The envelope's payload type is not `application/vnd.in-toto+json`.
+    PayloadTypeUnsupported = "payload-type-unsupported",
+    /// The payload is not an in-toto Statement v1 with a well-formed ci-attest predicate.
+    StatementMalformed = "statement-malformed",
+    /// The statement's `predicateType` is not one ci-attest accepts.
+    PredicateTypeUnsupported = "predicate-type-unsupported",
+    /// The bundle's verification material is of a kind this verifier cannot check here.
+    VerificationMaterialUnsupported = "verification-material-unsupported",
+    /// The signing key is not one the policy trusts.
+    SignerUntrusted = "signer-untrusted",
+    /// The DSSE signature does not verify over PAE(payloadType, payload).
+    SignatureInvalid = "signature-invalid",
+    /// No subject of the statement names the commit under verification.
+    SubjectCommitMismatch = "subject-commit-mismatch",
+    /// The subject's sha256 differs from the digest of the commit object recomputed from the repository.
+    SubjectDigestMismatch = "subject-digest-mismatch",
+    /// The repository recorded in the predicate is not the one the policy names.
+    RepositoryMismatch = "repository-mismatch",
+    /// A verification step did not run (e.g. the transparency-log check for a key-signed bundle).
+    CheckSkipped = "check-skipped",
+    /// A check the policy requires is not in the statement.
+    CheckMissing = "check-missing",
+    /// A threshold names a metric the statement's check does not have.
+    MetricMissing = "metric-missing",
+    /// A metric is outside the bounds a threshold sets.
+    ThresholdNotMet = "threshold-not-met",
+    /// The attestation is older than the policy's `max_age`.
+    AttestationTooOld = "attestation-too-old",
+    /// The attestation's time is later than the verification time.
+    AttestationFromFuture = "attestation-from-future",
+    /// The checks did not run on a pristine checkout, and the policy requires one.
+    CheckoutNotPristine = "checkout-not-pristine",
+    /// A check in the statement itself failed (its command exited non-zero or its report was unusable).
+    CheckFailed = "check-failed",
+    /// No attestation for the commit was found, or none from a trusted signer verified.
+    NoAttestation = "no-attestation",
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// How much a finding weighs in the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Recorded for the reader; does not change the verdict.
+    Info,
+    /// Rejects the attestation.
+    Error,
+}
+
+/// Where a requirement came from: a position in a policy file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Origin {
+    /// The policy file as the user named it.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// One thing verification or policy evaluation found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The stable code.
+    pub code: Code,
+    /// Whether it rejects.
+    pub severity: Severity,
+    /// One line saying what happened.
+    pub message: String,
+    /// What was required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
+    /// Where the requirement came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Finding {
+    /// A rejecting finding.
+    pub fn error(code: Code, message: impl Into<String>) -> Finding {
+        Finding {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            expected: None,
+            found: None,
+            origin: None,
+            hint: None,
+        }
+    }
+
+    /// A finding recorded for information only.
+    pub fn info(code: Code, message: impl Into<String>) -> Finding {
+        Finding {
+            severity: Severity::Info,
+            ..Finding::error(code, message)
+        }
+    }
+
+    /// Sets what was expected and what was found.
+    pub fn expected_found(mut self, expected: impl Into<String>, found: impl Into<String>) -> Finding {
+        self.expected = Some(expected.into());
+        self.found = Some(found.into());
+        self
+    }
+
+    /// Sets where the requirement came from.
+    pub fn origin(mut self, origin: Option<Origin>) -> Finding {
+        self.origin = origin;
+        self
+    }
+
+    /// Sets the hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Finding {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// True when this finding rejects.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_kebab_case_and_described() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            let name = code.as_str();
+            assert!(seen.insert(name), "duplicate code {name}");
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{name} is not kebab-case"
+            );
+            assert!(!code.description().is_empty(), "{name} has no description");
+        }
+    }
+}

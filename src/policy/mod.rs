@@ -1,0 +1,1 @@
+//! Policy files (`policies/*.toml`): trusted signers, required checks and thresholds.
