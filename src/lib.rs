@@ -10,9 +10,11 @@
 
 pub mod bundle;
 pub mod collect;
+pub mod config;
 pub mod dsse;
 pub mod sign;
 pub mod finding;
+pub mod git;
 pub mod statement;
 pub mod policy;
 pub mod verify;

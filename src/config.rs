@@ -1,0 +1,322 @@
+//! `.ci-attest.toml`: which checks to run, where their reports are, how to sign and where to store.
+
+use crate::collect::ReportFormat;
+use crate::statement::CheckKind;
+use serde::Deserialize;
+use std::path::{Component, Path, PathBuf};
+
+/// The configuration file's name at the repository root.
+pub const CONFIG_FILE: &str = ".ci-attest.toml";
+/// Largest configuration file accepted.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+/// Default folder of the `dir` store, relative to the repository root.
+pub const DEFAULT_STORE_DIR: &str = ".ci-attest";
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The checks, in the order they run.
+    #[serde(rename = "check", default)]
+    pub checks: Vec<CheckConfig>,
+    /// How to sign.
+    #[serde(default)]
+    pub signing: SigningConfig,
+    /// Where bundles go.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// One check.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// Unique name; the policy refers to it.
+    pub name: String,
+    /// What kind of results it gives.
+    pub kind: CheckKind,
+    /// Shell command, run with `sh -c` in the pristine worktree.
+    pub run: String,
+    /// Reports the command writes, relative to the worktree.
+    #[serde(default)]
+    pub reports: Vec<ReportConfig>,
+    /// Seconds after which the command is killed and the check fails.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+/// One report a check writes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// The report's format.
+    pub format: ReportFormat,
+    /// Path relative to the worktree root.
+    pub path: PathBuf,
+}
+
+/// `[signing]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// Path of the private key (relative to the repository root), for `method = "key"`.
+    pub key: Option<PathBuf>,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Folder of the `dir` store, relative to the repository root.
+    #[serde(default = "default_store_dir")]
+    pub dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            dir: default_store_dir(),
+        }
+    }
+}
+
+fn default_store_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_STORE_DIR)
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error("{path}: file of {size} bytes exceeds the limit of {MAX_CONFIG_BYTES} bytes")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size.
+        size: u64,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file parses but a value is not acceptable.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, with expected and found.
+        message: String,
+    },
+}
+
+/// Converts a byte offset in `text` into a 1-based (line, column).
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let label = path.display().to_string();
+        let io = |source| ConfigError::Io {
+            path: label.clone(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge { path: label, size });
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        Config::parse(&text, &label)
+    }
+
+    /// Parses and validates configuration text; `label` names it in errors.
+    pub fn parse(text: &str, label: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| line_column(text, s.start));
+            ConfigError::Syntax {
+                path: label.to_string(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        config.validate(label)?;
+        Ok(config)
+    }
+
+    fn validate(&self, label: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: label.to_string(),
+            message,
+        };
+        if self.checks.is_empty() {
+            return Err(invalid(
+                "expected at least one [[check]], found none".to_string(),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for check in &self.checks {
+            if check.name.is_empty()
+                || !check
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(format!(
+                    "check name: expected letters, digits, '-' or '_', found {:?}",
+                    check.name
+                )));
+            }
+            if !names.insert(check.name.as_str()) {
+                return Err(invalid(format!(
+                    "check names must be unique, found {:?} twice",
+                    check.name
+                )));
+            }
+            if check.run.trim().is_empty() {
+                return Err(invalid(format!(
+                    "check {:?}: expected a command in `run`, found an empty string",
+                    check.name
+                )));
+            }
+            for report in &check.reports {
+                if !is_inside(&report.path) {
+                    return Err(invalid(format!(
+                        "check {:?}: report path must be relative and stay inside the worktree, found {}",
+                        check.name,
+                        report.path.display()
+                    )));
+                }
+                let fits = matches!(
+                    (check.kind, report.format),
+                    (
+                        CheckKind::Tests,
+                        ReportFormat::Junit | ReportFormat::LibtestJson
+                    ) | (
+                        CheckKind::Coverage,
+                        ReportFormat::Lcov | ReportFormat::Cobertura
+                    ) | (CheckKind::Lint, ReportFormat::Sarif | ReportFormat::Clippy)
+                );
+                if !fits {
+                    return Err(invalid(format!(
+                        "check {:?} of kind {}: a {} report does not give {} results",
+                        check.name,
+                        check.kind.as_str(),
+                        report.format,
+                        check.kind.as_str()
+                    )));
+                }
+            }
+            if check.kind != CheckKind::Custom && check.reports.is_empty() {
+                return Err(invalid(format!(
+                    "check {:?} of kind {}: expected at least one report, found none (use kind = \"custom\" for a check judged by exit code alone)",
+                    check.name,
+                    check.kind.as_str()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True when a path is relative and never climbs out of its base.
+pub fn is_inside(path: &Path) -> bool {
+    let mut depth = 0i32;
+    for c in path.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    depth > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[check]]
+name = "tests"
+kind = "tests"
+run = "cargo test"
+reports = [{ format = "junit", path = "target/junit.xml" }]
+
+[signing]
+key = "keys/ci-attest.key"
+"#;
+
+    #[test]
+    fn parses_the_documented_shape() {
+        let c = Config::parse(GOOD, "c.toml").expect("valid");
+        assert_eq!(c.checks[0].reports[0].format, ReportFormat::Junit);
+        assert_eq!(c.store.dir, PathBuf::from(".ci-attest"));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_line_and_column() {
+        let text = GOOD.replace("run =", "rnu =");
+        let err = Config::parse(&text, "c.toml").expect_err("typo");
+        let msg = err.to_string();
+        assert!(msg.starts_with("c.toml:5:1: "), "{msg}");
+        assert!(msg.contains("rnu"), "{msg}");
+    }
+
+    #[test]
+    fn duplicate_check_names_are_rejected() {
+        let text = format!("{GOOD}\n[[check]]\nname = \"tests\"\nkind = \"custom\"\nrun = \"true\"\n");
+        let msg = Config::parse(&text, "c.toml").expect_err("dup").to_string();
+        assert!(msg.contains("unique"), "{msg}");
+    }
+
+    #[test]
+    fn report_paths_cannot_escape_the_worktree() {
+        for bad in ["/etc/passwd", "../x.xml", "a/../../x.xml"] {
+            let text = GOOD.replace("target/junit.xml", bad);
+            assert!(Config::parse(&text, "c.toml").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn report_format_must_fit_the_check_kind() {
+        let text = GOOD.replace("\"junit\"", "\"lcov\"");
+        let msg = Config::parse(&text, "c.toml").expect_err("misfit").to_string();
+        assert!(msg.contains("lcov report does not give tests"), "{msg}");
+    }
+
+    #[test]
+    fn line_column_counts_from_one() {
+        assert_eq!(line_column("ab\ncd", 0), (1, 1));
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+    }
+}

@@ -1,0 +1,354 @@
+//! Git: commit ids, the digest of a commit object, pristine worktrees and the repository's identity.
+//!
+//! ci-attest shells out to the `git` the user already has (no libgit2, no gix): the commands used
+//! are plumbing whose output is stable.
+
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Largest commit object accepted (commit objects are normally under a few KiB).
+pub const MAX_COMMIT_OBJECT_BYTES: usize = 16 * 1024 * 1024;
+
+/// A full commit id: 40 lowercase hex digits (sha1) or 64 (sha256 repositories).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommitId(String);
+
+impl CommitId {
+    /// Checks the text is a full lowercase hex object id.
+    pub fn parse(text: &str) -> Option<CommitId> {
+        let ok = (text.len() == 40 || text.len() == 64)
+            && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| CommitId(text.to_string()))
+    }
+
+    /// The hex id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a git operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GitError {
+    /// `git` could not be started.
+    #[error("cannot run git: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// A git command exited non-zero.
+    #[error("`git {args}` failed: {stderr}")]
+    Failed {
+        /// The arguments.
+        args: String,
+        /// What git printed on stderr.
+        stderr: String,
+    },
+    /// Git printed something unexpected.
+    #[error("`git {args}`: expected {expected}, found {found:?}")]
+    Unexpected {
+        /// The arguments.
+        args: String,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+    /// Creating or removing a temporary folder failed.
+    #[error("temporary worktree: {0}")]
+    Io(#[source] std::io::Error),
+}
+
+/// A git repository (its top-level working folder).
+#[derive(Debug, Clone)]
+pub struct Repo {
+    root: PathBuf,
+}
+
+/// The facts about one commit that go into a statement's subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// The commit id.
+    pub id: CommitId,
+    /// sha256 of `commit <len>\0` + the raw commit object.
+    pub sha256: String,
+    /// The commit's tree id.
+    pub tree: String,
+}
+
+impl Repo {
+    /// Finds the repository containing `path`.
+    pub fn discover(path: &Path) -> Result<Repo, GitError> {
+        let out = run_git(path, &["rev-parse", "--show-toplevel"])?;
+        let root = String::from_utf8_lossy(&out).trim().to_string();
+        Ok(Repo {
+            root: PathBuf::from(root),
+        })
+    }
+
+    /// The repository's top-level folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn git(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
+        run_git(&self.root, args)
+    }
+
+    fn git_line(&self, args: &[&str]) -> Result<String, GitError> {
+        let out = self.git(args)?;
+        Ok(String::from_utf8_lossy(&out).trim().to_string())
+    }
+
+    /// Resolves a revision (`HEAD`, a branch, a short id) to a full commit id.
+    pub fn resolve(&self, rev: &str) -> Result<CommitId, GitError> {
+        if rev.starts_with('-') {
+            return Err(GitError::Unexpected {
+                args: format!("rev-parse {rev}"),
+                expected: "a revision".into(),
+                found: rev.into(),
+            });
+        }
+        let spec = format!("{rev}^{{commit}}");
+        let line = self.git_line(&["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        CommitId::parse(&line).ok_or_else(|| GitError::Unexpected {
+            args: format!("rev-parse {spec}"),
+            expected: "a full commit id".into(),
+            found: line,
+        })
+    }
+
+    /// The raw commit object (what `git cat-file commit` prints).
+    pub fn commit_object(&self, id: &CommitId) -> Result<Vec<u8>, GitError> {
+        let out = self.git(&["cat-file", "commit", id.as_str()])?;
+        if out.len() > MAX_COMMIT_OBJECT_BYTES {
+            return Err(GitError::Unexpected {
+                args: format!("cat-file commit {id}"),
+                expected: format!("a commit object under {MAX_COMMIT_OBJECT_BYTES} bytes"),
+                found: format!("{} bytes", out.len()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Id, commit-object sha256 and tree of a commit.
+    pub fn commit_info(&self, id: &CommitId) -> Result<CommitInfo, GitError> {
+        let object = self.commit_object(id)?;
+        let tree = object
+            .strip_prefix(b"tree ")
+            .and_then(|rest| rest.split(|&b| b == b'\n').next())
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .ok_or_else(|| GitError::Unexpected {
+                args: format!("cat-file commit {id}"),
+                expected: "a commit object starting with a tree line".into(),
+                found: String::from_utf8_lossy(&object[..object.len().min(40)]).into_owned(),
+            })?;
+        Ok(CommitInfo {
+            id: id.clone(),
+            sha256: commit_object_sha256(&object),
+            tree,
+        })
+    }
+
+    /// The full ref name HEAD points to, when HEAD is on a branch.
+    pub fn head_ref(&self) -> Option<String> {
+        self.git_line(&["symbolic-ref", "-q", "HEAD"])
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Paths with uncommitted changes (tracked or untracked), ignoring the given folders.
+    pub fn uncommitted_changes(&self, ignore: &[&Path]) -> Result<Vec<String>, GitError> {
+        let mut args = vec![
+            "status".to_string(),
+            "--porcelain=v1".into(),
+            "-z".into(),
+            "--untracked-files=normal".into(),
+            "--".into(),
+            ".".into(),
+        ];
+        for dir in ignore {
+            args.push(format!(":(exclude){}", dir.display()));
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.git(&refs)?;
+        Ok(out
+            .split(|&b| b == 0)
+            .filter(|e| e.len() > 3)
+            .map(|e| String::from_utf8_lossy(&e[3..]).into_owned())
+            .collect())
+    }
+
+    /// The canonical URL of the `origin` remote (credentials removed), if there is one.
+    pub fn origin_url(&self) -> Option<String> {
+        let url = self.git_line(&["remote", "get-url", "origin"]).ok()?;
+        (!url.is_empty()).then(|| canonical_remote_url(&url))
+    }
+
+    /// Checks out the commit into a fresh, detached worktree in a temporary folder.
+    pub fn pristine_worktree(&self, id: &CommitId) -> Result<Worktree, GitError> {
+        let tmp = tempfile::Builder::new()
+            .prefix("ci-attest-")
+            .tempdir()
+            .map_err(GitError::Io)?;
+        let path = tmp.path().join("worktree");
+        let path_str = path.to_string_lossy().into_owned();
+        self.git(&[
+            "worktree",
+            "add",
+            "--quiet",
+            "--detach",
+            "--no-checkout",
+            &path_str,
+            id.as_str(),
+        ])?;
+        let wt = Worktree {
+            repo: self.clone(),
+            path,
+            _tmp: tmp,
+        };
+        run_git(&wt.path, &["checkout", "--quiet", "--detach", id.as_str()])?;
+        Ok(wt)
+    }
+}
+
+/// A temporary worktree; removed (and pruned from the repository) when dropped.
+#[derive(Debug)]
+pub struct Worktree {
+    repo: Repo,
+    path: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Worktree {
+    /// The worktree's folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Worktree {
+    fn drop(&mut self) {
+        let path = self.path.to_string_lossy().into_owned();
+        // Best effort: a failure leaves a prunable entry that `git worktree prune` cleans.
+        let _ = self.repo.git(&["worktree", "remove", "--force", &path]);
+        let _ = self.repo.git(&["worktree", "prune"]);
+    }
+}
+
+/// sha256 over `commit <len>\0` + the raw commit object, lowercase hex.
+pub fn commit_object_sha256(object: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("commit {}\0", object.len()).as_bytes());
+    h.update(object);
+    hex::encode(h.finalize())
+}
+
+/// Normalises a remote URL to `https://host/path` without credentials or a trailing `.git`.
+///
+/// `git@github.com:acme/app.git`, `ssh://git@github.com/acme/app` and
+/// `https://user:token@github.com/acme/app.git` all become `https://github.com/acme/app`. Local paths
+/// are returned unchanged.
+pub fn canonical_remote_url(url: &str) -> String {
+    let url = url.trim();
+    let (host, path) = if let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| url.strip_prefix("ssh://"))
+        .or_else(|| url.strip_prefix("git://"))
+    {
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let host = authority.rsplit('@').next().unwrap_or(authority);
+        // ssh://git@host:22/path: drop the port of ssh URLs.
+        let host = if url.starts_with("ssh://") {
+            host.split(':').next().unwrap_or(host)
+        } else {
+            host
+        };
+        (host.to_string(), path.to_string())
+    } else if let Some((user_host, path)) = url.split_once(':').filter(|(h, _)| {
+        !h.contains('/') && h.len() > 1 // scp-like syntax, not a Windows drive letter
+    }) {
+        let host = user_host.rsplit('@').next().unwrap_or(user_host);
+        (host.to_string(), path.to_string())
+    } else {
+        return url.to_string();
+    };
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    format!("https://{}/{}", host.to_ascii_lowercase(), path)
+}
+
+fn run_git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(GitError::Spawn)?;
+    if !status.success() {
+        return Err(GitError::Failed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
+        });
+    }
+    Ok(stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_url_strips_credentials_and_dot_git() {
+        for url in [
+            "git@github.com:acme/app.git",
+            "ssh://git@github.com/acme/app",
+            "ssh://git@github.com:22/acme/app.git",
+            "https://user:s3cret@GitHub.com/acme/app.git",
+            "https://github.com/acme/app/",
+        ] {
+            assert_eq!(canonical_remote_url(url), "https://github.com/acme/app", "{url}");
+        }
+        assert_eq!(canonical_remote_url("/srv/git/app"), "/srv/git/app");
+    }
+
+    #[test]
+    fn commit_object_digest_is_what_a_sha256_git_computes_for_the_object() {
+        // A sha256 repository hashes objects with the same `commit <len>\0` framing, so git itself
+        // is the independent oracle.
+        let dir = tempfile::tempdir().expect("tempdir");
+        run_git(dir.path(), &["init", "--quiet", "--object-format=sha256"]).expect("git init");
+        let object = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nmessage\n";
+        let file = dir.path().join("obj");
+        std::fs::write(&file, object).expect("write");
+        let out = run_git(
+            dir.path(),
+            &["hash-object", "-t", "commit", "--literally", "obj"],
+        )
+        .expect("hash-object");
+        assert_eq!(
+            commit_object_sha256(object),
+            String::from_utf8_lossy(&out).trim()
+        );
+    }
+
+    #[test]
+    fn commit_ids_must_be_full_lowercase_hex() {
+        assert!(CommitId::parse(&"a".repeat(40)).is_some());
+        assert!(CommitId::parse(&"A".repeat(40)).is_none());
+        assert!(CommitId::parse("abc123").is_none());
+    }
+}
