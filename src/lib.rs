@@ -16,5 +16,6 @@ pub mod sign;
 pub mod finding;
 pub mod git;
 pub mod statement;
+pub mod store;
 pub mod policy;
 pub mod verify;

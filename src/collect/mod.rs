@@ -230,3 +230,28 @@ pub fn parse_file(format: ReportFormat, path: &Path) -> Result<Parsed, ReportErr
     }
     parse_reader(format, std::io::BufReader::with_capacity(256 * 1024, file))
 }
+
+pub mod run;
+
+/// sha256 of a file's bytes, read in one streaming pass.
+pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Parses a report file and returns the sha256 of its bytes (stub until the hashing parser lands).
+pub fn parse_file_hashed(format: ReportFormat, path: &Path) -> Result<(Parsed, [u8; 32]), ReportError> {
+    let parsed = parse_file(format, path)?;
+    let digest = sha256_file(path).map_err(|source| ReportError::Io { format, source })?;
+    Ok((parsed, digest))
+}
