@@ -8,6 +8,7 @@
 //! auditor offline run the same code and reach the same verdict.
 #![forbid(unsafe_code)]
 
+pub mod attest;
 pub mod bundle;
 pub mod collect;
 pub mod config;
@@ -18,4 +19,5 @@ pub mod git;
 pub mod statement;
 pub mod store;
 pub mod policy;
+pub mod report;
 pub mod verify;

@@ -1,0 +1,301 @@
+//! Reports: a verification's verdict and findings as text, JSON or markdown.
+//!
+//! The JSON form has a versioned schema (`docs/report.schema.json`) and sorted keys, so two runs on
+//! the same input are byte-identical. The text form ends with the next thing to do.
+
+use crate::finding::{Finding, Severity};
+use crate::statement::{CheckKind, CheckRecord, Outcome};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Schema URI of the JSON verification report.
+pub const REPORT_SCHEMA: &str = "https://ci-attest.dev/verify-report/v1";
+
+/// The verdict on a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The policy accepts the commit.
+    Accepted,
+    /// It does not.
+    Rejected,
+}
+
+/// One check's figures as the report shows them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckSummary {
+    /// The check's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: CheckKind,
+    /// Its outcome in the statement.
+    pub result: Outcome,
+    /// Metric name -> value, for every metric the check has.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl CheckSummary {
+    /// Summarises a check record.
+    pub fn of(check: &CheckRecord) -> CheckSummary {
+        let metrics = crate::statement::METRICS
+            .iter()
+            .filter_map(|(m, _)| check.metric(m).map(|v| (m.to_string(), v)))
+            .collect();
+        CheckSummary {
+            name: check.name.clone(),
+            kind: check.kind,
+            result: check.result,
+            metrics,
+        }
+    }
+}
+
+/// What was found about one bundle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleReport {
+    /// Where the bundle came from.
+    pub location: String,
+    /// The policy name of the signer whose signature verified, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The key id the bundle names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// When the run finished, per the statement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_on: Option<String>,
+    /// True for the bundle the verdict is based on.
+    pub selected: bool,
+    /// The checks the statement reports.
+    pub checks: Vec<CheckSummary>,
+    /// Findings of verifying this bundle (and, for the selected one, of the policy).
+    pub findings: Vec<Finding>,
+}
+
+/// A verification report for one commit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Always [`REPORT_SCHEMA`].
+    pub schema: &'static str,
+    /// The commit verified.
+    pub commit: String,
+    /// The policy file used.
+    pub policy: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Every bundle considered.
+    pub bundles: Vec<BundleReport>,
+    /// The findings that decide the verdict (those of the selected bundle, or why none was).
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// The report as pretty JSON with sorted keys and a trailing newline.
+    pub fn to_json(&self) -> String {
+        // Going through `Value` sorts object keys (serde_json's map is a BTreeMap).
+        let value = serde_json::to_value(self).expect("report types always serialise");
+        let mut s = serde_json::to_string_pretty(&value).expect("a Value always serialises");
+        s.push('\n');
+        s
+    }
+
+    /// The report for a person at a terminal.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let verdict = match self.verdict {
+            Verdict::Accepted => "ACCEPTED",
+            Verdict::Rejected => "REJECTED",
+        };
+        let _ = writeln!(s, "ci-attest verify: {verdict}");
+        let _ = writeln!(s, "  commit  {}", self.commit);
+        let _ = writeln!(s, "  policy  {}", self.policy);
+        for b in &self.bundles {
+            let _ = writeln!(
+                s,
+                "  bundle  {}{}",
+                b.location,
+                if b.selected { "  (selected)" } else { "" }
+            );
+            if let Some(signer) = &b.signer {
+                let _ = writeln!(
+                    s,
+                    "          signed by {signer}{}",
+                    b.key_id
+                        .as_deref()
+                        .map(|k| format!(" ({k})"))
+                        .unwrap_or_default()
+                );
+            }
+            if let Some(t) = &b.finished_on {
+                let _ = writeln!(s, "          run finished {t}");
+            }
+            for c in &b.checks {
+                let _ = writeln!(
+                    s,
+                    "          {:<12} {:<8} {}",
+                    c.name,
+                    outcome_str(c.result),
+                    metrics_line(&c.metrics)
+                );
+            }
+            if !b.selected {
+                for f in &b.findings {
+                    let _ = writeln!(s, "          {} {}: {}", mark(f), f.code, f.message);
+                }
+            }
+        }
+        if self.findings.is_empty() {
+            let _ = writeln!(s, "\nno findings: every rule of the policy holds");
+        } else {
+            let _ = writeln!(s, "\nfindings:");
+            for f in &self.findings {
+                let _ = writeln!(s, "  {} {}: {}", mark(f), f.code, f.message);
+                if let Some(e) = &f.expected {
+                    let _ = writeln!(s, "      expected: {e}");
+                }
+                if let Some(x) = &f.found {
+                    let _ = writeln!(s, "      found:    {x}");
+                }
+                if let Some(o) = &f.origin {
+                    let _ = writeln!(s, "      rule:     {o}");
+                }
+                if let Some(h) = &f.hint {
+                    let _ = writeln!(s, "      hint:     {h}");
+                }
+            }
+        }
+        let next = match self.verdict {
+            Verdict::Accepted => "nothing: the commit may merge",
+            Verdict::Rejected if self.bundles.is_empty() => {
+                "run `ci-attest run` on this commit, then verify again"
+            }
+            Verdict::Rejected => {
+                "fix what the findings name, commit, run `ci-attest run`, then verify again"
+            }
+        };
+        let _ = writeln!(s, "\nnext: {next}");
+        s
+    }
+
+    /// The report as GitHub-flavoured markdown (check-run summaries, job summaries).
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let icon = match self.verdict {
+            Verdict::Accepted => "✅ accepted",
+            Verdict::Rejected => "❌ rejected",
+        };
+        let _ = writeln!(s, "## ci-attest: {icon}\n");
+        let _ = writeln!(
+            s,
+            "Commit `{}` against policy `{}`.\n",
+            self.commit,
+            md_escape(&self.policy)
+        );
+        if let Some(b) = self.bundles.iter().find(|b| b.selected) {
+            let _ = writeln!(
+                s,
+                "Attestation `{}` signed by **{}**, run finished {}.\n",
+                md_escape(&b.location),
+                md_escape(b.signer.as_deref().unwrap_or("unknown")),
+                b.finished_on.as_deref().unwrap_or("at an unknown time")
+            );
+            let _ = writeln!(s, "| check | kind | result | figures |\n|---|---|---|---|");
+            for c in &b.checks {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} |",
+                    md_escape(&c.name),
+                    c.kind.as_str(),
+                    outcome_str(c.result),
+                    md_escape(&metrics_line(&c.metrics))
+                );
+            }
+            s.push('\n');
+        } else {
+            let _ = writeln!(
+                s,
+                "No attestation for this commit verified ({} considered).\n",
+                self.bundles.len()
+            );
+        }
+        if self.findings.is_empty() {
+            let _ = writeln!(s, "Every rule of the policy holds.");
+        } else {
+            let _ = writeln!(s, "| finding | expected | found | rule | hint |\n|---|---|---|---|---|");
+            for f in &self.findings {
+                let _ = writeln!(
+                    s,
+                    "| {} `{}` {} | {} | {} | {} | {} |",
+                    mark(f),
+                    f.code,
+                    md_escape(&f.message),
+                    md_escape(f.expected.as_deref().unwrap_or("")),
+                    md_escape(f.found.as_deref().unwrap_or("")),
+                    f.origin.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+                    md_escape(f.hint.as_deref().unwrap_or(""))
+                );
+            }
+        }
+        s
+    }
+}
+
+fn mark(f: &Finding) -> &'static str {
+    match f.severity {
+        Severity::Error => "✗",
+        Severity::Info => "·",
+    }
+}
+
+/// The outcome as in-toto spells it.
+pub fn outcome_str(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Passed => "PASSED",
+        Outcome::Warned => "WARNED",
+        Outcome::Failed => "FAILED",
+    }
+}
+
+/// Formats a metric value: integers without decimals, others with at most two.
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+fn metrics_line(metrics: &BTreeMap<String, f64>) -> String {
+    // Show in the documented metric order, not alphabetically.
+    crate::statement::METRICS
+        .iter()
+        .filter(|(m, _)| *m != "duration_ms")
+        .filter_map(|(m, _)| {
+            metrics.get(*m).map(|v| {
+                let pct = matches!(*m, "lines" | "branches" | "functions" | "pass_rate");
+                format!("{m} {}{}", format_number(*v), if pct { "%" } else { "" })
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_without_noise() {
+        assert_eq!(format_number(3.0), "3");
+        assert_eq!(format_number(85.5), "85.5");
+        assert_eq!(format_number(88.888_88), "88.89");
+    }
+}
