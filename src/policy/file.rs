@@ -379,8 +379,11 @@ impl Source<'_> {
                 ),
             ));
         }
-        let mut out = Vec::with_capacity(raw.entries.len());
-        for t in raw.entries {
+        // The TOML table is a sorted map; the spans give back the file order.
+        let mut entries = raw.entries;
+        entries.sort_by_key(|t| t.key_span.start);
+        let mut out = Vec::with_capacity(entries.len());
+        for t in entries {
             let (check, metric) = match t.key.rsplit_once('.') {
                 Some((c, m)) if !c.is_empty() && !m.is_empty() => (c, m),
                 _ => {
@@ -672,5 +675,456 @@ impl<'de> Deserialize<'de> for MetricName {
                 known_metrics()
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{FP, parse, policy, public_key_pem};
+    use super::*;
+    use std::time::Duration;
+
+    const SIGNER: &str = "[[signer]]\nname = \"alice\"\nfingerprint = \"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n";
+
+    /// Parses `text` and returns the error, failing the test if it loads.
+    fn error(text: &str) -> PolicyError {
+        match parse(text) {
+            Ok(p) => panic!("expected an error, loaded {p:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn assert_at(e: &PolicyError, line: usize, column: usize, needle: &str) {
+        assert_eq!((e.line, e.column), (line, column), "{e}");
+        assert!(e.message.contains(needle), "`{needle}` not in: {e}");
+        assert_eq!(e.file, "policy.toml");
+    }
+
+    fn write_key_dir() -> (tempfile::TempDir, Vec<u8>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pem, der) = public_key_pem();
+        std::fs::create_dir(dir.path().join("keys")).expect("mkdir");
+        std::fs::write(dir.path().join("keys/ci-attest.pub"), pem).expect("write key");
+        std::fs::create_dir(dir.path().join("policies")).expect("mkdir");
+        (dir, der)
+    }
+
+    #[test]
+    fn the_documented_example_loads_with_positions_in_file_order() {
+        let (dir, der) = write_key_dir();
+        let path = dir.path().join("policies/default.toml");
+        std::fs::write(
+            &path,
+            r#"version = 1
+
+[[signer]]
+name = "alice"
+key = "../keys/ci-attest.pub"
+
+[require]
+checks = ["tests", "coverage"]
+max_age = "30d"
+pristine = true
+repository = "https://github.com/acme/app"
+
+[thresholds]
+"tests.failed" = { max = 0 }
+"coverage.lines" = { min = 85.0 }
+"lint.errors" = { max = 0 }
+"#,
+        )
+        .expect("write policy");
+        let p = Policy::load(&path).expect("loads");
+        assert_eq!(p.file, path.display().to_string());
+        assert_eq!(p.signers.len(), 1);
+        let alice = &p.signers[0];
+        assert_eq!(alice.name, "alice");
+        assert_eq!((alice.origin.line, alice.origin.column), (4, 8));
+        let fp = fingerprint_of_der(&der);
+        assert_eq!(alice.fingerprint(), Some(fp.as_str()));
+        assert!(fp.starts_with("sha256:") && fp.len() == 7 + 64);
+        assert!(
+            alice
+                .public_key_pem()
+                .is_some_and(|k| k.starts_with("-----BEGIN PUBLIC KEY-----"))
+        );
+        assert_eq!(
+            p.signer_by_fingerprint(&fp).map(|s| &s.name),
+            Some(&alice.name)
+        );
+        assert_eq!(
+            p.signer_by_fingerprint(&fp.to_uppercase().replace("SHA256", "sha256"))
+                .map(|s| s.name.as_str()),
+            Some("alice")
+        );
+        assert!(p.signer_by_fingerprint(FP).is_none());
+
+        let checks: Vec<_> = p
+            .require
+            .checks
+            .iter()
+            .map(|(c, o)| (c.as_str(), o.line, o.column))
+            .collect();
+        assert_eq!(checks, [("tests", 8, 11), ("coverage", 8, 20)]);
+        let (age, age_at) = p.require.max_age.clone().expect("max_age");
+        assert_eq!(age, Duration::from_secs(30 * 86400));
+        assert_eq!((age_at.line, age_at.column), (9, 11));
+        assert_eq!(p.require.pristine.as_ref().map(|(b, _)| *b), Some(true));
+        assert_eq!(
+            p.require.repository.as_ref().map(|(r, _)| r.as_str()),
+            Some("https://github.com/acme/app")
+        );
+        let t: Vec<_> = p
+            .thresholds
+            .iter()
+            .map(|t| (t.key(), t.min, t.max, t.origin.line, t.origin.column))
+            .collect();
+        assert_eq!(
+            t,
+            [
+                ("tests.failed".to_string(), None, Some(0.0), 14, 1),
+                ("coverage.lines".to_string(), Some(85.0), None, 15, 1),
+                ("lint.errors".to_string(), None, Some(0.0), 16, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn grouped_thresholds_are_the_same_as_quoted_keys() {
+        let quoted = policy(
+            "[thresholds]\n\"tests.failed\" = { max = 0 }\n\"tests.skipped\" = { max = 3 }\n",
+        );
+        let dotted =
+            policy("[thresholds]\ntests.failed = { max = 0 }\ntests.skipped = { max = 3 }\n");
+        let table = policy("[thresholds.tests]\nfailed = { max = 0 }\nskipped = { max = 3 }\n");
+        let keys = |p: &Policy| -> Vec<(String, Option<f64>)> {
+            p.thresholds.iter().map(|t| (t.key(), t.max)).collect()
+        };
+        assert_eq!(keys(&quoted), keys(&dotted));
+        assert_eq!(keys(&quoted), keys(&table));
+        assert_eq!(table.thresholds[1].origin.line, 7);
+    }
+
+    #[test]
+    fn a_check_name_may_contain_dots_when_quoted() {
+        let p = policy("[thresholds]\n\"unit.tests.failed\" = { max = 0 }\n");
+        assert_eq!(p.thresholds[0].check, "unit.tests");
+        assert_eq!(p.thresholds[0].metric, "failed");
+    }
+
+    #[test]
+    fn a_minimal_policy_needs_only_a_signer() {
+        let p = policy("");
+        assert!(p.thresholds.is_empty());
+        assert_eq!(p.require, Require::default());
+    }
+
+    #[test]
+    fn misspelt_key_is_an_error_with_line_and_column() {
+        let e = error(&format!(
+            "{SIGNER}\n[tresholds]\n\"tests.failed\" = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 2, "tresholds");
+        assert!(
+            e.message.contains("thresholds"),
+            "lists the known keys: {e}"
+        );
+        assert_eq!(e.to_string(), format!("policy.toml:5:2: {}", e.message));
+    }
+
+    #[test]
+    fn misspelt_bound_is_an_error() {
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"tests.failed\" = {{ mx = 0 }}\n"
+        ));
+        assert_at(&e, 5, 20, "mx");
+    }
+
+    #[test]
+    fn misspelt_require_key_is_an_error() {
+        let e = error(&format!("{SIGNER}[require]\npristin = true\n"));
+        assert_at(&e, 5, 1, "pristin");
+    }
+
+    #[test]
+    fn misspelt_signer_key_is_an_error() {
+        let e = error("[[signer]]\nname = \"a\"\nfingerprnt = \"sha256:00\"\n");
+        assert_at(&e, 3, 1, "fingerprnt");
+    }
+
+    #[test]
+    fn toml_syntax_error_has_line_and_column() {
+        let e = error(&format!("{SIGNER}[require]\nchecks = [\"tests\"\n"));
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.column > 1, "{e}");
+    }
+
+    #[test]
+    fn wrong_value_type_is_an_error_at_the_value() {
+        let e = error(&format!("{SIGNER}[require]\npristine = \"yes\"\n"));
+        assert_at(&e, 5, 12, "bool");
+    }
+
+    #[test]
+    fn unsupported_version_is_an_error() {
+        let e = error(&format!("version = 2\n{SIGNER}"));
+        assert_at(&e, 1, 11, "expected 1, found 2");
+        assert!(parse(&format!("version = 1\n{SIGNER}")).is_ok());
+    }
+
+    #[test]
+    fn no_signer_is_an_error() {
+        let e = error("[require]\npristine = true\n");
+        assert_at(&e, 1, 1, "trusts no signer");
+        let e = error("signer = []\n");
+        assert!(e.message.contains("trusts no signer"), "{e}");
+    }
+
+    #[test]
+    fn signer_with_both_key_and_fingerprint_is_rejected() {
+        let e = error(&format!("{SIGNER}key = \"k.pub\"\n"));
+        assert_at(&e, 3, 15, "both `key` and `fingerprint`");
+    }
+
+    #[test]
+    fn signer_with_neither_key_nor_fingerprint_is_rejected() {
+        let e = error("[[signer]]\nname = \"alice\"\n");
+        assert!(e.message.contains("neither `key` nor `fingerprint`"), "{e}");
+        assert!(e.line <= 2, "{e}");
+    }
+
+    #[test]
+    fn duplicate_signer_names_are_rejected() {
+        let e = error(&format!(
+            "{SIGNER}\n[[signer]]\nname = \"alice\"\nfingerprint = \"sha256:{}\"\n",
+            "b".repeat(64)
+        ));
+        assert_at(&e, 6, 8, "duplicate signer name `alice`");
+        assert!(e.message.contains("policy.toml:2:8"), "{e}");
+    }
+
+    #[test]
+    fn the_same_key_trusted_twice_is_rejected() {
+        let e = error(&format!(
+            "{SIGNER}\n[[signer]]\nname = \"bob\"\nfingerprint = \"{FP}\"\n"
+        ));
+        assert_at(&e, 7, 15, "same key as signer `alice`");
+    }
+
+    #[test]
+    fn malformed_fingerprints_are_rejected() {
+        for bad in [
+            "aaaa",
+            "sha256:abc",
+            "sha1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            &format!("sha256:{}", "g".repeat(64)),
+            &format!("sha256:{}", "a".repeat(65)),
+        ] {
+            let e = error(&format!(
+                "[[signer]]\nname = \"a\"\nfingerprint = \"{bad}\"\n"
+            ));
+            assert_at(&e, 3, 15, "64 hex digits");
+            assert!(e.message.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn uppercase_fingerprint_is_normalised_to_lowercase() {
+        let p = parse(&format!(
+            "[[signer]]\nname = \"a\"\nfingerprint = \"sha256:{}\"\n",
+            "AB".repeat(32)
+        ))
+        .expect("loads");
+        let want = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(p.signers[0].fingerprint(), Some(want.as_str()));
+    }
+
+    #[test]
+    fn unreadable_key_file_names_the_resolved_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = Policy::parse(
+            "[[signer]]\nname = \"a\"\nkey = \"missing.pub\"\n",
+            "p.toml",
+            dir.path(),
+        )
+        .expect_err("missing key file");
+        assert_eq!((e.line, e.column), (3, 7), "{e}");
+        let resolved = dir.path().join("missing.pub").display().to_string();
+        assert!(e.message.contains(&resolved), "{e}");
+    }
+
+    #[test]
+    fn key_file_that_is_not_a_p256_public_key_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("junk.pub"), "not a key\n").expect("write");
+        let e = Policy::parse(
+            "[[signer]]\nname = \"a\"\nkey = \"junk.pub\"\n",
+            "p.toml",
+            dir.path(),
+        )
+        .expect_err("junk key");
+        assert!(e.message.contains("not a P-256 public key"), "{e}");
+        assert!(
+            e.message
+                .contains(&dir.path().join("junk.pub").display().to_string())
+        );
+    }
+
+    #[test]
+    fn private_key_file_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("k.pem"),
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .expect("write");
+        let e = Policy::parse(
+            "[[signer]]\nname = \"a\"\nkey = \"k.pem\"\n",
+            "p.toml",
+            dir.path(),
+        )
+        .expect_err("private key");
+        assert!(e.message.contains("private key"), "{e}");
+    }
+
+    #[test]
+    fn key_file_fingerprint_is_sha256_of_spki_der() {
+        let (dir, der) = write_key_dir();
+        let p = Policy::parse(
+            "[[signer]]\nname = \"a\"\nkey = \"keys/ci-attest.pub\"\n",
+            "p.toml",
+            dir.path(),
+        )
+        .expect("loads");
+        let want = format!("sha256:{}", hex::encode(Sha256::digest(&der)));
+        assert_eq!(p.signers[0].fingerprint(), Some(want.as_str()));
+    }
+
+    #[test]
+    fn malformed_max_age_is_rejected() {
+        let e = error(&format!("{SIGNER}[require]\nmax_age = \"30 dayz\"\n"));
+        assert_at(&e, 5, 11, "malformed max_age");
+        let e = error(&format!("{SIGNER}[require]\nmax_age = \"0s\"\n"));
+        assert_at(&e, 5, 11, "zero");
+    }
+
+    #[test]
+    fn max_age_accepts_humantime_units() {
+        for (text, secs) in [("30d", 30 * 86400), ("12h", 12 * 3600), ("90m", 90 * 60)] {
+            let p = policy(&format!("[require]\nmax_age = \"{text}\"\n"));
+            assert_eq!(p.require.max_age.map(|(d, _)| d.as_secs()), Some(secs));
+        }
+    }
+
+    #[test]
+    fn threshold_key_without_metric_is_rejected() {
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"tests.\" = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 1, "`<check>.<metric>`");
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\".failed\" = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 1, "`<check>.<metric>`");
+    }
+
+    #[test]
+    fn bound_directly_under_a_check_name_is_rejected() {
+        let e = error(&format!("{SIGNER}[thresholds]\ntests = {{ max = 0 }}\n"));
+        assert_at(&e, 5, 11, "`<check>.<metric>`");
+    }
+
+    #[test]
+    fn unknown_metric_is_rejected_listing_the_known_ones() {
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"tests.fails\" = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 1, "unknown metric `fails`");
+        for (m, _) in METRICS {
+            assert!(e.message.contains(m), "{m} not listed: {e}");
+        }
+        let e = error(&format!(
+            "{SIGNER}[thresholds.tests]\nfails = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 1, "unknown metric `fails`");
+    }
+
+    #[test]
+    fn threshold_without_bounds_is_rejected() {
+        let e = error(&format!("{SIGNER}[thresholds]\n\"tests.failed\" = {{}}\n"));
+        assert_at(&e, 5, 18, "neither");
+        let e = error(&format!("{SIGNER}[thresholds.tests]\n"));
+        assert!(e.message.contains("is empty"), "{e}");
+    }
+
+    #[test]
+    fn min_greater_than_max_is_rejected() {
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"coverage.lines\" = {{ min = 90, max = 80 }}\n"
+        ));
+        assert_at(&e, 5, 20, "min = 90 > max = 80");
+    }
+
+    #[test]
+    fn min_equal_to_max_is_allowed() {
+        let p = policy("[thresholds]\n\"tests.failed\" = { min = 0, max = 0 }\n");
+        assert_eq!(
+            (p.thresholds[0].min, p.thresholds[0].max),
+            (Some(0.0), Some(0.0))
+        );
+    }
+
+    #[test]
+    fn non_finite_bounds_are_rejected() {
+        for v in ["nan", "inf", "-inf"] {
+            let e = error(&format!(
+                "{SIGNER}[thresholds]\n\"coverage.lines\" = {{ min = {v} }}\n"
+            ));
+            assert_at(&e, 5, 28, "finite");
+        }
+    }
+
+    #[test]
+    fn integer_bounds_are_numbers() {
+        let p = policy("[thresholds]\n\"coverage.lines\" = { min = 85 }\n");
+        assert_eq!(p.thresholds[0].min, Some(85.0));
+    }
+
+    #[test]
+    fn duplicate_and_empty_required_checks_are_rejected() {
+        let e = error(&format!(
+            "{SIGNER}[require]\nchecks = [\"tests\", \"tests\"]\n"
+        ));
+        assert_at(&e, 5, 20, "required twice");
+        let e = error(&format!("{SIGNER}[require]\nchecks = [\"\"]\n"));
+        assert_at(&e, 5, 11, "empty");
+    }
+
+    #[test]
+    fn oversized_policy_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.toml");
+        let mut text = SIGNER.to_string();
+        text.push_str(&"# padding\n".repeat((MAX_POLICY_SIZE as usize) / 10 + 1));
+        std::fs::write(&path, text).expect("write");
+        let e = Policy::load(&path).expect_err("too big");
+        assert!(e.message.contains("larger than the limit"), "{e}");
+        assert_eq!((e.line, e.column), (1, 1));
+    }
+
+    #[test]
+    fn missing_policy_file_is_an_error_not_a_panic() {
+        let e = Policy::load(Path::new("/nonexistent/policy.toml")).expect_err("missing");
+        assert_eq!(
+            e.to_string(),
+            format!("/nonexistent/policy.toml:1:1: {}", e.message)
+        );
+        assert!(e.message.starts_with("cannot read policy file"), "{e}");
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let e = error(&format!("{SIGNER}[require]\nchecks = [\"äöü\", \"äöü\"]\n"));
+        assert_at(&e, 5, 18, "required twice");
     }
 }

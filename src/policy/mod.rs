@@ -167,3 +167,6 @@ impl PolicyError {
         }
     }
 }
+
+#[cfg(test)]
+mod test_support;
