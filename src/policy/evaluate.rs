@@ -395,3 +395,528 @@ fn clip(s: &str) -> String {
         t
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{
+        FINISHED, at, check, coverage_check, lint_check, policy, predicate, tests_check, verified,
+    };
+    use super::*;
+    use crate::finding::Severity;
+    use crate::statement::CheckKind;
+    use proptest::prelude::*;
+
+    fn now() -> SystemTime {
+        at("2026-11-01T13:00:00Z")
+    }
+
+    fn all_green() -> LocalRunPredicate {
+        predicate(vec![
+            tests_check(10, 0, 1),
+            coverage_check(90, 100),
+            lint_check(0, 2),
+        ])
+    }
+
+    const FULL: &str = r#"
+[require]
+checks = ["tests", "coverage"]
+max_age = "30d"
+pristine = true
+repository = "https://github.com/acme/app"
+
+[thresholds]
+"tests.failed" = { max = 0 }
+"coverage.lines" = { min = 85.0 }
+"lint.errors" = { max = 0 }
+"#;
+
+    fn judge(rest: &str, p: LocalRunPredicate, now: SystemTime) -> Vec<Finding> {
+        evaluate(&policy(rest), &verified(p), now)
+    }
+
+    fn codes(findings: &[Finding]) -> Vec<Code> {
+        findings.iter().map(|f| f.code).collect()
+    }
+
+    /// Every finding is complete: rejecting, with expected, found, origin and hint.
+    fn assert_complete(findings: &[Finding]) {
+        for f in findings {
+            assert_eq!(f.severity, Severity::Error, "{f:?}");
+            assert!(f.expected.is_some() && f.found.is_some(), "{f:?}");
+            assert!(f.hint.is_some(), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn a_fully_passing_statement_has_no_findings() {
+        assert_eq!(judge(FULL, all_green(), now()), vec![]);
+    }
+
+    #[test]
+    fn all_findings_are_collected_not_just_the_first() {
+        let mut p = predicate(vec![
+            tests_check(7, 3, 0),
+            coverage_check(80, 100),
+            lint_check(2, 0),
+        ]);
+        p.source.pristine = false;
+        p.repository.uri = Some("https://github.com/evil/app".into());
+        let f = judge(FULL, p, at("2026-12-15T00:00:00Z"));
+        assert_eq!(
+            codes(&f),
+            [
+                Code::AttestationTooOld,
+                Code::CheckoutNotPristine,
+                Code::RepositoryMismatch,
+                Code::CheckFailed,
+                Code::ThresholdNotMet,
+                Code::ThresholdNotMet,
+                Code::ThresholdNotMet,
+            ]
+        );
+        assert_complete(&f);
+        assert!(f.iter().all(|f| f.origin.is_some()), "{f:?}");
+    }
+
+    #[test]
+    fn required_check_missing_is_check_missing() {
+        let f = judge(
+            "[require]\nchecks = [\"tests\", \"e2e\"]\n",
+            all_green(),
+            now(),
+        );
+        assert_eq!(codes(&f), [Code::CheckMissing]);
+        assert_complete(&f);
+        let origin = f[0].origin.clone().expect("origin");
+        assert_eq!(
+            (origin.file.as_str(), origin.line, origin.column),
+            ("policy.toml", 6, 20)
+        );
+        assert_eq!(f[0].expected.as_deref(), Some("a check named `e2e`"));
+        assert!(
+            f[0].found.as_deref().is_some_and(|s| s.contains("`tests`")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn required_check_that_failed_is_check_failed_with_its_problems() {
+        let mut t = tests_check(5, 0, 0);
+        t.result = Outcome::Failed;
+        t.exit_code = Some(101);
+        t.problems = vec!["report target/junit.xml not found".into()];
+        let f = judge(
+            "[require]\nchecks = [\"tests\"]\n",
+            predicate(vec![t]),
+            now(),
+        );
+        assert_eq!(codes(&f), [Code::CheckFailed]);
+        assert_complete(&f);
+        let found = f[0].found.clone().unwrap_or_default();
+        assert!(found.contains("exit code 101"), "{found}");
+        assert!(found.contains("target/junit.xml not found"), "{found}");
+    }
+
+    #[test]
+    fn a_warned_required_check_passes() {
+        let mut l = lint_check(0, 5);
+        l.result = Outcome::Warned;
+        assert_eq!(
+            judge(
+                "[require]\nchecks = [\"lint\"]\n",
+                predicate(vec![l]),
+                now()
+            ),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn threshold_on_missing_check_rejects() {
+        let f = judge(
+            "[thresholds]\n\"e2e.failed\" = { max = 0 }\n",
+            all_green(),
+            now(),
+        );
+        assert_eq!(codes(&f), [Code::CheckMissing]);
+        assert_complete(&f);
+        assert_eq!(f[0].expected.as_deref(), Some("e2e.failed <= 0"));
+    }
+
+    #[test]
+    fn threshold_on_missing_metric_rejects() {
+        let f = judge(
+            "[thresholds]\n\"tests.lines\" = { min = 80 }\n",
+            all_green(),
+            now(),
+        );
+        assert_eq!(codes(&f), [Code::MetricMissing]);
+        assert_complete(&f);
+        assert_eq!(f[0].origin.as_ref().map(|o| o.line), Some(6));
+    }
+
+    #[test]
+    fn coverage_of_nothing_is_a_missing_metric_not_a_pass() {
+        let f = judge(
+            "[thresholds]\n\"coverage.lines\" = { min = 0 }\n",
+            predicate(vec![coverage_check(0, 0)]),
+            now(),
+        );
+        assert_eq!(codes(&f), [Code::MetricMissing]);
+    }
+
+    #[test]
+    fn threshold_not_met_says_expected_and_found_without_noise() {
+        let f = judge(
+            "[thresholds]\n\"tests.failed\" = { max = 0 }\n\"coverage.lines\" = { min = 85.0 }\n",
+            predicate(vec![tests_check(7, 3, 0), coverage_check(8437, 10000)]),
+            now(),
+        );
+        assert_eq!(codes(&f), [Code::ThresholdNotMet, Code::ThresholdNotMet]);
+        assert_complete(&f);
+        assert_eq!(f[0].expected.as_deref(), Some("tests.failed <= 0"));
+        assert_eq!(f[0].found.as_deref(), Some("tests.failed = 3"));
+        assert_eq!(f[1].expected.as_deref(), Some("coverage.lines >= 85"));
+        assert_eq!(f[1].found.as_deref(), Some("coverage.lines = 84.37"));
+        assert_eq!(
+            f[1].origin.as_ref().map(|o| (o.line, o.column)),
+            Some((7, 1))
+        );
+    }
+
+    #[test]
+    fn a_value_just_below_the_bound_is_not_printed_as_the_bound() {
+        let f = judge(
+            "[thresholds]\n\"coverage.lines\" = { min = 85 }\n",
+            predicate(vec![coverage_check(84999, 100000)]),
+            now(),
+        );
+        assert_eq!(f[0].found.as_deref(), Some("coverage.lines = 84.999"));
+    }
+
+    #[test]
+    fn threshold_bounds_are_inclusive() {
+        let rules = "[thresholds]\n\"tests.failed\" = { min = 3, max = 3 }\n\"coverage.lines\" = { min = 85, max = 85 }\n";
+        let p = predicate(vec![tests_check(7, 3, 0), coverage_check(85, 100)]);
+        assert_eq!(judge(rules, p, now()), vec![]);
+    }
+
+    #[test]
+    fn a_range_threshold_reports_the_range() {
+        let f = judge(
+            "[thresholds]\n\"tests.skipped\" = { min = 1, max = 2 }\n",
+            predicate(vec![tests_check(1, 0, 5)]),
+            now(),
+        );
+        assert_eq!(f[0].expected.as_deref(), Some("1 <= tests.skipped <= 2"));
+        assert_eq!(f[0].found.as_deref(), Some("tests.skipped = 5"));
+    }
+
+    #[test]
+    fn max_age_boundary_is_inclusive() {
+        let rules = "[require]\nmax_age = \"1h\"\n";
+        assert_eq!(
+            judge(rules, all_green(), at("2026-11-01T13:00:00Z")),
+            vec![]
+        );
+        let f = judge(rules, all_green(), at("2026-11-01T13:00:01Z"));
+        assert_eq!(codes(&f), [Code::AttestationTooOld]);
+        assert_complete(&f);
+        assert_eq!(
+            f[0].origin.as_ref().map(|o| (o.line, o.column)),
+            Some((6, 11))
+        );
+    }
+
+    #[test]
+    fn without_max_age_any_age_is_accepted() {
+        assert_eq!(judge("", all_green(), at("2036-11-01T13:00:00Z")), vec![]);
+    }
+
+    #[test]
+    fn statement_from_the_future_is_rejected_beyond_the_clock_skew() {
+        // Exactly 5 minutes ahead is within the allowance; one second more is not.
+        assert_eq!(judge("", all_green(), at("2026-11-01T11:55:00Z")), vec![]);
+        let f = judge("", all_green(), at("2026-11-01T11:54:59Z"));
+        assert_eq!(codes(&f), [Code::AttestationFromFuture]);
+        assert_complete(&f);
+        // Checked with max_age too, which does not count a future statement as old.
+        let f = judge(
+            "[require]\nmax_age = \"1h\"\n",
+            all_green(),
+            at("2026-11-01T11:00:00Z"),
+        );
+        assert_eq!(codes(&f), [Code::AttestationFromFuture]);
+    }
+
+    #[test]
+    fn unparsable_finished_on_is_statement_malformed() {
+        for bad in [
+            "yesterday",
+            "2026-11-01T12:00:00+02:00",
+            "2026-11-01T12:00:00",
+            "",
+        ] {
+            let mut p = all_green();
+            p.finished_on = bad.into();
+            let f = judge("", p, now());
+            assert_eq!(codes(&f), [Code::StatementMalformed], "{bad}");
+            assert_complete(&f);
+        }
+        let mut p = all_green();
+        p.finished_on = "2026-11-01T12:00:00.123+00:00".into();
+        assert_eq!(judge("", p, now()), vec![]);
+        assert_eq!(FINISHED, "2026-11-01T12:00:00Z");
+    }
+
+    #[test]
+    fn pristine_required_but_not_pristine_is_rejected() {
+        let mut p = all_green();
+        p.source.pristine = false;
+        let f = judge("[require]\npristine = true\n", p.clone(), now());
+        assert_eq!(codes(&f), [Code::CheckoutNotPristine]);
+        assert_complete(&f);
+        assert_eq!(
+            judge("[require]\npristine = false\n", p.clone(), now()),
+            vec![]
+        );
+        assert_eq!(judge("", p, now()), vec![]);
+    }
+
+    #[test]
+    fn repository_is_compared_normalised() {
+        let rules = "[require]\nrepository = \"https://github.com/acme/app\"\n";
+        for same in [
+            "https://github.com/acme/app",
+            "https://github.com/acme/app/",
+            "https://github.com/acme/app.git",
+            "https://GitHub.com/acme/app.git/",
+            "HTTPS://github.com/acme/app",
+        ] {
+            let mut p = all_green();
+            p.repository.uri = Some(same.into());
+            assert_eq!(judge(rules, p, now()), vec![], "{same}");
+        }
+        for other in [
+            "https://github.com/acme/app-fork",
+            "https://github.com/Acme/App",
+            "https://gitlab.com/acme/app",
+            "http://github.com/acme/app",
+        ] {
+            let mut p = all_green();
+            p.repository.uri = Some(other.into());
+            let f = judge(rules, p, now());
+            assert_eq!(codes(&f), [Code::RepositoryMismatch], "{other}");
+            assert_complete(&f);
+        }
+    }
+
+    #[test]
+    fn repository_required_but_not_recorded_is_a_mismatch() {
+        let mut p = all_green();
+        p.repository.uri = None;
+        let f = judge(
+            "[require]\nrepository = \"https://github.com/acme/app\"\n",
+            p,
+            now(),
+        );
+        assert_eq!(codes(&f), [Code::RepositoryMismatch]);
+    }
+
+    #[test]
+    fn numbers_are_formatted_without_noise() {
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(85.0), "85");
+        assert_eq!(format_number(84.371), "84.37");
+        assert_eq!(format_number(84.5), "84.5");
+        assert_eq!(format_number(-0.001), "0");
+        assert_eq!(format_found(84.999, Some(85.0)), "84.999");
+        assert_eq!(format_found(85.0001, Some(85.0)), "85.0001");
+    }
+
+    #[test]
+    fn exit_code_and_duration_apply_to_any_check() {
+        let mut c = check("build", CheckKind::Custom);
+        c.exit_code = Some(2);
+        let f = judge(
+            "[thresholds]\n\"build.exit_code\" = { max = 0 }\n\"build.duration_ms\" = { max = 600000 }\n",
+            predicate(vec![c]),
+            now(),
+        );
+        assert_eq!(codes(&f), [Code::ThresholdNotMet]);
+        assert_eq!(f[0].found.as_deref(), Some("build.exit_code = 2"));
+    }
+
+    // ---- truth table --------------------------------------------------------------------------
+
+    /// A threshold in a generated policy: check index (3 = a check that is not in the statement),
+    /// metric, bounds.
+    #[derive(Debug, Clone)]
+    struct Rule {
+        check: &'static str,
+        metric: &'static str,
+        min: Option<u32>,
+        max: Option<u32>,
+    }
+
+    fn rule() -> impl Strategy<Value = Rule> {
+        let target = prop::sample::select(vec![
+            ("tests", "failed"),
+            ("tests", "passed"),
+            ("tests", "skipped"),
+            ("tests", "total"),
+            ("tests", "lines"), // a metric the tests check never has
+            ("lint", "errors"),
+            ("lint", "warnings"),
+            ("e2e", "failed"), // a check that is never in the statement
+        ]);
+        (target, 0u32..12, 0u32..12, 0u8..3).prop_map(|((check, metric), a, b, which)| {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let (min, max) = match which {
+                0 => (Some(lo), None),
+                1 => (None, Some(hi)),
+                _ => (Some(lo), Some(hi)),
+            };
+            Rule {
+                check,
+                metric,
+                min,
+                max,
+            }
+        })
+    }
+
+    /// The rules as policy thresholds, in the given order (duplicates kept).
+    fn with_thresholds(rules: &[Rule]) -> Policy {
+        let mut p = policy("");
+        p.thresholds = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Threshold {
+                check: r.check.into(),
+                metric: r.metric.into(),
+                min: r.min.map(f64::from),
+                max: r.max.map(f64::from),
+                origin: crate::finding::Origin {
+                    file: "generated".into(),
+                    line: i + 1,
+                    column: 1,
+                },
+            })
+            .collect();
+        p
+    }
+
+    /// The rules as TOML, first occurrence of each key only (TOML forbids repeating a key).
+    fn as_toml(rules: &[Rule]) -> (String, Vec<Rule>) {
+        let mut kept: Vec<Rule> = Vec::new();
+        let mut s = String::from("[thresholds]\n");
+        for r in rules {
+            if kept
+                .iter()
+                .any(|k| k.check == r.check && k.metric == r.metric)
+            {
+                continue;
+            }
+            let mut bound = Vec::new();
+            if let Some(min) = r.min {
+                bound.push(format!("min = {min}"));
+            }
+            if let Some(max) = r.max {
+                bound.push(format!("max = {max}"));
+            }
+            s.push_str(&format!(
+                "\"{}.{}\" = {{ {} }}\n",
+                r.check,
+                r.metric,
+                bound.join(", ")
+            ));
+            kept.push(r.clone());
+        }
+        (s, kept)
+    }
+
+    /// The oracle: the value of a metric in the generated statement, if it has one.
+    fn value(r: &Rule, c: (u64, u64, u64, u64, u64)) -> Option<u64> {
+        let (failed, passed, skipped, errors, warnings) = c;
+        match (r.check, r.metric) {
+            ("tests", "failed") => Some(failed),
+            ("tests", "passed") => Some(passed),
+            ("tests", "skipped") => Some(skipped),
+            ("tests", "total") => Some(failed + passed + skipped),
+            ("lint", "errors") => Some(errors),
+            ("lint", "warnings") => Some(warnings),
+            _ => None,
+        }
+    }
+
+    /// The oracle's verdict: some threshold is violated or cannot be evaluated.
+    fn violated(rules: &[Rule], c: (u64, u64, u64, u64, u64)) -> bool {
+        rules.iter().any(|r| match value(r, c) {
+            None => true,
+            Some(v) => {
+                r.min.is_some_and(|m| v < u64::from(m)) || r.max.is_some_and(|m| v > u64::from(m))
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn rejects_iff_some_threshold_is_violated_or_missing(
+            c in (0u64..8, 0u64..8, 0u64..8, 0u64..8, 0u64..8),
+            rules in prop::collection::vec(rule(), 0..8),
+            seed in any::<usize>(),
+        ) {
+            let (failed, passed, skipped, errors, warnings) = c;
+            let statement = verified(predicate(vec![
+                tests_check(passed, failed, skipped),
+                lint_check(errors, warnings),
+            ]));
+            let findings = evaluate(&with_thresholds(&rules), &statement, now());
+            prop_assert_eq!(!findings.is_empty(), violated(&rules, c), "{:?}\n{:?}", rules, findings);
+            prop_assert!(findings.iter().all(|f| matches!(
+                f.code,
+                Code::ThresholdNotMet | Code::MetricMissing | Code::CheckMissing
+            )));
+
+            // The same rules written as a policy file judge the same.
+            let (text, kept) = as_toml(&rules);
+            let from_file = evaluate(&policy(&text), &statement, now());
+            prop_assert_eq!(from_file.is_empty(), !violated(&kept, c), "{}", text);
+
+            // The verdict does not depend on threshold order.
+            let mut shuffled = rules.clone();
+            let n = shuffled.len();
+            if n > 1 {
+                shuffled.rotate_left(seed % n);
+                shuffled.swap(0, (seed / 7) % n);
+                shuffled.reverse();
+            }
+            let again = evaluate(&with_thresholds(&shuffled), &statement, now());
+            prop_assert_eq!(again.is_empty(), findings.is_empty());
+
+            // Duplicate thresholds behave like one.
+            let mut doubled = rules.clone();
+            doubled.extend(rules.iter().cloned());
+            let twice = evaluate(&with_thresholds(&doubled), &statement, now());
+            prop_assert_eq!(twice.is_empty(), findings.is_empty());
+            prop_assert_eq!(twice.len(), 2 * findings.len());
+        }
+
+        #[test]
+        fn no_thresholds_and_no_required_checks_accepts_any_counts(
+            counts in (0u64..1000, 0u64..1000, 0u64..1000, 0u64..=1000),
+        ) {
+            let (failed, passed, errors, covered) = counts;
+            let statement = verified(predicate(vec![
+                tests_check(passed, failed, 0),
+                lint_check(errors, 0),
+                coverage_check(covered, 1000),
+            ]));
+            prop_assert_eq!(evaluate(&policy(""), &statement, now()), vec![]);
+        }
+    }
+}
