@@ -153,10 +153,10 @@ impl Source<'_> {
 
     fn signers(
         &self,
-        raw: Option<Spanned<Vec<Spanned<RawSigner>>>>,
+        raw: Option<Spanned<SignerList>>,
         base_dir: &Path,
     ) -> Result<Vec<Signer>, PolicyError> {
-        let Some(raw) = raw.filter(|r| !r.get_ref().is_empty()) else {
+        let Some(raw) = raw.filter(|r| !r.get_ref().0.is_empty()) else {
             return Err(self.error(
                 0..0,
                 "the policy trusts no signer: expected at least one `[[signer]]` table with a \
@@ -164,7 +164,7 @@ impl Source<'_> {
             ));
         };
         let mut signers: Vec<Signer> = Vec::new();
-        for s in raw.into_inner() {
+        for s in raw.into_inner().0 {
             let table_span = s.span();
             let s = s.into_inner();
             let name = s.name.get_ref().trim();
@@ -500,7 +500,10 @@ fn lower(e: &dyn fmt::Display) -> String {
 }
 
 fn clean_toml_message(message: &str) -> String {
-    let m = lower(&message.trim());
+    let m = lower(&message.trim())
+        .replace("expected f64", "expected a number")
+        .replace("expected i64", "expected an integer")
+        .replace("expected a sequence", "expected an array");
     if m.is_empty() {
         "malformed TOML".to_string()
     } else {
@@ -521,20 +524,46 @@ fn truncate(s: &str, max_chars: usize) -> String {
 // ---- raw mirror types -------------------------------------------------------------------------
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a policy table")]
 struct RawPolicy {
     #[serde(default)]
     version: Option<Spanned<i64>>,
     #[serde(default)]
-    signer: Option<Spanned<Vec<Spanned<RawSigner>>>>,
+    signer: Option<Spanned<SignerList>>,
     #[serde(default)]
     require: Option<RawRequire>,
     #[serde(default)]
     thresholds: Option<RawThresholds>,
 }
 
+/// The `[[signer]]` array of tables.
+struct SignerList(Vec<Spanned<RawSigner>>);
+
+impl<'de> Deserialize<'de> for SignerList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SignerList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of `[[signer]]` tables (with double brackets)")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<SignerList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element()? {
+                    out.push(s);
+                }
+                Ok(SignerList(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `[[signer]]` table with `name` and `key` or `fingerprint`"
+)]
 struct RawSigner {
     name: Spanned<String>,
     #[serde(default)]
@@ -544,7 +573,10 @@ struct RawSigner {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `[require]` table (`checks`, `max_age`, `pristine`, `repository`)"
+)]
 struct RawRequire {
     #[serde(default)]
     checks: Option<Vec<Spanned<String>>>,
@@ -557,7 +589,10 @@ struct RawRequire {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a threshold bound table: `{ min = x }`, `{ max = y }` or `{ min = x, max = y }`"
+)]
 struct RawBound {
     #[serde(default)]
     min: Option<Spanned<f64>>,
@@ -878,6 +913,22 @@ repository = "https://github.com/acme/app"
         assert_at(&e, 1, 1, "trusts no signer");
         let e = error("signer = []\n");
         assert!(e.message.contains("trusts no signer"), "{e}");
+    }
+
+    #[test]
+    fn a_single_bracket_signer_table_is_explained() {
+        let e = error("[signer]\nname = \"a\"\nfingerprint = \"x\"\n");
+        assert_at(&e, 1, 1, "`[[signer]]`");
+    }
+
+    #[test]
+    fn a_bound_that_is_not_a_table_is_explained() {
+        let e = error(&format!("{SIGNER}[thresholds]\n\"tests.failed\" = 0\n"));
+        assert_at(&e, 5, 18, "`{ max = y }`");
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"tests.failed\" = {{ max = \"0\" }}\n"
+        ));
+        assert_at(&e, 5, 26, "expected a number");
     }
 
     #[test]
