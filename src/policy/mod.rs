@@ -1,1 +1,172 @@
 //! Policy files (`policies/*.toml`): trusted signers, required checks and thresholds.
+//!
+//! A policy is what the verifier judges a verified local-run statement against: which signers are
+//! trusted (by public key file or key fingerprint), which checks must be present, how old an
+//! attestation may be, whether the checkout must have been pristine, which repository it must be
+//! for, and threshold bounds on the checks' metrics (`tests.failed <= 0`, `coverage.lines >= 85`).
+//!
+//! Loading ([`Policy::load`], [`Policy::parse`]) is strict: every unknown key, malformed value or
+//! inconsistent rule is a [`PolicyError`] carrying the policy file's `line:column`, because a security
+//! policy that silently ignores a misspelt rule is a hole. Evaluation ([`evaluate`]) never stops at the
+//! first problem: it returns every [`Finding`](crate::finding::Finding), each pointing back at the
+//! policy line that required it. The file format is documented in `docs/policy.md`.
+
+mod evaluate;
+mod file;
+
+pub use evaluate::{CLOCK_SKEW, evaluate};
+pub use file::{MAX_KEY_FILE_SIZE, MAX_POLICY_SIZE};
+
+use crate::finding::Origin;
+use std::time::Duration;
+
+/// The only policy format version this build understands.
+pub const POLICY_VERSION: i64 = 1;
+
+/// A loaded, validated policy.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Policy {
+    /// The policy file as the user named it (the `file` of every [`Origin`]).
+    pub file: String,
+    /// The trusted signers, in file order; never empty.
+    pub signers: Vec<Signer>,
+    /// What the statement must contain.
+    pub require: Require,
+    /// Threshold bounds on check metrics, in file order.
+    pub thresholds: Vec<Threshold>,
+}
+
+impl Policy {
+    /// The trusted signer whose key has this fingerprint (`sha256:<lowercase hex>`; the comparison
+    /// ignores the case of the hex digits).
+    pub fn signer_by_fingerprint(&self, fingerprint: &str) -> Option<&Signer> {
+        self.signers.iter().find(|s| {
+            s.fingerprint()
+                .is_some_and(|f| f.eq_ignore_ascii_case(fingerprint))
+        })
+    }
+
+    /// The trusted signer with this name.
+    pub fn signer_by_name(&self, name: &str) -> Option<&Signer> {
+        self.signers.iter().find(|s| s.name == name)
+    }
+}
+
+/// A signer the policy trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Signer {
+    /// The signer's unique name in the policy (shown in reports).
+    pub name: String,
+    /// How the signer is recognised.
+    pub identity: SignerIdentity,
+    /// Where the signer is declared (its `name` key).
+    pub origin: Origin,
+}
+
+impl Signer {
+    /// The key fingerprint (`sha256:<lowercase hex>` of the SPKI DER), for key signers.
+    pub fn fingerprint(&self) -> Option<&str> {
+        match &self.identity {
+            SignerIdentity::Key { fingerprint, .. } => Some(fingerprint),
+        }
+    }
+
+    /// The public key as SubjectPublicKeyInfo PEM, when the policy gave it as a key file.
+    pub fn public_key_pem(&self) -> Option<&str> {
+        match &self.identity {
+            SignerIdentity::Key { public_key_pem, .. } => public_key_pem.as_deref(),
+        }
+    }
+}
+
+/// How a trusted signer is recognised.
+///
+/// Only keys for now; keyless signers (OIDC issuer + identity or anchored identity regex) will be
+/// another variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignerIdentity {
+    /// A P-256 public key.
+    Key {
+        /// `sha256:<lowercase hex>` of the key's SubjectPublicKeyInfo DER.
+        fingerprint: String,
+        /// The key as SubjectPublicKeyInfo PEM, when given by `key = "<file>"`; `None` when the
+        /// policy gives only a `fingerprint`.
+        public_key_pem: Option<String>,
+    },
+}
+
+/// The `[require]` table: what the statement must contain.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Require {
+    /// Checks that must be present (and must not have failed), each with its position in the file.
+    pub checks: Vec<(String, Origin)>,
+    /// The oldest a statement (`finishedOn`) may be at verification time, inclusive.
+    pub max_age: Option<(Duration, Origin)>,
+    /// When `Some(true)`, the checks must have run on a pristine checkout.
+    pub pristine: Option<(bool, Origin)>,
+    /// The repository URI the statement must name (compared normalised).
+    pub repository: Option<(String, Origin)>,
+}
+
+/// A bound on one metric of one check: `min <= value <= max`, both inclusive.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Threshold {
+    /// The check's name.
+    pub check: String,
+    /// The metric's name, one of [`crate::statement::METRICS`].
+    pub metric: String,
+    /// The smallest allowed value, inclusive.
+    pub min: Option<f64>,
+    /// The largest allowed value, inclusive.
+    pub max: Option<f64>,
+    /// Where the threshold's key is in the policy file.
+    pub origin: Origin,
+}
+
+impl Threshold {
+    /// The threshold's key as written in policies: `<check>.<metric>`.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.check, self.metric)
+    }
+
+    /// True when `value` is within the bounds (a NaN never is).
+    pub fn admits(&self, value: f64) -> bool {
+        !value.is_nan()
+            && self.min.is_none_or(|min| value >= min)
+            && self.max.is_none_or(|max| value <= max)
+    }
+}
+
+/// A policy file that could not be loaded: `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+#[non_exhaustive]
+pub struct PolicyError {
+    /// The policy file as the user named it.
+    pub file: String,
+    /// 1-based line of the offending text.
+    pub line: usize,
+    /// 1-based column (in characters) of the offending text.
+    pub column: usize,
+    /// What was wrong: what was expected and what was found.
+    pub message: String,
+}
+
+impl PolicyError {
+    /// The error's position as an [`Origin`].
+    pub fn origin(&self) -> Origin {
+        Origin {
+            file: self.file.clone(),
+            line: self.line,
+            column: self.column,
+        }
+    }
+}
+
+#[cfg(test)]
+mod test_support;

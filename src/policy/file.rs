@@ -1,0 +1,1181 @@
+//! Loading and validating policy files.
+//!
+//! The TOML is first deserialised into `Raw*` mirror types that keep every value's byte span
+//! ([`toml::Spanned`]) and deny unknown keys; then each rule is validated and converted into the
+//! public model, turning spans into 1-based `line:column` positions.
+
+use super::{POLICY_VERSION, Policy, PolicyError, Require, Signer, SignerIdentity, Threshold};
+use crate::finding::Origin;
+use crate::statement::METRICS;
+use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The largest policy file [`Policy::load`] reads (1 MiB).
+pub const MAX_POLICY_SIZE: u64 = 1024 * 1024;
+
+/// The largest public key file a policy may reference (64 KiB).
+pub const MAX_KEY_FILE_SIZE: u64 = 64 * 1024;
+
+const FINGERPRINT_PREFIX: &str = "sha256:";
+
+impl Policy {
+    /// Reads and validates the policy file at `path`; key files are resolved relative to the
+    /// policy file's directory.
+    ///
+    /// # Errors
+    /// A [`PolicyError`] positioned at the offending text (`line 1, column 1` when the file itself
+    /// cannot be read, is larger than [`MAX_POLICY_SIZE`] or is not UTF-8).
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let label = path.display().to_string();
+        let whole_file = |message: String| PolicyError {
+            file: label.clone(),
+            line: 1,
+            column: 1,
+            message,
+        };
+        let file = std::fs::File::open(path)
+            .map_err(|e| whole_file(format!("cannot read policy file: {}", lower(&e))))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_POLICY_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| whole_file(format!("cannot read policy file: {}", lower(&e))))?;
+        if bytes.len() as u64 > MAX_POLICY_SIZE {
+            return Err(whole_file(format!(
+                "policy file is larger than the limit of {MAX_POLICY_SIZE} bytes"
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            whole_file(format!(
+                "policy file is not UTF-8 (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        let base_dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Policy::parse(&text, &label, &base_dir)
+    }
+
+    /// Parses and validates policy text. `file_label` names the file in errors and origins;
+    /// `base_dir` is where relative key file paths are resolved from.
+    ///
+    /// # Errors
+    /// A [`PolicyError`] positioned at the offending text.
+    pub fn parse(text: &str, file_label: &str, base_dir: &Path) -> Result<Policy, PolicyError> {
+        let src = Source {
+            text,
+            label: file_label,
+        };
+        if text.len() as u64 > MAX_POLICY_SIZE {
+            return Err(src.error(
+                0..0,
+                format!("policy is larger than the limit of {MAX_POLICY_SIZE} bytes"),
+            ));
+        }
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            src.error(span, clean_toml_message(e.message()))
+        })?;
+        src.validate(raw, base_dir)
+    }
+}
+
+/// The policy text and its label, for turning byte spans into positions.
+struct Source<'a> {
+    text: &'a str,
+    label: &'a str,
+}
+
+impl Source<'_> {
+    /// The 1-based line and column (in characters) of a byte offset.
+    fn origin(&self, offset: usize) -> Origin {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Origin {
+            file: self.label.to_string(),
+            line,
+            column,
+        }
+    }
+
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> PolicyError {
+        let o = self.origin(span.start);
+        PolicyError {
+            file: o.file,
+            line: o.line,
+            column: o.column,
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self, raw: RawPolicy, base_dir: &Path) -> Result<Policy, PolicyError> {
+        if let Some(v) = &raw.version {
+            if *v.get_ref() != POLICY_VERSION {
+                return Err(self.error(
+                    v.span(),
+                    format!(
+                        "unsupported policy version: expected {POLICY_VERSION}, found {}",
+                        v.get_ref()
+                    ),
+                ));
+            }
+        }
+        let signers = self.signers(raw.signer, base_dir)?;
+        let require = match raw.require {
+            Some(r) => self.require(r)?,
+            None => Require::default(),
+        };
+        let thresholds = match raw.thresholds {
+            Some(t) => self.thresholds(t)?,
+            None => Vec::new(),
+        };
+        Ok(Policy {
+            file: self.label.to_string(),
+            signers,
+            require,
+            thresholds,
+        })
+    }
+
+    fn signers(
+        &self,
+        raw: Option<Spanned<SignerList>>,
+        base_dir: &Path,
+    ) -> Result<Vec<Signer>, PolicyError> {
+        let Some(raw) = raw.filter(|r| !r.get_ref().0.is_empty()) else {
+            return Err(self.error(
+                0..0,
+                "the policy trusts no signer: expected at least one `[[signer]]` table with a \
+                 `name` and a `key` or `fingerprint`, found none",
+            ));
+        };
+        let mut signers: Vec<Signer> = Vec::new();
+        for s in raw.into_inner().0 {
+            let table_span = s.span();
+            let s = s.into_inner();
+            let name = s.name.get_ref().trim();
+            if name.is_empty() {
+                return Err(self.error(
+                    s.name.span(),
+                    "signer name is empty: expected a non-empty name",
+                ));
+            }
+            if let Some(prev) = signers.iter().find(|p| p.name == name) {
+                return Err(self.error(
+                    s.name.span(),
+                    format!(
+                        "duplicate signer name `{name}`: expected unique names, found `{name}` \
+                         already declared at {}",
+                        prev.origin
+                    ),
+                ));
+            }
+            let identity = match (&s.key, &s.fingerprint) {
+                (Some(_), Some(fp)) => {
+                    return Err(self.error(
+                        fp.span(),
+                        format!(
+                            "signer `{name}` has both `key` and `fingerprint`: expected exactly one"
+                        ),
+                    ));
+                }
+                (None, None) => {
+                    return Err(self.error(
+                        table_span,
+                        format!(
+                            "signer `{name}` has neither `key` nor `fingerprint`: expected \
+                             `key = \"<public key PEM file>\"` or `fingerprint = \"sha256:<64 hex>\"`"
+                        ),
+                    ));
+                }
+                (Some(key), None) => self.key_file(key, base_dir)?,
+                (None, Some(fp)) => SignerIdentity::Key {
+                    fingerprint: self.fingerprint(fp)?,
+                    public_key_pem: None,
+                },
+            };
+            let SignerIdentity::Key { fingerprint, .. } = &identity;
+            if let Some(prev) = signers
+                .iter()
+                .find(|p| p.fingerprint() == Some(fingerprint))
+            {
+                return Err(self.error(
+                    s.fingerprint
+                        .as_ref()
+                        .or(s.key.as_ref())
+                        .map_or(table_span, |v| v.span()),
+                    format!(
+                        "signer `{name}` has the same key as signer `{}` (declared at {}): \
+                         expected each key to be trusted once, found {fingerprint} twice",
+                        prev.name, prev.origin
+                    ),
+                ));
+            }
+            signers.push(Signer {
+                name: name.to_string(),
+                identity,
+                origin: self.origin(s.name.span().start),
+            });
+        }
+        Ok(signers)
+    }
+
+    fn key_file(
+        &self,
+        key: &Spanned<String>,
+        base_dir: &Path,
+    ) -> Result<SignerIdentity, PolicyError> {
+        let path = base_dir.join(key.get_ref());
+        let err = |what: String| self.error(key.span(), what);
+        let text = read_limited(&path, MAX_KEY_FILE_SIZE).map_err(|e| {
+            err(format!(
+                "cannot read key file `{}`: {e}; expected a P-256 public key PEM file \
+                 (paths are relative to the policy file)",
+                path.display()
+            ))
+        })?;
+        if text.contains("PRIVATE KEY") {
+            return Err(err(format!(
+                "key file `{}` holds a private key: expected the public key PEM \
+                 (`-----BEGIN PUBLIC KEY-----`); never give the verifier a private key",
+                path.display()
+            )));
+        }
+        let public = p256::PublicKey::from_public_key_pem(&text).map_err(|e| {
+            err(format!(
+                "key file `{}` is not a P-256 public key: expected a SubjectPublicKeyInfo PEM \
+                 (`-----BEGIN PUBLIC KEY-----`) of a P-256 key, found a file that does not decode \
+                 as one ({})",
+                path.display(),
+                lower(&e)
+            ))
+        })?;
+        let der = public.to_public_key_der().map_err(|e| {
+            err(format!(
+                "key file `{}`: cannot encode the key ({})",
+                path.display(),
+                lower(&e)
+            ))
+        })?;
+        let pem = public.to_public_key_pem(LineEnding::LF).map_err(|e| {
+            err(format!(
+                "key file `{}`: cannot encode the key ({})",
+                path.display(),
+                lower(&e)
+            ))
+        })?;
+        Ok(SignerIdentity::Key {
+            fingerprint: fingerprint_of_der(der.as_bytes()),
+            public_key_pem: Some(pem),
+        })
+    }
+
+    fn fingerprint(&self, fp: &Spanned<String>) -> Result<String, PolicyError> {
+        let value = fp.get_ref().trim();
+        let hex = value.strip_prefix(FINGERPRINT_PREFIX);
+        match hex {
+            Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(format!("{FINGERPRINT_PREFIX}{}", h.to_ascii_lowercase()))
+            }
+            _ => Err(self.error(
+                fp.span(),
+                format!(
+                    "malformed fingerprint: expected `sha256:` followed by 64 hex digits (the \
+                     sha256 of the key's SubjectPublicKeyInfo DER), found `{}`",
+                    truncate(value, 100)
+                ),
+            )),
+        }
+    }
+
+    fn require(&self, raw: RawRequire) -> Result<Require, PolicyError> {
+        let mut checks: Vec<(String, Origin)> = Vec::new();
+        for c in raw.checks.unwrap_or_default() {
+            let name = c.get_ref().trim();
+            if name.is_empty() {
+                return Err(self.error(
+                    c.span(),
+                    "required check name is empty: expected a check name from `.ci-attest.toml`",
+                ));
+            }
+            if let Some((_, prev)) = checks.iter().find(|(n, _)| n == name) {
+                return Err(self.error(
+                    c.span(),
+                    format!("check `{name}` is required twice: already listed at {prev}"),
+                ));
+            }
+            checks.push((name.to_string(), self.origin(c.span().start)));
+        }
+        let max_age = match raw.max_age {
+            None => None,
+            Some(m) => {
+                let d = humantime::parse_duration(m.get_ref().trim()).map_err(|e| {
+                    self.error(
+                        m.span(),
+                        format!(
+                            "malformed max_age: expected a duration such as \"30d\", \"12h\" or \
+                             \"90m\", found \"{}\" ({})",
+                            truncate(m.get_ref(), 100),
+                            lower(&e)
+                        ),
+                    )
+                })?;
+                if d.is_zero() {
+                    return Err(self.error(
+                        m.span(),
+                        "max_age is zero: expected a positive duration such as \"30d\" (a zero \
+                         max_age rejects every attestation)",
+                    ));
+                }
+                Some((d, self.origin(m.span().start)))
+            }
+        };
+        let pristine = raw
+            .pristine
+            .map(|p| (*p.get_ref(), self.origin(p.span().start)));
+        let repository = match raw.repository {
+            None => None,
+            Some(r) => {
+                let uri = r.get_ref().trim();
+                if uri.is_empty() {
+                    return Err(self.error(
+                        r.span(),
+                        "repository is empty: expected a URI such as \
+                         \"https://github.com/owner/name\"",
+                    ));
+                }
+                Some((uri.to_string(), self.origin(r.span().start)))
+            }
+        };
+        Ok(Require {
+            checks,
+            max_age,
+            pristine,
+            repository,
+        })
+    }
+
+    fn thresholds(&self, raw: RawThresholds) -> Result<Vec<Threshold>, PolicyError> {
+        if let Some((group, span)) = raw.empty_groups.first() {
+            return Err(self.error(
+                span.clone(),
+                format!(
+                    "threshold group `{group}` is empty: expected `\"{group}.<metric>\" = \
+                     {{ min = x }}` and/or `{{ max = y }}` entries"
+                ),
+            ));
+        }
+        // The TOML table is a sorted map; the spans give back the file order.
+        let mut entries = raw.entries;
+        entries.sort_by_key(|t| t.key_span.start);
+        let mut out = Vec::with_capacity(entries.len());
+        for t in entries {
+            let (check, metric) = match t.key.rsplit_once('.') {
+                Some((c, m)) if !c.is_empty() && !m.is_empty() => (c, m),
+                _ => {
+                    return Err(self.error(
+                        t.key_span,
+                        format!(
+                            "malformed threshold key: expected `<check>.<metric>` (e.g. \
+                             \"tests.failed\"), found `{}`",
+                            truncate(&t.key, 100)
+                        ),
+                    ));
+                }
+            };
+            if !METRICS.iter().any(|(m, _)| *m == metric) {
+                return Err(self.error(
+                    t.key_span,
+                    format!(
+                        "unknown metric `{}` in threshold `{}`: expected one of {}",
+                        truncate(metric, 100),
+                        truncate(&t.key, 100),
+                        known_metrics()
+                    ),
+                ));
+            }
+            let bound_span = t.bound.span();
+            let bound = t.bound.into_inner();
+            for (which, v) in [("min", &bound.min), ("max", &bound.max)] {
+                if let Some(v) = v {
+                    if !v.get_ref().is_finite() {
+                        return Err(self.error(
+                            v.span(),
+                            format!(
+                                "threshold `{}`: {which} must be a finite number, found {}",
+                                t.key,
+                                v.get_ref()
+                            ),
+                        ));
+                    }
+                }
+            }
+            let min = bound.min.as_ref().map(|v| *v.get_ref());
+            let max = bound.max.as_ref().map(|v| *v.get_ref());
+            match (min, max) {
+                (None, None) => {
+                    return Err(self.error(
+                        bound_span,
+                        format!(
+                            "threshold `{}` sets no bound: expected `min` and/or `max`, found \
+                             neither",
+                            t.key
+                        ),
+                    ));
+                }
+                (Some(lo), Some(hi)) if lo > hi => {
+                    return Err(self.error(
+                        bound_span,
+                        format!(
+                            "threshold `{}` can never be met: expected min <= max, found min = \
+                             {lo} > max = {hi}",
+                            t.key
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+            out.push(Threshold {
+                check: check.to_string(),
+                metric: metric.to_string(),
+                min,
+                max,
+                origin: self.origin(t.key_span.start),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// `sha256:<lowercase hex>` of a SubjectPublicKeyInfo DER: the fingerprint policies use.
+pub(crate) fn fingerprint_of_der(spki_der: &[u8]) -> String {
+    format!(
+        "{FINGERPRINT_PREFIX}{}",
+        hex::encode(Sha256::digest(spki_der))
+    )
+}
+
+fn known_metrics() -> String {
+    METRICS
+        .iter()
+        .map(|(m, _)| *m)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn read_limited(path: &Path, limit: u64) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| lower(&e))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| lower(&e))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("file is larger than the limit of {limit} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| "file is not UTF-8 text".to_string())
+}
+
+/// An error's message with a lowercase first letter, on one line.
+fn lower(e: &dyn fmt::Display) -> String {
+    let s = e.to_string().replace('\n', "; ");
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => s,
+    }
+}
+
+fn clean_toml_message(message: &str) -> String {
+    let m = lower(&message.trim())
+        .replace("expected f64", "expected a number")
+        .replace("expected i64", "expected an integer")
+        .replace("expected a sequence", "expected an array");
+    if m.is_empty() {
+        "malformed TOML".to_string()
+    } else {
+        m
+    }
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max_chars).collect();
+        t.push('…');
+        t
+    }
+}
+
+// ---- raw mirror types -------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a policy table")]
+struct RawPolicy {
+    #[serde(default)]
+    version: Option<Spanned<i64>>,
+    #[serde(default)]
+    signer: Option<Spanned<SignerList>>,
+    #[serde(default)]
+    require: Option<RawRequire>,
+    #[serde(default)]
+    thresholds: Option<RawThresholds>,
+}
+
+/// The `[[signer]]` array of tables.
+struct SignerList(Vec<Spanned<RawSigner>>);
+
+impl<'de> Deserialize<'de> for SignerList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SignerList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of `[[signer]]` tables (with double brackets)")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<SignerList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element()? {
+                    out.push(s);
+                }
+                Ok(SignerList(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `[[signer]]` table with `name` and `key` or `fingerprint`"
+)]
+struct RawSigner {
+    name: Spanned<String>,
+    #[serde(default)]
+    key: Option<Spanned<String>>,
+    #[serde(default)]
+    fingerprint: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `[require]` table (`checks`, `max_age`, `pristine`, `repository`)"
+)]
+struct RawRequire {
+    #[serde(default)]
+    checks: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    max_age: Option<Spanned<String>>,
+    #[serde(default)]
+    pristine: Option<Spanned<bool>>,
+    #[serde(default)]
+    repository: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a threshold bound table: `{ min = x }`, `{ max = y }` or `{ min = x, max = y }`"
+)]
+struct RawBound {
+    #[serde(default)]
+    min: Option<Spanned<f64>>,
+    #[serde(default)]
+    max: Option<Spanned<f64>>,
+}
+
+/// One `"<check>.<metric>" = { ... }` entry, key not yet validated.
+struct RawThreshold {
+    key: String,
+    key_span: Range<usize>,
+    bound: Spanned<RawBound>,
+}
+
+/// The `[thresholds]` table in file order. Accepts both `"tests.failed" = { max = 0 }` and the
+/// grouped form `[thresholds.tests]` / `tests.failed = { max = 0 }` (TOML dotted keys).
+struct RawThresholds {
+    entries: Vec<RawThreshold>,
+    empty_groups: Vec<(String, Range<usize>)>,
+}
+
+impl<'de> Deserialize<'de> for RawThresholds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ThresholdsVisitor)
+    }
+}
+
+struct ThresholdsVisitor;
+
+impl<'de> Visitor<'de> for ThresholdsVisitor {
+    type Value = RawThresholds;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a table of `\"<check>.<metric>\" = { min = x, max = y }` entries")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawThresholds, A::Error> {
+        let mut out = RawThresholds {
+            entries: Vec::new(),
+            empty_groups: Vec::new(),
+        };
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            let key_span = key.span();
+            let key = key.into_inner();
+            if key.contains('.') {
+                let bound: Spanned<RawBound> = map.next_value()?;
+                out.entries.push(RawThreshold {
+                    key,
+                    key_span,
+                    bound,
+                });
+            } else {
+                let group: Spanned<ThresholdGroup> = map.next_value()?;
+                let group_span = group.span();
+                let group = group.into_inner();
+                if group.0.is_empty() {
+                    out.empty_groups.push((key.clone(), group_span));
+                }
+                for (metric, bound) in group.0 {
+                    out.entries.push(RawThreshold {
+                        key: format!("{key}.{}", metric.get_ref().0),
+                        key_span: metric.span(),
+                        bound,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `[thresholds.<check>]`: metric -> bound, in file order.
+struct ThresholdGroup(Vec<(Spanned<MetricName>, Spanned<RawBound>)>);
+
+impl<'de> Deserialize<'de> for ThresholdGroup {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ThresholdGroup;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a threshold: `\"<check>.<metric>\" = { min = x }` and/or `{ max = y }`",
+                )
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ThresholdGroup, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<Spanned<MetricName>>()? {
+                    let v: Spanned<RawBound> = map.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(ThresholdGroup(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A metric name, checked against [`METRICS`] while deserialising so the error points at it.
+struct MetricName(String);
+
+impl<'de> Deserialize<'de> for MetricName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if METRICS.iter().any(|(m, _)| *m == s) {
+            Ok(MetricName(s))
+        } else if s == "min" || s == "max" {
+            Err(de::Error::custom(format!(
+                "malformed threshold: expected a key of the form `<check>.<metric>` (e.g. \
+                 `\"tests.failed\" = {{ {s} = 0 }}`), found `{s}` directly under a check name"
+            )))
+        } else {
+            Err(de::Error::custom(format!(
+                "unknown metric `{}`: expected one of {}",
+                truncate(&s, 100),
+                known_metrics()
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{FP, parse, policy, public_key_pem};
+    use super::*;
+    use std::time::Duration;
+
+    const SIGNER: &str = "[[signer]]\nname = \"alice\"\nfingerprint = \"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n";
+
+    /// Parses `text` and returns the error, failing the test if it loads.
+    fn error(text: &str) -> PolicyError {
+        match parse(text) {
+            Ok(p) => panic!("expected an error, loaded {p:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn assert_at(e: &PolicyError, line: usize, column: usize, needle: &str) {
+        assert_eq!((e.line, e.column), (line, column), "{e}");
+        assert!(e.message.contains(needle), "`{needle}` not in: {e}");
+        assert_eq!(e.file, "policy.toml");
+    }
+
+    fn write_key_dir() -> (tempfile::TempDir, Vec<u8>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pem, der) = public_key_pem();
+        std::fs::create_dir(dir.path().join("keys")).expect("mkdir");
+        std::fs::write(dir.path().join("keys/ci-attest.pub"), pem).expect("write key");
+        std::fs::create_dir(dir.path().join("policies")).expect("mkdir");
+        (dir, der)
+    }
+
+    #[test]
+    fn the_documented_example_loads_with_positions_in_file_order() {
+        let (dir, der) = write_key_dir();
+        let path = dir.path().join("policies/default.toml");
+        std::fs::write(
+            &path,
+            r#"version = 1
+
+[[signer]]
+name = "alice"
+key = "../keys/ci-attest.pub"
+
+[require]
+checks = ["tests", "coverage"]
+max_age = "30d"
+pristine = true
+repository = "https://github.com/acme/app"
+
+[thresholds]
+"tests.failed" = { max = 0 }
+"coverage.lines" = { min = 85.0 }
+"lint.errors" = { max = 0 }
+"#,
+        )
+        .expect("write policy");
+        let p = Policy::load(&path).expect("loads");
+        assert_eq!(p.file, path.display().to_string());
+        assert_eq!(p.signers.len(), 1);
+        let alice = &p.signers[0];
+        assert_eq!(alice.name, "alice");
+        assert_eq!((alice.origin.line, alice.origin.column), (4, 8));
+        let fp = fingerprint_of_der(&der);
+        assert_eq!(alice.fingerprint(), Some(fp.as_str()));
+        assert!(fp.starts_with("sha256:") && fp.len() == 7 + 64);
+        assert!(
+            alice
+                .public_key_pem()
+                .is_some_and(|k| k.starts_with("-----BEGIN PUBLIC KEY-----"))
+        );
+        assert_eq!(
+            p.signer_by_fingerprint(&fp).map(|s| &s.name),
+            Some(&alice.name)
+        );
+        assert_eq!(
+            p.signer_by_fingerprint(&fp.to_uppercase().replace("SHA256", "sha256"))
+                .map(|s| s.name.as_str()),
+            Some("alice")
+        );
+        assert!(p.signer_by_fingerprint(FP).is_none());
+
+        let checks: Vec<_> = p
+            .require
+            .checks
+            .iter()
+            .map(|(c, o)| (c.as_str(), o.line, o.column))
+            .collect();
+        assert_eq!(checks, [("tests", 8, 11), ("coverage", 8, 20)]);
+        let (age, age_at) = p.require.max_age.clone().expect("max_age");
+        assert_eq!(age, Duration::from_secs(30 * 86400));
+        assert_eq!((age_at.line, age_at.column), (9, 11));
+        assert_eq!(p.require.pristine.as_ref().map(|(b, _)| *b), Some(true));
+        assert_eq!(
+            p.require.repository.as_ref().map(|(r, _)| r.as_str()),
+            Some("https://github.com/acme/app")
+        );
+        let t: Vec<_> = p
+            .thresholds
+            .iter()
+            .map(|t| (t.key(), t.min, t.max, t.origin.line, t.origin.column))
+            .collect();
+        assert_eq!(
+            t,
+            [
+                ("tests.failed".to_string(), None, Some(0.0), 14, 1),
+                ("coverage.lines".to_string(), Some(85.0), None, 15, 1),
+                ("lint.errors".to_string(), None, Some(0.0), 16, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn grouped_thresholds_are_the_same_as_quoted_keys() {
+        let quoted = policy(
+            "[thresholds]\n\"tests.failed\" = { max = 0 }\n\"tests.skipped\" = { max = 3 }\n",
+        );
+        let dotted =
+            policy("[thresholds]\ntests.failed = { max = 0 }\ntests.skipped = { max = 3 }\n");
+        let table = policy("[thresholds.tests]\nfailed = { max = 0 }\nskipped = { max = 3 }\n");
+        let keys = |p: &Policy| -> Vec<(String, Option<f64>)> {
+            p.thresholds.iter().map(|t| (t.key(), t.max)).collect()
+        };
+        assert_eq!(keys(&quoted), keys(&dotted));
+        assert_eq!(keys(&quoted), keys(&table));
+        assert_eq!(table.thresholds[1].origin.line, 7);
+    }
+
+    #[test]
+    fn a_check_name_may_contain_dots_when_quoted() {
+        let p = policy("[thresholds]\n\"unit.tests.failed\" = { max = 0 }\n");
+        assert_eq!(p.thresholds[0].check, "unit.tests");
+        assert_eq!(p.thresholds[0].metric, "failed");
+    }
+
+    #[test]
+    fn a_minimal_policy_needs_only_a_signer() {
+        let p = policy("");
+        assert!(p.thresholds.is_empty());
+        assert_eq!(p.require, Require::default());
+    }
+
+    #[test]
+    fn misspelt_key_is_an_error_with_line_and_column() {
+        let e = error(&format!(
+            "{SIGNER}\n[tresholds]\n\"tests.failed\" = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 2, "tresholds");
+        assert!(
+            e.message.contains("thresholds"),
+            "lists the known keys: {e}"
+        );
+        assert_eq!(e.to_string(), format!("policy.toml:5:2: {}", e.message));
+    }
+
+    #[test]
+    fn misspelt_bound_is_an_error() {
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"tests.failed\" = {{ mx = 0 }}\n"
+        ));
+        assert_at(&e, 5, 20, "mx");
+    }
+
+    #[test]
+    fn misspelt_require_key_is_an_error() {
+        let e = error(&format!("{SIGNER}[require]\npristin = true\n"));
+        assert_at(&e, 5, 1, "pristin");
+    }
+
+    #[test]
+    fn misspelt_signer_key_is_an_error() {
+        let e = error("[[signer]]\nname = \"a\"\nfingerprnt = \"sha256:00\"\n");
+        assert_at(&e, 3, 1, "fingerprnt");
+    }
+
+    #[test]
+    fn toml_syntax_error_has_line_and_column() {
+        let e = error(&format!("{SIGNER}[require]\nchecks = [\"tests\"\n"));
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.column > 1, "{e}");
+    }
+
+    #[test]
+    fn wrong_value_type_is_an_error_at_the_value() {
+        let e = error(&format!("{SIGNER}[require]\npristine = \"yes\"\n"));
+        assert_at(&e, 5, 12, "bool");
+    }
+
+    #[test]
+    fn unsupported_version_is_an_error() {
+        let e = error(&format!("version = 2\n{SIGNER}"));
+        assert_at(&e, 1, 11, "expected 1, found 2");
+        assert!(parse(&format!("version = 1\n{SIGNER}")).is_ok());
+    }
+
+    #[test]
+    fn no_signer_is_an_error() {
+        let e = error("[require]\npristine = true\n");
+        assert_at(&e, 1, 1, "trusts no signer");
+        let e = error("signer = []\n");
+        assert!(e.message.contains("trusts no signer"), "{e}");
+    }
+
+    #[test]
+    fn a_single_bracket_signer_table_is_explained() {
+        let e = error("[signer]\nname = \"a\"\nfingerprint = \"x\"\n");
+        assert_at(&e, 1, 1, "`[[signer]]`");
+    }
+
+    #[test]
+    fn a_bound_that_is_not_a_table_is_explained() {
+        let e = error(&format!("{SIGNER}[thresholds]\n\"tests.failed\" = 0\n"));
+        assert_at(&e, 5, 18, "`{ max = y }`");
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"tests.failed\" = {{ max = \"0\" }}\n"
+        ));
+        assert_at(&e, 5, 26, "expected a number");
+    }
+
+    #[test]
+    fn signer_with_both_key_and_fingerprint_is_rejected() {
+        let e = error(&format!("{SIGNER}key = \"k.pub\"\n"));
+        assert_at(&e, 3, 15, "both `key` and `fingerprint`");
+    }
+
+    #[test]
+    fn signer_with_neither_key_nor_fingerprint_is_rejected() {
+        let e = error("[[signer]]\nname = \"alice\"\n");
+        assert!(e.message.contains("neither `key` nor `fingerprint`"), "{e}");
+        assert!(e.line <= 2, "{e}");
+    }
+
+    #[test]
+    fn duplicate_signer_names_are_rejected() {
+        let e = error(&format!(
+            "{SIGNER}\n[[signer]]\nname = \"alice\"\nfingerprint = \"sha256:{}\"\n",
+            "b".repeat(64)
+        ));
+        assert_at(&e, 6, 8, "duplicate signer name `alice`");
+        assert!(e.message.contains("policy.toml:2:8"), "{e}");
+    }
+
+    #[test]
+    fn the_same_key_trusted_twice_is_rejected() {
+        let e = error(&format!(
+            "{SIGNER}\n[[signer]]\nname = \"bob\"\nfingerprint = \"{FP}\"\n"
+        ));
+        assert_at(&e, 7, 15, "same key as signer `alice`");
+    }
+
+    #[test]
+    fn malformed_fingerprints_are_rejected() {
+        for bad in [
+            "aaaa",
+            "sha256:abc",
+            "sha1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            &format!("sha256:{}", "g".repeat(64)),
+            &format!("sha256:{}", "a".repeat(65)),
+        ] {
+            let e = error(&format!(
+                "[[signer]]\nname = \"a\"\nfingerprint = \"{bad}\"\n"
+            ));
+            assert_at(&e, 3, 15, "64 hex digits");
+            assert!(e.message.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn uppercase_fingerprint_is_normalised_to_lowercase() {
+        let p = parse(&format!(
+            "[[signer]]\nname = \"a\"\nfingerprint = \"sha256:{}\"\n",
+            "AB".repeat(32)
+        ))
+        .expect("loads");
+        let want = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(p.signers[0].fingerprint(), Some(want.as_str()));
+    }
+
+    #[test]
+    fn unreadable_key_file_names_the_resolved_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = Policy::parse(
+            "[[signer]]\nname = \"a\"\nkey = \"missing.pub\"\n",
+            "p.toml",
+            dir.path(),
+        )
+        .expect_err("missing key file");
+        assert_eq!((e.line, e.column), (3, 7), "{e}");
+        let resolved = dir.path().join("missing.pub").display().to_string();
+        assert!(e.message.contains(&resolved), "{e}");
+    }
+
+    #[test]
+    fn key_file_that_is_not_a_p256_public_key_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("junk.pub"), "not a key\n").expect("write");
+        let e = Policy::parse(
+            "[[signer]]\nname = \"a\"\nkey = \"junk.pub\"\n",
+            "p.toml",
+            dir.path(),
+        )
+        .expect_err("junk key");
+        assert!(e.message.contains("not a P-256 public key"), "{e}");
+        assert!(
+            e.message
+                .contains(&dir.path().join("junk.pub").display().to_string())
+        );
+    }
+
+    #[test]
+    fn private_key_file_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("k.pem"),
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .expect("write");
+        let e = Policy::parse(
+            "[[signer]]\nname = \"a\"\nkey = \"k.pem\"\n",
+            "p.toml",
+            dir.path(),
+        )
+        .expect_err("private key");
+        assert!(e.message.contains("private key"), "{e}");
+    }
+
+    #[test]
+    fn key_file_fingerprint_is_sha256_of_spki_der() {
+        let (dir, der) = write_key_dir();
+        let p = Policy::parse(
+            "[[signer]]\nname = \"a\"\nkey = \"keys/ci-attest.pub\"\n",
+            "p.toml",
+            dir.path(),
+        )
+        .expect("loads");
+        let want = format!("sha256:{}", hex::encode(Sha256::digest(&der)));
+        assert_eq!(p.signers[0].fingerprint(), Some(want.as_str()));
+    }
+
+    #[test]
+    fn malformed_max_age_is_rejected() {
+        let e = error(&format!("{SIGNER}[require]\nmax_age = \"30 dayz\"\n"));
+        assert_at(&e, 5, 11, "malformed max_age");
+        let e = error(&format!("{SIGNER}[require]\nmax_age = \"0s\"\n"));
+        assert_at(&e, 5, 11, "zero");
+    }
+
+    #[test]
+    fn max_age_accepts_humantime_units() {
+        for (text, secs) in [("30d", 30 * 86400), ("12h", 12 * 3600), ("90m", 90 * 60)] {
+            let p = policy(&format!("[require]\nmax_age = \"{text}\"\n"));
+            assert_eq!(p.require.max_age.map(|(d, _)| d.as_secs()), Some(secs));
+        }
+    }
+
+    #[test]
+    fn threshold_key_without_metric_is_rejected() {
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"tests.\" = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 1, "`<check>.<metric>`");
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\".failed\" = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 1, "`<check>.<metric>`");
+    }
+
+    #[test]
+    fn bound_directly_under_a_check_name_is_rejected() {
+        let e = error(&format!("{SIGNER}[thresholds]\ntests = {{ max = 0 }}\n"));
+        assert_at(&e, 5, 11, "`<check>.<metric>`");
+    }
+
+    #[test]
+    fn unknown_metric_is_rejected_listing_the_known_ones() {
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"tests.fails\" = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 1, "unknown metric `fails`");
+        for (m, _) in METRICS {
+            assert!(e.message.contains(m), "{m} not listed: {e}");
+        }
+        let e = error(&format!(
+            "{SIGNER}[thresholds.tests]\nfails = {{ max = 0 }}\n"
+        ));
+        assert_at(&e, 5, 1, "unknown metric `fails`");
+    }
+
+    #[test]
+    fn threshold_without_bounds_is_rejected() {
+        let e = error(&format!("{SIGNER}[thresholds]\n\"tests.failed\" = {{}}\n"));
+        assert_at(&e, 5, 18, "neither");
+        let e = error(&format!("{SIGNER}[thresholds.tests]\n"));
+        assert!(e.message.contains("is empty"), "{e}");
+    }
+
+    #[test]
+    fn min_greater_than_max_is_rejected() {
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"coverage.lines\" = {{ min = 90, max = 80 }}\n"
+        ));
+        assert_at(&e, 5, 20, "min = 90 > max = 80");
+    }
+
+    #[test]
+    fn min_equal_to_max_is_allowed() {
+        let p = policy("[thresholds]\n\"tests.failed\" = { min = 0, max = 0 }\n");
+        assert_eq!(
+            (p.thresholds[0].min, p.thresholds[0].max),
+            (Some(0.0), Some(0.0))
+        );
+    }
+
+    #[test]
+    fn non_finite_bounds_are_rejected() {
+        for v in ["nan", "inf", "-inf"] {
+            let e = error(&format!(
+                "{SIGNER}[thresholds]\n\"coverage.lines\" = {{ min = {v} }}\n"
+            ));
+            assert_at(&e, 5, 28, "finite");
+        }
+    }
+
+    #[test]
+    fn integer_bounds_are_numbers() {
+        let p = policy("[thresholds]\n\"coverage.lines\" = { min = 85 }\n");
+        assert_eq!(p.thresholds[0].min, Some(85.0));
+    }
+
+    #[test]
+    fn duplicate_and_empty_required_checks_are_rejected() {
+        let e = error(&format!(
+            "{SIGNER}[require]\nchecks = [\"tests\", \"tests\"]\n"
+        ));
+        assert_at(&e, 5, 20, "required twice");
+        let e = error(&format!("{SIGNER}[require]\nchecks = [\"\"]\n"));
+        assert_at(&e, 5, 11, "empty");
+    }
+
+    #[test]
+    fn oversized_policy_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.toml");
+        let mut text = SIGNER.to_string();
+        text.push_str(&"# padding\n".repeat((MAX_POLICY_SIZE as usize) / 10 + 1));
+        std::fs::write(&path, text).expect("write");
+        let e = Policy::load(&path).expect_err("too big");
+        assert!(e.message.contains("larger than the limit"), "{e}");
+        assert_eq!((e.line, e.column), (1, 1));
+    }
+
+    #[test]
+    fn missing_policy_file_is_an_error_not_a_panic() {
+        let e = Policy::load(Path::new("/nonexistent/policy.toml")).expect_err("missing");
+        assert_eq!(
+            e.to_string(),
+            format!("/nonexistent/policy.toml:1:1: {}", e.message)
+        );
+        assert!(e.message.starts_with("cannot read policy file"), "{e}");
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let e = error(&format!("{SIGNER}[require]\nchecks = [\"äöü\", \"äöü\"]\n"));
+        assert_at(&e, 5, 18, "required twice");
+    }
+}
