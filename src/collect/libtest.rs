@@ -1,6 +1,6 @@
 //! Parser stub: replaced by the real streaming parser.
 
-use super::{TestCounts, ReportError};
+use super::{ReportError, TestCounts};
 use std::io::BufRead;
 
 /// Parses a report (not implemented yet).
