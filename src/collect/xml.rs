@@ -151,112 +151,110 @@ impl<R: BufRead> XmlReader<R> {
 
     /// The next event. `buf` is cleared and reused; the returned tag borrows from it.
     pub(crate) fn next<'b>(&mut self, buf: &'b mut Vec<u8>) -> Result<XmlEvent<'b>, ReportError> {
-        {
-            buf.clear();
-            self.reader.get_mut().budget = self.token_limit;
-            self.event_start = self.reader.buffer_position();
-            let event = match self.reader.read_event_into(buf) {
-                Ok(event) => event,
-                Err(err) => return Err(self.convert_error(err)),
-            };
-            match event {
-                Event::Start(tag) => {
-                    let depth = self.open.len();
-                    let name = tag.name().as_ref().len();
-                    if depth == 0 {
-                        let local = tag.local_name();
-                        if self.root_closed {
-                            return Err(self.malformed(
-                                "end of document after the root element",
-                                format!(
-                                    "another element <{}>",
-                                    String::from_utf8_lossy(tag.name().as_ref())
-                                ),
-                            ));
-                        }
-                        if !self.roots.iter().any(|r| r.as_bytes() == local.as_ref()) {
-                            return Err(self.malformed(
-                                self.expected_root(),
-                                format!("<{}>", String::from_utf8_lossy(tag.name().as_ref())),
-                            ));
-                        }
-                        self.root_seen = true;
-                    }
-                    if depth >= MAX_DEPTH || self.open_names.len() + name > MAX_OPEN_NAME_BYTES {
+        buf.clear();
+        self.reader.get_mut().budget = self.token_limit;
+        self.event_start = self.reader.buffer_position();
+        let event = match self.reader.read_event_into(buf) {
+            Ok(event) => event,
+            Err(err) => return Err(self.convert_error(err)),
+        };
+        match event {
+            Event::Start(tag) => {
+                let depth = self.open.len();
+                let name = tag.name().as_ref().len();
+                if depth == 0 {
+                    let local = tag.local_name();
+                    if self.root_closed {
                         return Err(self.malformed(
-                            format!("elements nested at most {MAX_DEPTH} deep"),
+                            "end of document after the root element",
                             format!(
-                                "<{}> nested deeper",
+                                "another element <{}>",
                                 String::from_utf8_lossy(tag.name().as_ref())
                             ),
                         ));
                     }
-                    self.open.push(name);
-                    self.open_names.extend_from_slice(tag.name().as_ref());
-                    return Ok(XmlEvent::Open { tag, depth });
-                }
-                Event::End(_) => {
-                    // quick-xml has checked that the name matches the open element.
-                    let Some(len) = self.open.pop() else {
-                        return Err(self.malformed("an element", "a stray end tag"));
-                    };
-                    self.open_names
-                        .truncate(self.open_names.len().saturating_sub(len));
-                    let depth = self.open.len();
-                    if depth == 0 {
-                        self.root_closed = true;
-                    }
-                    return Ok(XmlEvent::Close { depth });
-                }
-                Event::Empty(_) => {
-                    // Not produced with `expand_empty_elements`; refuse rather than miscount.
-                    return Err(self.malformed("an expanded element", "an empty element event"));
-                }
-                Event::Text(text) => {
-                    if self.open.is_empty() && !text.iter().all(u8::is_ascii_whitespace) {
+                    if !self.roots.iter().any(|r| r.as_bytes() == local.as_ref()) {
                         return Err(self.malformed(
-                            if self.root_seen {
-                                "end of document".to_string()
-                            } else {
-                                self.expected_root()
-                            },
-                            format!("text {}", super::lines::preview(&text)),
+                            self.expected_root(),
+                            format!("<{}>", String::from_utf8_lossy(tag.name().as_ref())),
                         ));
                     }
+                    self.root_seen = true;
                 }
-                Event::CData(_) | Event::GeneralRef(_) if self.open.is_empty() => {
-                    return Err(
-                        self.malformed(self.expected_root(), "character data outside any element")
-                    );
+                if depth >= MAX_DEPTH || self.open_names.len() + name > MAX_OPEN_NAME_BYTES {
+                    return Err(self.malformed(
+                        format!("elements nested at most {MAX_DEPTH} deep"),
+                        format!(
+                            "<{}> nested deeper",
+                            String::from_utf8_lossy(tag.name().as_ref())
+                        ),
+                    ));
                 }
-                Event::Eof => {
-                    if !self.open.is_empty() {
-                        return Err(ReportError::Malformed {
-                            format: self.format,
-                            location: Some(format!("byte {}", self.reader.buffer_position())),
-                            expected: format!(
-                                "closing tag </{}> (the document looks truncated)",
-                                String::from_utf8_lossy(self.innermost())
-                            ),
-                            found: "end of input".to_string(),
-                        });
-                    }
-                    if !self.root_seen {
-                        return Err(ReportError::Malformed {
-                            format: self.format,
-                            location: Some(format!("byte {}", self.reader.buffer_position())),
-                            expected: self.expected_root(),
-                            found: "end of input".to_string(),
-                        });
-                    }
-                    return Ok(XmlEvent::End);
-                }
-                // Declarations, comments, processing instructions, DOCTYPE (never expanded), text
-                // and references inside elements carry nothing the parsers count.
-                _ => {}
+                self.open.push(name);
+                self.open_names.extend_from_slice(tag.name().as_ref());
+                return Ok(XmlEvent::Open { tag, depth });
             }
-            Ok(XmlEvent::Other)
+            Event::End(_) => {
+                // quick-xml has checked that the name matches the open element.
+                let Some(len) = self.open.pop() else {
+                    return Err(self.malformed("an element", "a stray end tag"));
+                };
+                self.open_names
+                    .truncate(self.open_names.len().saturating_sub(len));
+                let depth = self.open.len();
+                if depth == 0 {
+                    self.root_closed = true;
+                }
+                return Ok(XmlEvent::Close { depth });
+            }
+            Event::Empty(_) => {
+                // Not produced with `expand_empty_elements`; refuse rather than miscount.
+                return Err(self.malformed("an expanded element", "an empty element event"));
+            }
+            Event::Text(text)
+                if self.open.is_empty() && !text.iter().all(u8::is_ascii_whitespace) =>
+            {
+                return Err(self.malformed(
+                    if self.root_seen {
+                        "end of document".to_string()
+                    } else {
+                        self.expected_root()
+                    },
+                    format!("text {}", super::lines::preview(&text)),
+                ));
+            }
+            Event::CData(_) | Event::GeneralRef(_) if self.open.is_empty() => {
+                return Err(
+                    self.malformed(self.expected_root(), "character data outside any element")
+                );
+            }
+            Event::Eof => {
+                if !self.open.is_empty() {
+                    return Err(ReportError::Malformed {
+                        format: self.format,
+                        location: Some(format!("byte {}", self.reader.buffer_position())),
+                        expected: format!(
+                            "closing tag </{}> (the document looks truncated)",
+                            String::from_utf8_lossy(self.innermost())
+                        ),
+                        found: "end of input".to_string(),
+                    });
+                }
+                if !self.root_seen {
+                    return Err(ReportError::Malformed {
+                        format: self.format,
+                        location: Some(format!("byte {}", self.reader.buffer_position())),
+                        expected: self.expected_root(),
+                        found: "end of input".to_string(),
+                    });
+                }
+                return Ok(XmlEvent::End);
+            }
+            // Declarations, comments, processing instructions, DOCTYPE (never expanded), text
+            // and references inside elements carry nothing the parsers count.
+            _ => {}
         }
+        Ok(XmlEvent::Other)
     }
 
     /// The name of the innermost open element (empty when none is open).
