@@ -93,9 +93,9 @@ pub fn parse(reader: impl BufRead) -> Result<CoverageCounts, ReportError> {
                         ratio.total += 1;
                         ratio.covered += u64::from(hits > 0);
                         if let Some((covered, total)) = branch_counts(&xml, &tag)? {
-                            let ratio = branches.get_or_insert_default();
-                            ratio.covered += covered;
-                            ratio.total += total;
+                            branches
+                                .get_or_insert_default()
+                                .add(&Ratio { covered, total });
                         }
                         Kind::Other
                     }

@@ -535,6 +535,12 @@ end_of_record
     }
 
     #[test]
+    fn crafted_huge_summaries_saturate_instead_of_overflowing() {
+        let big = "SF:a.c\nLF:18446744073709551615\nLH:18446744073709551615\nend_of_record\n";
+        assert_eq!(cov(&big.repeat(2)).lines, r(u64::MAX, u64::MAX));
+    }
+
+    #[test]
     fn windows_line_endings_are_accepted() {
         assert_eq!(cov("SF:a.c\r\nDA:1,1\r\nend_of_record\r\n").lines, r(1, 1));
     }

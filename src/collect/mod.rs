@@ -78,12 +78,12 @@ pub struct TestCounts {
 }
 
 impl TestCounts {
-    /// Adds another report's counts to these.
+    /// Adds another report's counts to these (saturating: a crafted report cannot overflow them).
     pub fn add(&mut self, other: &TestCounts) {
-        self.total += other.total;
-        self.passed += other.passed;
-        self.failed += other.failed;
-        self.skipped += other.skipped;
+        self.total = self.total.saturating_add(other.total);
+        self.passed = self.passed.saturating_add(other.passed);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.skipped = self.skipped.saturating_add(other.skipped);
     }
 }
 
@@ -106,10 +106,10 @@ impl Ratio {
         }
     }
 
-    /// Adds another ratio's counts to this one.
+    /// Adds another ratio's counts to this one (saturating).
     pub fn add(&mut self, other: &Ratio) {
-        self.covered += other.covered;
-        self.total += other.total;
+        self.covered = self.covered.saturating_add(other.covered);
+        self.total = self.total.saturating_add(other.total);
     }
 }
 
@@ -152,11 +152,11 @@ pub struct LintCounts {
 }
 
 impl LintCounts {
-    /// Adds another report's counts to these.
+    /// Adds another report's counts to these (saturating).
     pub fn add(&mut self, other: &LintCounts) {
-        self.errors += other.errors;
-        self.warnings += other.warnings;
-        self.notes += other.notes;
+        self.errors = self.errors.saturating_add(other.errors);
+        self.warnings = self.warnings.saturating_add(other.warnings);
+        self.notes = self.notes.saturating_add(other.notes);
     }
 }
 

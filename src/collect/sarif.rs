@@ -107,9 +107,9 @@ struct Log {
 impl Log {
     fn add(&mut self, level: Level, n: u64) {
         match level {
-            Level::Error => self.counts.errors += n,
-            Level::Warning => self.counts.warnings += n,
-            Level::Note => self.counts.notes += n,
+            Level::Error => self.counts.errors = self.counts.errors.saturating_add(n),
+            Level::Warning => self.counts.warnings = self.counts.warnings.saturating_add(n),
+            Level::Note => self.counts.notes = self.counts.notes.saturating_add(n),
             Level::None => {}
         }
     }
