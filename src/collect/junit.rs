@@ -1,9 +1,307 @@
-//! Parser stub: replaced by the real streaming parser.
+//! JUnit XML test reports, as written by pytest, Maven Surefire, cargo-nextest, jest-junit and
+//! go-junit-report.
+//!
+//! The parser counts `<testcase>` elements and never trusts the `tests=` / `failures=` summary
+//! attributes, which are absent in some writers and wrong in others. A test case's outcome comes
+//! from its direct children: `<failure>` or `<error>` make it failed, otherwise `<skipped>` makes it
+//! skipped, otherwise it passed. Surefire's and nextest's `<flakyFailure>`, `<flakyError>`,
+//! `<rerunFailure>` and `<rerunError>` describe earlier attempts and do not change the final result:
+//! a flaky test that passed on a retry counts as passed. `<testsuite>` elements may nest to any
+//! depth (within the XML reader's limit) and the root must be `<testsuites>` or `<testsuite>`.
 
-use super::{TestCounts, ReportError};
+use super::xml::{XmlEvent, XmlReader};
+use super::{ReportError, ReportFormat, TestCounts};
 use std::io::BufRead;
 
-/// Parses a report (not implemented yet).
-pub fn parse(_reader: impl BufRead) -> Result<TestCounts, ReportError> {
-    todo!("parser")
+/// Root elements a JUnit report may have.
+const ROOTS: &[&str] = &["testsuites", "testsuite"];
+
+/// What the direct children of the open `<testcase>` said so far.
+struct OpenCase {
+    depth: usize,
+    failed: bool,
+    skipped: bool,
+}
+
+/// Parses a JUnit XML report, counting its `<testcase>` elements.
+///
+/// Streams the document with a reused buffer; memory does not grow with the number of test cases.
+/// Errors: [`ReportError::Malformed`] (with a byte offset) for a wrong root element, malformed or
+/// truncated XML, or a `<testcase>` nested inside another; [`ReportError::TooLarge`] for a single
+/// XML token over [`super::MAX_TOKEN_BYTES`]; [`ReportError::Io`] when reading fails.
+pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
+    let mut xml = XmlReader::new(reader, ReportFormat::Junit, ROOTS);
+    let mut buf = Vec::new();
+    let mut counts = TestCounts::default();
+    let mut case: Option<OpenCase> = None;
+    loop {
+        match xml.next(&mut buf)? {
+            XmlEvent::Open { tag, depth } => {
+                let name = tag.local_name();
+                match (&mut case, name.as_ref()) {
+                    (None, b"testcase") => {
+                        case = Some(OpenCase {
+                            depth,
+                            failed: false,
+                            skipped: false,
+                        });
+                    }
+                    (Some(_), b"testcase") => {
+                        return Err(xml.malformed(
+                            "</testcase> before another <testcase>",
+                            "a nested <testcase>",
+                        ));
+                    }
+                    (Some(open), child) if depth == open.depth + 1 => match child {
+                        b"failure" | b"error" => open.failed = true,
+                        b"skipped" => open.skipped = true,
+                        // flakyFailure, flakyError, rerunFailure, rerunError, system-out, properties...
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+            XmlEvent::Close { depth } => {
+                if let Some(open) = case.take_if(|open| open.depth == depth) {
+                    counts.total += 1;
+                    if open.failed {
+                        counts.failed += 1;
+                    } else if open.skipped {
+                        counts.skipped += 1;
+                    } else {
+                        counts.passed += 1;
+                    }
+                }
+            }
+            XmlEvent::Other => {}
+            XmlEvent::End => return Ok(counts),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(input: &str) -> TestCounts {
+        match parse(input.as_bytes()) {
+            Ok(counts) => counts,
+            Err(e) => panic!("parse failed: {e}"),
+        }
+    }
+
+    fn tc(total: u64, passed: u64, failed: u64, skipped: u64) -> TestCounts {
+        TestCounts {
+            total,
+            passed,
+            failed,
+            skipped,
+        }
+    }
+
+    fn malformed(input: &str) -> (Option<String>, String, String) {
+        match parse(input.as_bytes()) {
+            Err(ReportError::Malformed {
+                location,
+                expected,
+                found,
+                ..
+            }) => (location, expected, found),
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+    }
+
+    /// Real output of `pytest --junitxml` (pytest 9.2, xunit2): one pass, one failure, a skip, an
+    /// xfail (reported as skipped), a fixture error and two passes in a class.
+    const PYTEST: &str = include_str!("../../tests/fixtures/reports/pytest-junit.xml");
+
+    #[test]
+    fn counts_real_pytest_report() {
+        assert_eq!(counts(PYTEST), tc(7, 3, 2, 2));
+    }
+
+    #[test]
+    fn counts_nested_pytest_suites() {
+        let input = r#"<?xml version="1.0" encoding="utf-8"?>
+<testsuites name="pytest tests">
+  <testsuite name="outer" tests="2">
+    <testcase classname="a" name="t1" time="0.001"/>
+    <testsuite name="inner" tests="2">
+      <testcase classname="b" name="t2" time="0.001"><failure message="boom">trace</failure></testcase>
+      <testcase classname="b" name="t3" time="0.001"><skipped message="later"/></testcase>
+    </testsuite>
+  </testsuite>
+  <testsuite name="second"><testcase classname="c" name="t4"/></testsuite>
+</testsuites>"#;
+        assert_eq!(counts(input), tc(4, 2, 1, 1));
+    }
+
+    #[test]
+    fn accepts_a_bare_testsuite_root() {
+        let input = r#"<testsuite name="x"><testcase name="a"/><testcase name="b"><error type="E"/></testcase></testsuite>"#;
+        assert_eq!(counts(input), tc(2, 1, 1, 0));
+    }
+
+    #[test]
+    fn ignores_lying_summary_attributes() {
+        let input = r#"<testsuites tests="100" failures="0" errors="0" skipped="0">
+  <testsuite name="s" tests="100" failures="0"><testcase name="a"><failure/></testcase></testsuite>
+</testsuites>"#;
+        assert_eq!(counts(input), tc(1, 0, 1, 0));
+    }
+
+    #[test]
+    fn empty_suite_counts_nothing() {
+        assert_eq!(counts(r#"<testsuites/>"#), TestCounts::default());
+    }
+
+    #[test]
+    fn failure_wins_over_skipped() {
+        let input = r#"<testsuite><testcase name="a"><skipped/><failure/></testcase></testsuite>"#;
+        assert_eq!(counts(input), tc(1, 0, 1, 0));
+    }
+
+    /// Maven Surefire 3 with `-Dsurefire.rerunFailingTestsCount=2`.
+    const SUREFIRE: &str = include_str!("../../tests/fixtures/reports/surefire-reruns.xml");
+
+    #[test]
+    fn flaky_surefire_rerun_that_passed_is_passed() {
+        // testFlaky: two flakyFailure children, no failure -> passed.
+        // testBroken: failure + rerunFailure children -> failed once, not three times.
+        // testDisabled: skipped. testPlain: passed. testNpe: error -> failed.
+        assert_eq!(counts(SUREFIRE), tc(5, 2, 2, 1));
+    }
+
+    /// Real output of cargo-nextest 0.9 (`--retries 1`): a test that failed then passed, a test that
+    /// failed every attempt, an ignored test and a plain pass.
+    const NEXTEST: &str = include_str!("../../tests/fixtures/reports/nextest-junit.xml");
+
+    #[test]
+    fn counts_real_nextest_report_with_retries() {
+        assert_eq!(counts(NEXTEST), tc(3, 2, 1, 0));
+    }
+
+    /// jest-junit 16 output.
+    const JEST: &str = include_str!("../../tests/fixtures/reports/jest-junit.xml");
+
+    #[test]
+    fn counts_jest_junit_report() {
+        assert_eq!(counts(JEST), tc(5, 3, 1, 1));
+    }
+
+    /// go-junit-report v2 output for `go test -v ./...`.
+    const GO: &str = include_str!("../../tests/fixtures/reports/go-junit-report.xml");
+
+    #[test]
+    fn counts_go_junit_report() {
+        assert_eq!(counts(GO), tc(4, 2, 1, 1));
+    }
+
+    #[test]
+    fn failure_elements_outside_testcases_do_not_count() {
+        // Some writers put suite-level <error> (e.g. a crashed collection) directly in the suite.
+        let input =
+            r#"<testsuite><error message="collection failed"/><testcase name="a"/></testsuite>"#;
+        assert_eq!(counts(input), tc(1, 1, 0, 0));
+    }
+
+    #[test]
+    fn only_direct_children_decide_the_outcome() {
+        let input = r#"<testsuite><testcase name="a"><system-out><failure/></system-out></testcase></testsuite>"#;
+        assert_eq!(counts(input), tc(1, 1, 0, 0));
+    }
+
+    #[test]
+    fn rejects_a_non_junit_root() {
+        let (location, expected, found) =
+            malformed(r#"<?xml version="1.0"?><coverage lines-valid="1"/>"#);
+        assert_eq!(location.as_deref(), Some("byte 21"));
+        assert_eq!(expected, "a <testsuites> or <testsuite> root element");
+        assert_eq!(found, "<coverage>");
+    }
+
+    #[test]
+    fn rejects_truncated_xml_with_position() {
+        let cut = &PYTEST[..PYTEST.len() / 2];
+        let (location, _, found) = malformed(cut);
+        let location = location.expect("has a location");
+        assert!(location.starts_with("byte "), "{location}");
+        assert!(!found.is_empty());
+    }
+
+    #[test]
+    fn rejects_a_document_that_stops_between_test_cases() {
+        let (location, expected, found) =
+            malformed(r#"<testsuites><testsuite name="s"><testcase name="a"/>"#);
+        assert_eq!(location.as_deref(), Some("byte 52"));
+        assert!(expected.contains("</testsuite>"), "{expected}");
+        assert_eq!(found, "end of input");
+    }
+
+    #[test]
+    fn rejects_nested_testcases() {
+        let (_, _, found) = malformed(r#"<testsuite><testcase><testcase/></testcase></testsuite>"#);
+        assert_eq!(found, "a nested <testcase>");
+    }
+
+    #[test]
+    fn rejects_an_empty_file() {
+        let (_, expected, found) = malformed("");
+        assert_eq!(expected, "a <testsuites> or <testsuite> root element");
+        assert_eq!(found, "end of input");
+    }
+
+    #[test]
+    fn large_generated_report_streams() {
+        // 200k test cases through a reader with a small buffer: counts are exact and nothing
+        // depends on holding the document.
+        struct Gen {
+            left: u32,
+            chunk: Vec<u8>,
+            pos: usize,
+            stage: u8,
+        }
+        impl std::io::Read for Gen {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                if self.pos == self.chunk.len() {
+                    self.pos = 0;
+                    self.chunk = match self.stage {
+                        0 => {
+                            self.stage = 1;
+                            b"<testsuites><testsuite name=\"big\">".to_vec()
+                        }
+                        1 if self.left > 0 => {
+                            self.left -= 1;
+                            if self.left % 4 == 0 {
+                                b"<testcase name=\"t\"><failure message=\"x\"/></testcase>\n"
+                                    .to_vec()
+                            } else {
+                                b"<testcase classname=\"c\" name=\"t\" time=\"0.001\"/>\n".to_vec()
+                            }
+                        }
+                        1 => {
+                            self.stage = 2;
+                            b"</testsuite></testsuites>".to_vec()
+                        }
+                        _ => return Ok(0),
+                    };
+                }
+                let n = out.len().min(self.chunk.len() - self.pos);
+                out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+                self.pos += n;
+                Ok(n)
+            }
+        }
+        let reader = std::io::BufReader::with_capacity(
+            4096,
+            Gen {
+                left: 200_000,
+                chunk: Vec::new(),
+                pos: 0,
+                stage: 0,
+            },
+        );
+        let counts = parse(reader).expect("valid generated report");
+        assert_eq!(counts, tc(200_000, 150_000, 50_000, 0));
+    }
 }

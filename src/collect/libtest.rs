@@ -1,9 +1,268 @@
-//! Parser stub: replaced by the real streaming parser.
+//! libtest's JSON event stream: `cargo test -- -Z unstable-options --format json` and
+//! cargo-nextest's `--message-format libtest-json`.
+//!
+//! Every non-empty line must be a JSON object with a `"type"`. Test events are counted by their
+//! `"event"`: `ok` is passed, `failed` and `timeout` are failed, `ignored` is skipped; `started`
+//! is not a result. `allowed_fail` (an old libtest outcome for tests allowed to fail) counts as
+//! failed, since the test did fail. Suite, bench and other event types are not counted, but every
+//! suite that started must finish (`ok` or `failed`), so a stream cut off by a crashed test binary
+//! is reported as malformed rather than as a clean run. Lines are read with a bounded line reader.
 
-use super::{TestCounts, ReportError};
+use super::lines::{Lines, preview};
+use super::{ReportError, ReportFormat, TestCounts};
+use serde::Deserialize;
+use std::borrow::Cow;
 use std::io::BufRead;
 
-/// Parses a report (not implemented yet).
-pub fn parse(_reader: impl BufRead) -> Result<TestCounts, ReportError> {
-    todo!("parser")
+/// The fields of one libtest event this parser needs; serde skips the rest.
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    event: Option<Cow<'a, str>>,
+}
+
+/// Parses a libtest JSON event stream into test counts.
+///
+/// Errors: [`ReportError::Malformed`] with the line number for a line that is not a JSON object
+/// with a `"type"`, an unknown test event, an empty stream or a suite without its final event;
+/// [`ReportError::TooLarge`] for a line over [`super::MAX_TOKEN_BYTES`]; [`ReportError::Io`].
+pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
+    let mut lines = Lines::new(reader, ReportFormat::LibtestJson);
+    let mut counts = TestCounts::default();
+    let mut events_seen = false;
+    let mut open_suites: u64 = 0;
+    let malformed = |lines: &Lines<_>, expected: &str, found: String| ReportError::Malformed {
+        format: ReportFormat::LibtestJson,
+        location: lines.location(),
+        expected: expected.to_string(),
+        found,
+    };
+    while let Some(line) = lines.next_line()? {
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let event: Event<'_> = match serde_json::from_slice(line) {
+            Ok(event) => event,
+            Err(err) => {
+                let found = format!("{} ({err})", preview(line));
+                return Err(malformed(
+                    &lines,
+                    "a libtest JSON event object with a \"type\"",
+                    found,
+                ));
+            }
+        };
+        events_seen = true;
+        let name = event.event.as_deref();
+        match (event.kind.as_ref(), name) {
+            ("test", Some("started")) => {}
+            ("test", Some("ok")) => {
+                counts.total += 1;
+                counts.passed += 1;
+            }
+            ("test", Some("failed" | "timeout" | "allowed_fail")) => {
+                counts.total += 1;
+                counts.failed += 1;
+            }
+            ("test", Some("ignored")) => {
+                counts.total += 1;
+                counts.skipped += 1;
+            }
+            ("test", other) => {
+                let found = match other {
+                    Some(other) => format!("event {other:?}"),
+                    None => "a test line without \"event\"".to_string(),
+                };
+                return Err(malformed(
+                    &lines,
+                    "test event ok, failed, ignored, timeout or started",
+                    found,
+                ));
+            }
+            ("suite", Some("started")) => open_suites += 1,
+            ("suite", Some("ok" | "failed")) => {
+                if open_suites == 0 {
+                    return Err(malformed(
+                        &lines,
+                        "a suite \"started\" event before the suite's result",
+                        "a suite result without a started suite".to_string(),
+                    ));
+                }
+                open_suites -= 1;
+            }
+            // Benchmarks, suite events of future libtest versions, nextest extras: not test results.
+            _ => {}
+        }
+    }
+    if !events_seen {
+        return Err(ReportError::Malformed {
+            format: ReportFormat::LibtestJson,
+            location: None,
+            expected: "at least one libtest JSON event".to_string(),
+            found: "an empty report".to_string(),
+        });
+    }
+    if open_suites > 0 {
+        return Err(ReportError::Malformed {
+            format: ReportFormat::LibtestJson,
+            location: Some(format!("line {}", lines.line_no() + 1)),
+            expected: "a final suite \"ok\" or \"failed\" event (the test binary may have crashed)"
+                .to_string(),
+            found: "end of input".to_string(),
+        });
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(input: &str) -> TestCounts {
+        match parse(input.as_bytes()) {
+            Ok(counts) => counts,
+            Err(e) => panic!("parse failed: {e}"),
+        }
+    }
+
+    fn tc(total: u64, passed: u64, failed: u64, skipped: u64) -> TestCounts {
+        TestCounts {
+            total,
+            passed,
+            failed,
+            skipped,
+        }
+    }
+
+    fn malformed(input: &str) -> (Option<String>, String, String) {
+        match parse(input.as_bytes()) {
+            Err(ReportError::Malformed {
+                location,
+                expected,
+                found,
+                ..
+            }) => (location, expected, found),
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+    }
+
+    /// Real output of `cargo +nightly test -- -Z unstable-options --format json --report-time`:
+    /// one pass, two failures, one ignored test.
+    const REAL: &str = include_str!("../../tests/fixtures/reports/libtest.json");
+
+    #[test]
+    fn counts_real_libtest_stream() {
+        assert_eq!(counts(REAL), tc(4, 1, 2, 1));
+    }
+
+    #[test]
+    fn started_events_are_not_results() {
+        let input = r#"{ "type": "suite", "event": "started", "test_count": 1 }
+{ "type": "test", "event": "started", "name": "a" }
+{ "type": "test", "name": "a", "event": "ok" }
+{ "type": "suite", "event": "ok", "passed": 1, "failed": 0, "ignored": 0, "measured": 0, "filtered_out": 0 }
+"#;
+        assert_eq!(counts(input), tc(1, 1, 0, 0));
+    }
+
+    #[test]
+    fn timeout_counts_as_failed() {
+        let input = r#"{"type":"suite","event":"started","test_count":1}
+{"type":"test","name":"slow","event":"timeout"}
+{"type":"suite","event":"failed","passed":0,"failed":1}
+"#;
+        assert_eq!(counts(input), tc(1, 0, 1, 0));
+    }
+
+    #[test]
+    fn counts_nextest_libtest_json_with_several_binaries() {
+        // nextest writes one suite per test binary and adds a "nextest" object.
+        let input = r#"{"type":"suite","event":"started","test_count":2,"nextest":{"crate":"app","test_binary":"app","kind":"lib"}}
+{"type":"test","event":"started","name":"app::tests::a"}
+{"type":"test","event":"ok","name":"app::tests::a","exec_time":0.002}
+{"type":"test","event":"started","name":"app::tests::b"}
+{"type":"test","event":"failed","name":"app::tests::b","exec_time":0.01,"stdout":"thread panicked\n"}
+{"type":"suite","event":"failed","passed":1,"failed":1,"ignored":0,"measured":0,"filtered_out":0,"exec_time":0.012,"nextest":{"crate":"app","test_binary":"app","kind":"lib"}}
+{"type":"suite","event":"started","test_count":1,"nextest":{"crate":"app","test_binary":"it","kind":"test"}}
+{"type":"test","event":"ignored","name":"it::slow"}
+{"type":"suite","event":"ok","passed":0,"failed":0,"ignored":1,"measured":0,"filtered_out":0,"exec_time":0.0,"nextest":{"crate":"app","test_binary":"it","kind":"test"}}
+"#;
+        assert_eq!(counts(input), tc(3, 1, 1, 1));
+    }
+
+    #[test]
+    fn escaped_strings_and_blank_lines_are_fine() {
+        let input = "\n{\"type\":\"suite\",\"event\":\"started\"}\r\n\n{\"type\":\"test\",\"name\":\"a\\u0020b\",\"event\":\"o\\u006b\"}\n{\"type\":\"suite\",\"event\":\"ok\"}";
+        assert_eq!(counts(input), tc(1, 1, 0, 0));
+    }
+
+    #[test]
+    fn benchmarks_are_not_tests() {
+        let input = r#"{"type":"suite","event":"started","test_count":1}
+{"type":"bench","name":"b","median":10,"deviation":1}
+{"type":"suite","event":"ok"}
+"#;
+        assert_eq!(counts(input), TestCounts::default());
+    }
+
+    #[test]
+    fn rejects_plain_text_with_line_number() {
+        let input = "{\"type\":\"suite\",\"event\":\"started\"}\n   Compiling demo v0.1.0\n";
+        let (location, expected, found) = malformed(input);
+        assert_eq!(location.as_deref(), Some("line 2"));
+        assert!(expected.contains("JSON event object"), "{expected}");
+        assert!(found.starts_with("\"   Compiling demo"), "{found}");
+    }
+
+    #[test]
+    fn rejects_json_that_is_not_an_event_object() {
+        let (location, _, found) = malformed("[1, 2]\n");
+        assert_eq!(location.as_deref(), Some("line 1"));
+        assert!(found.contains("[1, 2]"), "{found}");
+        let (_, _, found) = malformed("{\"event\":\"ok\"}\n");
+        assert!(found.contains("missing field `type`"), "{found}");
+    }
+
+    #[test]
+    fn rejects_an_unknown_test_event() {
+        let (location, expected, found) = malformed("{\"type\":\"test\",\"event\":\"exploded\"}\n");
+        assert_eq!(location.as_deref(), Some("line 1"));
+        assert_eq!(
+            expected,
+            "test event ok, failed, ignored, timeout or started"
+        );
+        assert_eq!(found, "event \"exploded\"");
+    }
+
+    #[test]
+    fn rejects_a_stream_cut_off_inside_a_suite() {
+        let cut: String = REAL.lines().take(5).map(|l| format!("{l}\n")).collect();
+        let (location, expected, found) = malformed(&cut);
+        assert_eq!(location.as_deref(), Some("line 6"));
+        assert!(expected.contains("final suite"), "{expected}");
+        assert_eq!(found, "end of input");
+    }
+
+    #[test]
+    fn rejects_an_empty_stream() {
+        let (_, expected, found) = malformed("\n\n");
+        assert_eq!(expected, "at least one libtest JSON event");
+        assert_eq!(found, "an empty report");
+    }
+
+    #[test]
+    fn large_generated_stream_counts_exactly() {
+        let mut input = String::from("{\"type\":\"suite\",\"event\":\"started\"}\n");
+        for i in 0..50_000 {
+            let event = if i % 10 == 0 { "failed" } else { "ok" };
+            input.push_str(&format!(
+                "{{\"type\":\"test\",\"name\":\"t{i}\",\"event\":\"{event}\"}}\n"
+            ));
+        }
+        input.push_str("{\"type\":\"suite\",\"event\":\"failed\"}\n");
+        let reader = std::io::BufReader::with_capacity(1024, input.as_bytes());
+        assert_eq!(parse(reader).expect("valid"), tc(50_000, 45_000, 5_000, 0));
+    }
 }

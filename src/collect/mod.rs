@@ -10,9 +10,13 @@ pub mod lcov;
 pub mod libtest;
 pub mod sarif;
 
+mod lines;
+mod xml;
+
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::fmt;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 /// Longest single line (LCOV, JSON streams) or XML token a parser accepts: a longer one is malformed
@@ -74,12 +78,12 @@ pub struct TestCounts {
 }
 
 impl TestCounts {
-    /// Adds another report's counts to these.
+    /// Adds another report's counts to these (saturating: a crafted report cannot overflow them).
     pub fn add(&mut self, other: &TestCounts) {
-        self.total += other.total;
-        self.passed += other.passed;
-        self.failed += other.failed;
-        self.skipped += other.skipped;
+        self.total = self.total.saturating_add(other.total);
+        self.passed = self.passed.saturating_add(other.passed);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.skipped = self.skipped.saturating_add(other.skipped);
     }
 }
 
@@ -102,10 +106,10 @@ impl Ratio {
         }
     }
 
-    /// Adds another ratio's counts to this one.
+    /// Adds another ratio's counts to this one (saturating).
     pub fn add(&mut self, other: &Ratio) {
-        self.covered += other.covered;
-        self.total += other.total;
+        self.covered = self.covered.saturating_add(other.covered);
+        self.total = self.total.saturating_add(other.total);
     }
 }
 
@@ -148,11 +152,11 @@ pub struct LintCounts {
 }
 
 impl LintCounts {
-    /// Adds another report's counts to these.
+    /// Adds another report's counts to these (saturating).
     pub fn add(&mut self, other: &LintCounts) {
-        self.errors += other.errors;
-        self.warnings += other.warnings;
-        self.notes += other.notes;
+        self.errors = self.errors.saturating_add(other.errors);
+        self.warnings = self.warnings.saturating_add(other.warnings);
+        self.notes = self.notes.saturating_add(other.notes);
     }
 }
 
@@ -218,6 +222,18 @@ pub fn parse_reader(format: ReportFormat, reader: impl BufRead) -> Result<Parsed
 
 /// Parses one report file, refusing files over [`MAX_REPORT_BYTES`].
 pub fn parse_file(format: ReportFormat, path: &Path) -> Result<Parsed, ReportError> {
+    parse_file_hashed(format, path).map(|(parsed, _)| parsed)
+}
+
+/// Parses one report file and returns it with the SHA-256 digest of the file's raw bytes.
+///
+/// The file is read once: the digest is computed over the bytes as the parser reads them, and if
+/// the parser stops before the end of the file the rest is read and hashed too, so the digest is
+/// always that of the whole file. Files over [`MAX_REPORT_BYTES`] are refused before parsing.
+pub fn parse_file_hashed(
+    format: ReportFormat,
+    path: &Path,
+) -> Result<(Parsed, [u8; 32]), ReportError> {
     let io = |source| ReportError::Io { format, source };
     let file = std::fs::File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
@@ -228,7 +244,107 @@ pub fn parse_file(format: ReportFormat, path: &Path) -> Result<Parsed, ReportErr
             limit: MAX_REPORT_BYTES,
         });
     }
-    parse_reader(format, std::io::BufReader::with_capacity(256 * 1024, file))
+    parse_hashed(format, file)
+}
+
+/// Parses a report from `source` while hashing every byte of it; see [`parse_file_hashed`].
+fn parse_hashed(
+    format: ReportFormat,
+    source: impl Read,
+) -> Result<(Parsed, [u8; 32]), ReportError> {
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, HashingReader::new(source));
+    let parsed = parse_reader(format, &mut reader)?;
+    // Bytes still in the BufReader's buffer were hashed when they were read from the source; only
+    // what the source has not yielded yet is left to hash.
+    let mut rest = reader.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink())
+        .map_err(|source| ReportError::Io { format, source })?;
+    Ok((parsed, rest.finish()))
+}
+
+/// A [`Read`] adapter that feeds every byte it yields into a SHA-256 digest.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    fn finish(self) -> [u8; 32] {
+        self.hasher.finalize().into()
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n.min(buf.len())]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PYTEST: &[u8] = include_bytes!("../../tests/fixtures/reports/pytest-junit.xml");
+
+    fn sha256(data: &[u8]) -> [u8; 32] {
+        Sha256::digest(data).into()
+    }
+
+    #[test]
+    fn hashed_parse_digests_the_whole_file() {
+        let (parsed, digest) = parse_hashed(ReportFormat::Junit, PYTEST).expect("valid report");
+        assert!(matches!(parsed, Parsed::Tests(TestCounts { total: 7, .. })));
+        assert_eq!(digest, sha256(PYTEST));
+    }
+
+    #[test]
+    fn hashed_parse_includes_bytes_after_the_point_where_the_parser_stopped() {
+        // The JUnit parser stops at Eof; trailing whitespace after the root and a large tail past
+        // the BufReader's first buffer must still be in the digest.
+        let mut data = PYTEST.to_vec();
+        data.extend(std::iter::repeat_n(b' ', 600 * 1024));
+        data.push(b'\n');
+        let (_, digest) = parse_hashed(ReportFormat::Junit, &data[..]).expect("valid report");
+        assert_eq!(digest, sha256(&data));
+    }
+
+    #[test]
+    fn hashed_parse_of_a_file_matches_parse_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("junit.xml");
+        std::fs::write(&path, PYTEST).expect("write fixture");
+        let (parsed, digest) = parse_file_hashed(ReportFormat::Junit, &path).expect("valid report");
+        assert_eq!(
+            parsed,
+            parse_file(ReportFormat::Junit, &path).expect("valid report")
+        );
+        assert_eq!(digest, sha256(PYTEST));
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error() {
+        let err = parse_file_hashed(
+            ReportFormat::Lcov,
+            Path::new("/nonexistent/ci-attest/x.lcov"),
+        )
+        .expect_err("no such file");
+        assert!(matches!(
+            err,
+            ReportError::Io {
+                format: ReportFormat::Lcov,
+                ..
+            }
+        ));
+    }
 }
 
 pub mod run;
