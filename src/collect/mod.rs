@@ -8,6 +8,7 @@ pub mod cobertura;
 pub mod junit;
 pub mod lcov;
 pub mod libtest;
+pub mod run;
 pub mod sarif;
 
 mod lines;
@@ -347,8 +348,6 @@ mod tests {
     }
 }
 
-pub mod run;
-
 /// sha256 of a file's bytes, read in one streaming pass.
 pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
     use sha2::{Digest, Sha256};
@@ -363,11 +362,4 @@ pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().into())
-}
-
-/// Parses a report file and returns the sha256 of its bytes (stub until the hashing parser lands).
-pub fn parse_file_hashed(format: ReportFormat, path: &Path) -> Result<(Parsed, [u8; 32]), ReportError> {
-    let parsed = parse_file(format, path)?;
-    let digest = sha256_file(path).map_err(|source| ReportError::Io { format, source })?;
-    Ok((parsed, digest))
 }
