@@ -461,53 +461,70 @@ impl Serialize for Bundle {
 
 impl<'de> Deserialize<'de> for Bundle {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Raw {
-            #[serde(default)]
-            media_type: Option<String>,
-            #[serde(default)]
-            verification_material: Option<VerificationMaterial>,
-            #[serde(default)]
-            message_signature: Option<MessageSignature>,
-            #[serde(default)]
-            dsse_envelope: Option<Envelope>,
+        // Read and check inside a map visitor, so that serde_json attaches a line and column (the
+        // end of the bundle object) to the errors raised by the checks below.
+        struct BundleVisitor;
+        impl<'de> serde::de::Visitor<'de> for BundleVisitor {
+            type Value = Bundle;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sigstore bundle (a JSON object)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Bundle, A::Error> {
+                let raw =
+                    RawBundle::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                bundle_from_raw(raw).map_err(A::Error::custom)
+            }
         }
-        let raw = Raw::deserialize(d)?;
-        let media_type = match raw.media_type.as_deref() {
-            None | Some("") => return Err(D::Error::custom("missing field `mediaType`")),
-            Some(m) => MediaType::parse(m).ok_or_else(|| {
-                D::Error::custom(format_args!(
-                    "unknown bundle media type {m:?}: expected one of {}",
-                    MediaType::ALL.map(MediaType::as_str).join(", ")
-                ))
-            })?,
-        };
-        let verification_material = raw
-            .verification_material
-            .ok_or_else(|| D::Error::custom("missing field `verificationMaterial`"))?;
-        let content = match (raw.message_signature, raw.dsse_envelope) {
-            (Some(m), None) => Content::MessageSignature(m),
-            (None, Some(e)) => Content::DsseEnvelope(e),
-            (Some(_), Some(_)) => {
-                return Err(D::Error::custom(
-                    "expected one of `messageSignature` or `dsseEnvelope`, found both",
-                ));
-            }
-            (None, None) => {
-                return Err(D::Error::custom(
-                    "expected one of `messageSignature` or `dsseEnvelope`, found neither",
-                ));
-            }
-        };
-        check_content(&content).map_err(D::Error::custom)?;
-        check_version_rules(media_type, &verification_material).map_err(D::Error::custom)?;
-        Ok(Self {
-            media_type,
-            verification_material,
-            content,
-        })
+        d.deserialize_map(BundleVisitor)
     }
+}
+
+/// Checks and converts the protobuf-JSON form of a bundle.
+fn bundle_from_raw(raw: RawBundle) -> Result<Bundle, String> {
+    let media_type = match raw.media_type.as_deref() {
+        None | Some("") => return Err("missing field `mediaType`".into()),
+        Some(m) => MediaType::parse(m).ok_or_else(|| {
+            format!(
+                "unknown bundle media type {m:?}: expected one of {}",
+                MediaType::ALL.map(MediaType::as_str).join(", ")
+            )
+        })?,
+    };
+    let verification_material = raw
+        .verification_material
+        .ok_or("missing field `verificationMaterial`")?;
+    let content = match (raw.message_signature, raw.dsse_envelope) {
+        (Some(m), None) => Content::MessageSignature(m),
+        (None, Some(e)) => Content::DsseEnvelope(e),
+        (Some(_), Some(_)) => {
+            return Err("expected one of `messageSignature` or `dsseEnvelope`, found both".into());
+        }
+        (None, None) => {
+            return Err(
+                "expected one of `messageSignature` or `dsseEnvelope`, found neither".into(),
+            );
+        }
+    };
+    check_content(&content)?;
+    check_version_rules(media_type, &verification_material)?;
+    Ok(Bundle {
+        media_type,
+        verification_material,
+        content,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBundle {
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    verification_material: Option<VerificationMaterial>,
+    #[serde(default)]
+    message_signature: Option<MessageSignature>,
+    #[serde(default)]
+    dsse_envelope: Option<Envelope>,
 }
 
 /// Required parts of the signed content (as sigstore clients check them).
@@ -856,13 +873,7 @@ mod base64_vec {
         let items = Option::<Vec<String>>::deserialize(d)?.unwrap_or_default();
         items
             .iter()
-            .map(|t| {
-                STANDARD.decode(t.as_bytes()).map_err(|e| {
-                    serde::de::Error::custom(format_args!(
-                        "expected standard base64, found invalid data ({e})"
-                    ))
-                })
-            })
+            .map(|t| crate::dsse::base64_bytes::decode(t).map_err(serde::de::Error::custom))
             .collect()
     }
 }

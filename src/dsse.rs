@@ -80,12 +80,20 @@ pub(crate) mod base64_bytes {
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        STANDARD.decode(text.as_bytes()).map_err(|e| {
-            serde::de::Error::custom(format_args!(
-                "expected standard base64, found invalid data ({e})"
-            ))
-        })
+        let text = Option::<String>::deserialize(d)?.unwrap_or_default();
+        decode(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// Decodes standard, padded base64. Line breaks are skipped, as Go's decoder (used by
+    /// protojson and most sigstore tooling) does; anything else outside the alphabet is an error.
+    pub(crate) fn decode(text: &str) -> Result<Vec<u8>, String> {
+        let result = if text.contains(['\n', '\r']) {
+            let joined: String = text.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
+            STANDARD.decode(joined.as_bytes())
+        } else {
+            STANDARD.decode(text.as_bytes())
+        };
+        result.map_err(|e| format!("expected standard base64, found invalid data ({e})"))
     }
 }
 
