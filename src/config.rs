@@ -131,8 +131,14 @@ pub enum ConfigError {
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text.as_bytes()[..offset.min(text.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -294,7 +300,8 @@ key = "keys/ci-attest.key"
 
     #[test]
     fn duplicate_check_names_are_rejected() {
-        let text = format!("{GOOD}\n[[check]]\nname = \"tests\"\nkind = \"custom\"\nrun = \"true\"\n");
+        let text =
+            format!("{GOOD}\n[[check]]\nname = \"tests\"\nkind = \"custom\"\nrun = \"true\"\n");
         let msg = Config::parse(&text, "c.toml").expect_err("dup").to_string();
         assert!(msg.contains("unique"), "{msg}");
     }
@@ -310,7 +317,9 @@ key = "keys/ci-attest.key"
     #[test]
     fn report_format_must_fit_the_check_kind() {
         let text = GOOD.replace("\"junit\"", "\"lcov\"");
-        let msg = Config::parse(&text, "c.toml").expect_err("misfit").to_string();
+        let msg = Config::parse(&text, "c.toml")
+            .expect_err("misfit")
+            .to_string();
         assert!(msg.contains("lcov report does not give tests"), "{msg}");
     }
 

@@ -168,7 +168,11 @@ impl Finding {
     }
 
     /// Sets what was expected and what was found.
-    pub fn expected_found(mut self, expected: impl Into<String>, found: impl Into<String>) -> Finding {
+    pub fn expected_found(
+        mut self,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Finding {
         self.expected = Some(expected.into());
         self.found = Some(found.into());
         self

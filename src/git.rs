@@ -19,7 +19,9 @@ impl CommitId {
     /// Checks the text is a full lowercase hex object id.
     pub fn parse(text: &str) -> Option<CommitId> {
         let ok = (text.len() == 40 || text.len() == 64)
-            && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         ok.then(|| CommitId(text.to_string()))
     }
 
@@ -116,7 +118,13 @@ impl Repo {
             });
         }
         let spec = format!("{rev}^{{commit}}");
-        let line = self.git_line(&["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        let line = self.git_line(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &spec,
+        ])?;
         CommitId::parse(&line).ok_or_else(|| GitError::Unexpected {
             args: format!("rev-parse {spec}"),
             expected: "a full commit id".into(),
@@ -320,7 +328,11 @@ mod tests {
             "https://user:s3cret@GitHub.com/acme/app.git",
             "https://github.com/acme/app/",
         ] {
-            assert_eq!(canonical_remote_url(url), "https://github.com/acme/app", "{url}");
+            assert_eq!(
+                canonical_remote_url(url),
+                "https://github.com/acme/app",
+                "{url}"
+            );
         }
         assert_eq!(canonical_remote_url("/srv/git/app"), "/srv/git/app");
     }

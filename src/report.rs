@@ -224,7 +224,10 @@ impl Report {
         if self.findings.is_empty() {
             let _ = writeln!(s, "Every rule of the policy holds.");
         } else {
-            let _ = writeln!(s, "| finding | expected | found | rule | hint |\n|---|---|---|---|---|");
+            let _ = writeln!(
+                s,
+                "| finding | expected | found | rule | hint |\n|---|---|---|---|---|"
+            );
             for f in &self.findings {
                 let _ = writeln!(
                     s,

@@ -286,7 +286,10 @@ pub const METRICS: &[(&str, &str)] = &[
     ("warnings", "lint: diagnostics at warning level"),
     ("notes", "lint: diagnostics at note/help level"),
     ("exit_code", "any check: the command's exit code"),
-    ("duration_ms", "any check: wall-clock duration in milliseconds"),
+    (
+        "duration_ms",
+        "any check: wall-clock duration in milliseconds",
+    ),
 ];
 
 impl CheckRecord {

@@ -70,7 +70,11 @@ pub fn run_checks(
     Ok(records)
 }
 
-fn run_check(check: &CheckConfig, worktree: &Path, log_dir: &Path) -> Result<CheckRecord, RunError> {
+fn run_check(
+    check: &CheckConfig,
+    worktree: &Path,
+    log_dir: &Path,
+) -> Result<CheckRecord, RunError> {
     let log_path = log_dir.join(format!("{}.log", check.name));
     let log_err = |source| RunError::Log {
         path: log_path.display().to_string(),
@@ -216,7 +220,9 @@ fn parse_report(
 
 fn wait(mut child: std::process::Child, timeout: Option<Duration>) -> Result<ExitStatus, String> {
     let Some(timeout) = timeout else {
-        return child.wait().map_err(|e| format!("waiting for command: {e}"));
+        return child
+            .wait()
+            .map_err(|e| format!("waiting for command: {e}"));
     };
     let deadline = Instant::now() + timeout;
     loop {

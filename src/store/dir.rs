@@ -113,10 +113,7 @@ fn write_new(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 impl Store for DirStore {
     fn put(&self, commit: &CommitId, bundle_json: &[u8]) -> Result<String, StoreError> {
         std::fs::create_dir_all(&self.root).map_err(Self::io(&self.root))?;
-        let next = self
-            .fetch_names(commit)?
-            .last()
-            .map_or(1, |(n, _)| n + 1);
+        let next = self.fetch_names(commit)?.last().map_or(1, |(n, _)| n + 1);
         for n in next.. {
             let path = self.root.join(format!("{commit}.{n}{BUNDLE_SUFFIX}"));
             match write_new(&self.root, &path, bundle_json) {

@@ -1,0 +1,226 @@
+//! `ci-attest init`: a starting configuration and policy for the project at hand.
+
+use super::{CmdResult, EXIT_OK, Failure};
+use ci_attest::config::CONFIG_FILE;
+use ci_attest::git::Repo;
+use std::path::Path;
+
+/// Arguments of `init`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// The project shapes `init` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Project {
+    Cargo,
+    Npm,
+    Python,
+    Unknown,
+}
+
+fn detect(root: &Path) -> Project {
+    if root.join("Cargo.toml").exists() {
+        Project::Cargo
+    } else if root.join("package.json").exists() {
+        Project::Npm
+    } else if [
+        "pyproject.toml",
+        "setup.py",
+        "setup.cfg",
+        "requirements.txt",
+    ]
+    .iter()
+    .any(|f| root.join(f).exists())
+    {
+        Project::Python
+    } else {
+        Project::Unknown
+    }
+}
+
+fn config_for(project: Project) -> &'static str {
+    match project {
+        Project::Cargo => {
+            r#"# ci-attest configuration: the checks `ci-attest run` runs on a pristine checkout.
+# Each check's name is what policies/*.toml refers to.
+
+[[check]]
+name = "tests"
+kind = "tests"
+# libtest's JSON event stream (RUSTC_BOOTSTRAP unlocks `--format json` on stable toolchains).
+run = "mkdir -p target && RUSTC_BOOTSTRAP=1 cargo test --quiet -- -Z unstable-options --format json > target/ci-attest-tests.json"
+reports = [{ format = "libtest-json", path = "target/ci-attest-tests.json" }]
+
+[[check]]
+name = "lint"
+kind = "lint"
+run = "mkdir -p target && cargo clippy --all-targets --message-format=json > target/ci-attest-clippy.json"
+reports = [{ format = "clippy", path = "target/ci-attest-clippy.json" }]
+
+# With cargo-llvm-cov installed:
+# [[check]]
+# name = "coverage"
+# kind = "coverage"
+# run = "cargo llvm-cov --lcov --output-path target/lcov.info"
+# reports = [{ format = "lcov", path = "target/lcov.info" }]
+
+[signing]
+key = "keys/ci-attest.key"
+
+[store]
+dir = ".ci-attest"
+"#
+        }
+        Project::Npm => {
+            r#"# ci-attest configuration: the checks `ci-attest run` runs on a pristine checkout.
+
+[[check]]
+name = "tests"
+kind = "tests"
+# needs jest and jest-junit as dev dependencies
+run = "npm ci && JEST_JUNIT_OUTPUT_FILE=reports/junit.xml npx jest --ci --coverage --coverageReporters=lcov --reporters=default --reporters=jest-junit"
+reports = [{ format = "junit", path = "reports/junit.xml" }]
+
+[[check]]
+name = "coverage"
+kind = "coverage"
+run = "test -f coverage/lcov.info"
+reports = [{ format = "lcov", path = "coverage/lcov.info" }]
+
+[[check]]
+name = "lint"
+kind = "lint"
+# needs @microsoft/eslint-formatter-sarif
+run = "npx eslint . --format @microsoft/eslint-formatter-sarif --output-file reports/eslint.sarif"
+reports = [{ format = "sarif", path = "reports/eslint.sarif" }]
+
+[signing]
+key = "keys/ci-attest.key"
+
+[store]
+dir = ".ci-attest"
+"#
+        }
+        Project::Python => {
+            r#"# ci-attest configuration: the checks `ci-attest run` runs on a pristine checkout.
+
+[[check]]
+name = "tests"
+kind = "tests"
+# needs pytest and pytest-cov
+run = "python3 -m pytest --junitxml=reports/junit.xml --cov --cov-report=xml:reports/coverage.xml"
+reports = [{ format = "junit", path = "reports/junit.xml" }]
+
+[[check]]
+name = "coverage"
+kind = "coverage"
+run = "test -f reports/coverage.xml"
+reports = [{ format = "cobertura", path = "reports/coverage.xml" }]
+
+[signing]
+key = "keys/ci-attest.key"
+
+[store]
+dir = ".ci-attest"
+"#
+        }
+        Project::Unknown => {
+            r#"# ci-attest configuration: the checks `ci-attest run` runs on a pristine checkout.
+# Replace the command with your project's test command and point `reports` at its JUnit XML.
+
+[[check]]
+name = "tests"
+kind = "custom"
+run = "make test"
+
+[signing]
+key = "keys/ci-attest.key"
+
+[store]
+dir = ".ci-attest"
+"#
+        }
+    }
+}
+
+fn policy_for(project: Project) -> String {
+    let thresholds = match project {
+        Project::Cargo => {
+            "\"tests.failed\" = { max = 0 }\n\"tests.total\" = { min = 1 }\n\"lint.errors\" = { max = 0 }\n"
+        }
+        Project::Npm | Project::Python => {
+            "\"tests.failed\" = { max = 0 }\n\"tests.total\" = { min = 1 }\n\"coverage.lines\" = { min = 85.0 }\n"
+        }
+        Project::Unknown => "\"tests.exit_code\" = { max = 0 }\n",
+    };
+    let checks = match project {
+        Project::Cargo => "[\"tests\", \"lint\"]",
+        Project::Npm => "[\"tests\", \"coverage\", \"lint\"]",
+        Project::Python => "[\"tests\", \"coverage\"]",
+        Project::Unknown => "[\"tests\"]",
+    };
+    format!(
+        r#"# ci-attest policy: what an attestation must show for a commit to be accepted.
+# See docs/policy.md for every key.
+
+[[signer]]
+name = "maintainer"
+key = "../keys/ci-attest.pub"   # relative to this file; or fingerprint = "sha256:<hex>"
+
+[require]
+checks = {checks}
+max_age = "30d"
+pristine = true
+
+[thresholds]
+{thresholds}"#
+    )
+}
+
+fn write_new(path: &Path, text: &str) -> Result<bool, Failure> {
+    if path.exists() {
+        println!("kept     {} (already exists)", path.display());
+        return Ok(false);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Failure::unavailable(anyhow::anyhow!("cannot create {}: {e}", parent.display()))
+        })?;
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+        Failure::unavailable(anyhow::anyhow!("cannot write in {}: {e}", dir.display()))
+    })?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| {
+        Failure::unavailable(anyhow::anyhow!("cannot write {}: {e}", path.display()))
+    })?;
+    tmp.persist_noclobber(path).map_err(|e| {
+        Failure::unavailable(anyhow::anyhow!(
+            "cannot write {}: {}",
+            path.display(),
+            e.error
+        ))
+    })?;
+    println!("wrote    {}", path.display());
+    Ok(true)
+}
+
+/// Writes the starting files.
+pub fn run(repo_dir: &Path, _args: Args) -> CmdResult {
+    let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
+    let root = repo.root();
+    let project = detect(root);
+    println!(
+        "project  {}",
+        match project {
+            Project::Cargo => "cargo",
+            Project::Npm => "npm",
+            Project::Python => "python",
+            Project::Unknown => "unknown (edit the check command)",
+        }
+    );
+    write_new(&root.join(CONFIG_FILE), config_for(project))?;
+    write_new(&root.join("policies/default.toml"), &policy_for(project))?;
+    println!("\nnext: ci-attest keygen --out keys && ci-attest run && ci-attest verify");
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,121 @@
+//! `ci-attest inspect`.
+
+use super::{CmdResult, EXIT_OK, Failure, Format};
+use ci_attest::report::{CheckSummary, format_number, outcome_str};
+use std::path::PathBuf;
+
+/// Arguments of `inspect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The bundle file.
+    bundle: PathBuf,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Shows a bundle's content. Nothing is verified: `inspect` says what a bundle claims.
+pub fn run(args: Args) -> CmdResult {
+    let stored = super::verify::read_bundle(&args.bundle)?;
+    let summary = ci_attest::bundle::Bundle::from_slice(&stored.bytes)
+        .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", args.bundle.display())))?;
+    let envelope = summary
+        .single_signature_envelope()
+        .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", args.bundle.display())))?;
+    let statement: ci_attest::statement::LocalRunStatement =
+        serde_json::from_slice(&envelope.payload).map_err(|e| {
+            Failure::usage(anyhow::anyhow!(
+                "{}: the payload is not a ci-attest local-run statement: {e}",
+                args.bundle.display()
+            ))
+        })?;
+    let signer = ci_attest::verify::public_key_hint(&summary)
+        .map(str::to_string)
+        .unwrap_or_else(|| ci_attest::verify::material_kind(&summary).to_string());
+    let p = &statement.predicate;
+    match args.format {
+        Format::Json => {
+            let checks: Vec<CheckSummary> = p.checks.iter().map(CheckSummary::of).collect();
+            let value = serde_json::json!({
+                "bundle": args.bundle.display().to_string(),
+                "verified": false,
+                "signer": signer,
+                "subject": statement.subject,
+                "finishedOn": p.finished_on,
+                "startedOn": p.started_on,
+                "repository": p.repository,
+                "source": p.source,
+                "result": p.result,
+                "checks": checks,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).map_err(Failure::unavailable)?
+            );
+        }
+        Format::Text | Format::Markdown => {
+            println!(
+                "bundle   {} (not verified: use `ci-attest verify`)",
+                args.bundle.display()
+            );
+            println!("signer   {signer}");
+            for s in &statement.subject {
+                println!(
+                    "subject  {}  {}",
+                    s.name.as_deref().unwrap_or("-"),
+                    s.digest
+                        .iter()
+                        .map(|(k, v)| format!("{k}:{v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+            println!("run      {} .. {}", p.started_on, p.finished_on);
+            println!(
+                "source   {} tree {}{}{}",
+                p.source.commit,
+                p.source.tree,
+                p.source
+                    .git_ref
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                if p.source.pristine {
+                    ", pristine"
+                } else {
+                    ", NOT pristine"
+                }
+            );
+            if let Some(uri) = &p.repository.uri {
+                println!("repo     {uri}");
+            }
+            println!(
+                "tool     {} {} on {}/{}",
+                p.tool.name, p.tool.version, p.host.os, p.host.arch
+            );
+            println!("result   {}", outcome_str(p.result));
+            for c in &p.checks {
+                let s = CheckSummary::of(c);
+                let figures: Vec<String> = s
+                    .metrics
+                    .iter()
+                    .map(|(k, v)| format!("{k} {}", format_number(*v)))
+                    .collect();
+                println!(
+                    "  {:<12} {:<7} {}",
+                    c.name,
+                    outcome_str(c.result),
+                    figures.join(", ")
+                );
+                println!("  {:<12} $ {}", "", c.command);
+                for r in &c.reports {
+                    println!("  {:<12} report {} sha256:{}", "", r.path, r.sha256);
+                }
+                for pr in &c.problems {
+                    println!("  {:<12} ! {pr}", "");
+                }
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}

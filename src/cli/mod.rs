@@ -1,0 +1,156 @@
+//! Command definitions, exit codes and error classification.
+
+mod init;
+mod inspect;
+mod keygen;
+mod run;
+mod verify;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit status: accepted / success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: rejected (a finding), or a check failed in `run`.
+pub const EXIT_REJECTED: u8 = 1;
+/// Exit status: usage, configuration or policy-file error.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status: could not verify (I/O, missing trust material).
+pub const EXIT_UNAVAILABLE: u8 = 3;
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl Failure {
+    /// A usage, configuration or policy error (exit 2).
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_USAGE,
+            error: error.into(),
+        }
+    }
+
+    /// Could not run: I/O, git, trust material (exit 3).
+    pub fn unavailable(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_UNAVAILABLE,
+            error: error.into(),
+        }
+    }
+}
+
+/// What a command returns: an exit code, or a failure.
+pub type CmdResult = Result<u8, Failure>;
+
+/// Output formats of commands that report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For a person at a terminal.
+    Text,
+    /// Versioned, sorted, byte-stable JSON.
+    Json,
+    /// GitHub-flavoured markdown.
+    Markdown,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ci-attest",
+    version,
+    about = "Run a project's checks locally, sign the results for the exact commit, verify them against a policy",
+    long_about = "Run a project's checks locally on a pristine checkout, sign the results as an in-toto \
+attestation for the exact commit, and verify such attestations against a threshold policy.\n\n\
+Exit codes: 0 accepted / success, 1 rejected (or a check failed), 2 usage, configuration or policy error, \
+3 could not verify (I/O, missing trust material)."
+)]
+struct Cli {
+    /// The repository to work in (default: the current folder).
+    #[arg(long, short = 'C', global = true, value_name = "DIR")]
+    repo: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write .ci-attest.toml and policies/default.toml for this project.
+    ///
+    /// Detects cargo, npm and python projects. Never overwrites an existing file.
+    ///
+    /// Example: ci-attest init
+    Init(init::Args),
+    /// Generate a P-256 signing key pair.
+    ///
+    /// The private key is written as encrypted PKCS#8 PEM (mode 0600) with a password from
+    /// CI_ATTEST_PASSWORD or a prompt; --no-password writes it unencrypted. Never overwrites.
+    ///
+    /// Example: ci-attest keygen --out keys
+    Keygen(keygen::Args),
+    /// Run the configured checks on a pristine worktree of a commit, sign and store the results.
+    ///
+    /// Exits 1 if a check failed (the failing result is still signed and stored).
+    ///
+    /// Example: ci-attest run --key keys/ci-attest.key
+    Run(run::Args),
+    /// Verify a commit's attestations and judge them with a policy.
+    ///
+    /// Exit 0 accepted, 1 rejected, 2 usage/config/policy error, 3 could not verify.
+    ///
+    /// Example: ci-attest verify --policy policies/default.toml --format json
+    Verify(verify::Args),
+    /// Show what a bundle says: signer, time, subject and each check's results.
+    ///
+    /// Example: ci-attest inspect .ci-attest/<commit>.1.sigstore.json
+    Inspect(inspect::Args),
+}
+
+/// Parses arguments, runs the command and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let repo = cli.repo.unwrap_or_else(|| PathBuf::from("."));
+    let result = match cli.command {
+        Command::Init(a) => init::run(&repo, a),
+        Command::Keygen(a) => keygen::run(a),
+        Command::Run(a) => run::run(&repo, a),
+        Command::Verify(a) => verify::run(&repo, a),
+        Command::Inspect(a) => inspect::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure { code, error }) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Reads a password from `CI_ATTEST_PASSWORD` or, on a terminal, a prompt.
+pub fn password(prompt: &str, confirm: bool) -> Result<Vec<u8>, Failure> {
+    if let Ok(p) = std::env::var("CI_ATTEST_PASSWORD") {
+        return Ok(p.into_bytes());
+    }
+    let first = rpassword::prompt_password(prompt).map_err(|e| {
+        Failure::usage(anyhow::anyhow!(
+            "a password is needed: set CI_ATTEST_PASSWORD or run in a terminal ({e})"
+        ))
+    })?;
+    if confirm {
+        let again = rpassword::prompt_password("Repeat the password: ")
+            .map_err(|e| Failure::usage(anyhow::anyhow!("cannot read the password: {e}")))?;
+        if again != first {
+            return Err(Failure::usage(anyhow::anyhow!("the two passwords differ")));
+        }
+    }
+    Ok(first.into_bytes())
+}

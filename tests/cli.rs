@@ -1,0 +1,545 @@
+//! End to end: real git repositories in temp dirs, the real binary, real keys and reports.
+
+mod common;
+
+use common::*;
+
+fn attested() -> Project {
+    let p = Project::passing();
+    p.keygen();
+    let out = p.run();
+    assert!(out.status.success(), "run: {}", text(&out));
+    p
+}
+
+#[test]
+fn a_passing_run_is_signed_stored_and_accepted() {
+    let p = attested();
+    let bundles = p.bundles();
+    assert_eq!(bundles.len(), 1);
+    let name = bundles[0]
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(name, format!("{}.1.sigstore.json", p.head()));
+
+    let (out, report) = p.verify_json(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(report["verdict"], "accepted");
+    assert_eq!(report["commit"], p.head());
+    let checks = &report["bundles"][0]["checks"];
+    assert_eq!(checks[0]["metrics"]["total"], 4.0);
+    assert_eq!(checks[0]["metrics"]["skipped"], 1.0);
+    assert_eq!(checks[1]["metrics"]["lines"], 90.0);
+    assert_eq!(checks[2]["metrics"]["notes"], 1.0);
+    // The transparency-log step is reported as skipped, never silently left out.
+    let skipped = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .any(|f| f["code"] == "check-skipped" && f["severity"] == "info");
+    assert!(skipped, "{report:#}");
+}
+
+#[test]
+fn json_report_is_byte_stable() {
+    let p = attested();
+    let (a, _) = p.verify_json(&[]);
+    let (b, _) = p.verify_json(&[]);
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn text_and_markdown_reports_name_the_verdict() {
+    let p = attested();
+    let text_out = p.cmd().args(["verify"]).output().expect("runs");
+    let s = String::from_utf8_lossy(&text_out.stdout);
+    assert!(s.contains("ci-attest verify: ACCEPTED"), "{s}");
+    let md = p
+        .cmd()
+        .args(["verify", "--format", "markdown"])
+        .output()
+        .expect("runs");
+    let s = String::from_utf8_lossy(&md.stdout);
+    assert!(s.contains("| tests | tests | PASSED |"), "{s}");
+}
+
+#[test]
+fn a_failing_check_is_still_signed_and_then_rejected() {
+    let p = Project::passing();
+    p.write(
+        "fixtures/junit.xml",
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/project/junit-fail.xml"),
+        )
+        .expect("fixture"),
+    );
+    p.commit("a failing test");
+    p.keygen();
+    let out = p.run();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        p.bundles().len(),
+        1,
+        "the failing result is signed and stored"
+    );
+    let (out, report) = p.verify_json(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_finding(&report, "threshold-not-met");
+    assert_finding(&report, "check-failed");
+    let f = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "threshold-not-met")
+        .expect("threshold finding");
+    assert_eq!(f["expected"], "tests.failed <= 0");
+    assert_eq!(f["found"], "tests.failed = 1");
+    assert!(f["origin"]["line"].as_u64().is_some(), "{f:#}");
+}
+
+#[test]
+fn each_threshold_can_reject() {
+    let p = attested();
+    for (threshold, line) in [
+        ("tests.passed", "\"tests.passed\" = { min = 4 }"),
+        ("tests.skipped", "\"tests.skipped\" = { max = 0 }"),
+        ("tests.total", "\"tests.total\" = { min = 5 }"),
+        ("tests.pass_rate", "\"tests.pass_rate\" = { min = 100.1 }"),
+        ("coverage.lines", "\"coverage.lines\" = { min = 95.0 }"),
+        (
+            "coverage.branches",
+            "\"coverage.branches\" = { min = 60.0 }",
+        ),
+        (
+            "coverage.functions",
+            "\"coverage.functions\" = { min = 60.0 }",
+        ),
+        ("lint.notes", "\"lint.notes\" = { max = 0 }"),
+        ("lint.warnings", "\"lint.warnings\" = { min = 1 }"),
+        ("tests.exit_code", "\"tests.exit_code\" = { min = 1 }"),
+        ("tests.duration_ms", "\"tests.duration_ms\" = { max = -1 }"),
+    ] {
+        let head = POLICY
+            .split("[thresholds]")
+            .next()
+            .expect("policy has thresholds");
+        let policy = format!("{head}[thresholds]\n{line}\n");
+        p.write("policies/strict.toml", &policy);
+        let (out, report) = p.verify_json(&["--policy", "policies/strict.toml"]);
+        assert_eq!(out.status.code(), Some(1), "{threshold}: {}", text(&out));
+        assert_finding(&report, "threshold-not-met");
+        let f = &report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["code"] == "threshold-not-met")
+            .expect("finding")["expected"];
+        assert!(
+            f.as_str().expect("expected").starts_with(threshold),
+            "{threshold}: {f}"
+        );
+    }
+}
+
+#[test]
+fn a_threshold_on_a_metric_the_statement_lacks_rejects() {
+    let p = attested();
+    let policy = POLICY.replace("[thresholds]", "[thresholds]\n\"lint.lines\" = { min = 1 }");
+    p.write("policies/p.toml", &policy);
+    let (_, report) = p.verify_json(&["--policy", "policies/p.toml"]);
+    assert_finding(&report, "metric-missing");
+}
+
+#[test]
+fn a_required_check_the_statement_lacks_rejects() {
+    let p = attested();
+    let policy = POLICY.replace("\"lint\"]", "\"lint\", \"e2e\"]");
+    p.write("policies/p.toml", &policy);
+    let (_, report) = p.verify_json(&["--policy", "policies/p.toml"]);
+    assert_finding(&report, "check-missing");
+}
+
+#[test]
+fn tampered_payload_is_rejected() {
+    let p = attested();
+    let tampered = p.root.join("tampered.json");
+    edit_bundle(&p.bundles()[0], &tampered, |b| {
+        edit_payload(b, |s| {
+            s["predicate"]["checks"][1]["coverage"]["lines"]["percent"] = 99.0.into()
+        })
+    });
+    let (out, report) = p.verify_json(&["--bundle", tampered.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_finding(&report, "signature-invalid");
+    assert_finding(&report, "no-attestation");
+}
+
+#[test]
+fn tampered_signature_is_rejected() {
+    let p = attested();
+    let tampered = p.root.join("tampered.json");
+    edit_bundle(&p.bundles()[0], &tampered, |b| {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let sig = b["dsseEnvelope"]["signatures"][0]["sig"]
+            .as_str()
+            .expect("sig");
+        let mut raw = b64.decode(sig).expect("base64");
+        let last = raw.len() - 1;
+        raw[last] ^= 1;
+        b["dsseEnvelope"]["signatures"][0]["sig"] = b64.encode(raw).into();
+    });
+    let (out, report) = p.verify_json(&["--bundle", tampered.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_finding(&report, "signature-invalid");
+}
+
+#[test]
+fn a_bundle_for_another_commit_never_counts() {
+    let p = attested();
+    let first = p.head();
+    p.write("README", "more");
+    let second = p.commit("second");
+    let bundle = p.bundles()[0].clone();
+    let (out, report) = p.verify_json(&[
+        "--commit",
+        &second,
+        "--bundle",
+        bundle.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_finding(&report, "subject-commit-mismatch");
+    let f = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "subject-commit-mismatch")
+        .expect("finding");
+    assert_eq!(f["expected"], format!("gitCommit {second}"));
+    assert_eq!(f["found"], format!("gitCommit {first}"));
+    // And the store holds nothing for the new commit: a clear failure, not a pass.
+    let (out, report) = p.verify_json(&["--commit", &second]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_finding(&report, "no-attestation");
+}
+
+#[test]
+fn a_forged_commit_digest_is_rejected() {
+    let p = attested();
+    // Signed with the trusted key, so only the digest check can catch it.
+    let forged = resign(
+        &p,
+        |s| s["subject"][0]["digest"]["sha256"] = "00".repeat(32).into(),
+        None,
+    );
+    let (_, report) = p.verify_json(&["--bundle", forged.to_str().expect("utf-8")]);
+    assert_finding(&report, "subject-digest-mismatch");
+    assert!(
+        !codes(&report).contains(&"signature-invalid".to_string()),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_statement_of_another_predicate_type_is_rejected() {
+    let p = attested();
+    let other = resign(
+        &p,
+        |s| s["predicateType"] = "https://slsa.dev/provenance/v1".into(),
+        None,
+    );
+    let (_, report) = p.verify_json(&["--bundle", other.to_str().expect("utf-8")]);
+    assert_finding(&report, "predicate-type-unsupported");
+}
+
+#[test]
+fn a_predicate_with_unknown_fields_is_rejected() {
+    let p = attested();
+    let other = resign(&p, |s| s["predicate"]["trustMe"] = true.into(), None);
+    let (_, report) = p.verify_json(&["--bundle", other.to_str().expect("utf-8")]);
+    assert_finding(&report, "statement-malformed");
+}
+
+#[test]
+fn an_envelope_of_another_payload_type_is_rejected() {
+    let p = attested();
+    let other = resign(&p, |_| {}, Some("application/json"));
+    let (_, report) = p.verify_json(&["--bundle", other.to_str().expect("utf-8")]);
+    assert_finding(&report, "payload-type-unsupported");
+}
+
+#[test]
+fn a_statement_that_is_not_pristine_is_rejected_when_required() {
+    let p = attested();
+    let other = resign(
+        &p,
+        |s| s["predicate"]["source"]["pristine"] = false.into(),
+        None,
+    );
+    let (_, report) = p.verify_json(&["--bundle", other.to_str().expect("utf-8")]);
+    assert_finding(&report, "checkout-not-pristine");
+}
+
+#[test]
+fn an_untrusted_key_is_rejected() {
+    let p = attested();
+    p.keygen_named("mallory");
+    let policy = POLICY.replace("../keys/ci-attest.pub", "../keys/mallory.pub");
+    p.write("policies/other.toml", &policy);
+    let (out, report) = p.verify_json(&["--policy", "policies/other.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_finding(&report, "signer-untrusted");
+}
+
+#[test]
+fn a_dirty_tree_is_never_what_gets_attested() {
+    let p = Project::passing();
+    p.keygen();
+    // An uncommitted edit that would make the tests fail must not change the attested result.
+    p.write("fixtures/junit.xml", "not even xml");
+    let out = p.run();
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("uncommitted change(s) are NOT included"),
+        "{stderr}"
+    );
+    let inspect = p
+        .cmd()
+        .args(["inspect", "--format", "json"])
+        .arg(&p.bundles()[0])
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("json");
+    assert_eq!(json["source"]["pristine"], true);
+    assert_eq!(json["source"]["uncommittedChangesIgnored"], true);
+    assert_eq!(json["result"], "PASSED");
+}
+
+#[test]
+fn a_missing_report_is_a_failed_check_with_a_clear_message() {
+    let p = Project::passing();
+    let config = CONFIG.replace("cp fixtures/lcov.info out/lcov.info", "true");
+    p.write(".ci-attest.toml", &config);
+    p.commit("coverage writes nothing");
+    p.keygen();
+    let out = p.run();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("report out/lcov.info"), "{stdout}");
+    assert!(stdout.contains("found no such file"), "{stdout}");
+    let (_, report) = p.verify_json(&[]);
+    assert_finding(&report, "check-failed");
+    assert_finding(&report, "metric-missing");
+}
+
+#[test]
+fn a_malformed_report_is_a_failed_check_not_a_panic() {
+    let p = Project::passing();
+    p.write(
+        "fixtures/junit.xml",
+        "<testsuites><testsuite><testcase name=",
+    );
+    p.commit("truncated junit");
+    p.keygen();
+    let out = p.run();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("malformed junit report"), "{stdout}");
+}
+
+#[test]
+fn a_malformed_policy_is_exit_2_with_file_line_column() {
+    let p = attested();
+    p.write(
+        "policies/bad.toml",
+        &POLICY.replace("max = 0 }\n\"coverage", "mx = 0 }\n\"coverage"),
+    );
+    let out = p
+        .cmd()
+        .args(["verify", "--policy", "policies/bad.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("policies/bad.toml:"), "{stderr}");
+    assert!(stderr.contains("mx"), "{stderr}");
+}
+
+#[test]
+fn an_oversized_bundle_is_rejected_without_reading_it_whole() {
+    let p = attested();
+    let big = p.root.join("big.json");
+    let f = std::fs::File::create(&big).expect("create");
+    f.set_len(64 * 1024 * 1024).expect("sparse file");
+    let (out, report) = p.verify_json(&["--bundle", big.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_finding(&report, "bundle-malformed");
+}
+
+#[test]
+fn a_bundle_with_an_unknown_media_type_is_rejected() {
+    let p = attested();
+    let edited = p.root.join("edited.json");
+    edit_bundle(&p.bundles()[0], &edited, |b| {
+        b["mediaType"] = "application/vnd.dev.sigstore.bundle.v9+json".into()
+    });
+    let (_, report) = p.verify_json(&["--bundle", edited.to_str().expect("utf-8")]);
+    assert_finding(&report, "bundle-media-type-unsupported");
+}
+
+#[test]
+fn a_certificate_bundle_is_rejected_by_a_key_policy() {
+    let p = attested();
+    let edited = p.root.join("edited.json");
+    edit_bundle(&p.bundles()[0], &edited, |b| {
+        b["verificationMaterial"] =
+            serde_json::json!({"certificate": {"rawBytes": "MIIB"}, "tlogEntries": []});
+    });
+    let (_, report) = p.verify_json(&["--bundle", edited.to_str().expect("utf-8")]);
+    assert_finding(&report, "verification-material-unsupported");
+}
+
+#[test]
+fn an_envelope_with_two_signatures_is_rejected() {
+    let p = attested();
+    let edited = p.root.join("edited.json");
+    edit_bundle(&p.bundles()[0], &edited, |b| {
+        let sig = b["dsseEnvelope"]["signatures"][0].clone();
+        b["dsseEnvelope"]["signatures"] = serde_json::json!([sig.clone(), sig]);
+    });
+    let (_, report) = p.verify_json(&["--bundle", edited.to_str().expect("utf-8")]);
+    assert_finding(&report, "envelope-malformed");
+}
+
+#[test]
+fn an_old_attestation_is_rejected_by_max_age() {
+    let p = attested();
+    let (_, report) = p.verify_json(&["--at", "2099-01-01T00:00:00Z"]);
+    assert_finding(&report, "attestation-too-old");
+}
+
+#[test]
+fn an_attestation_from_the_future_is_rejected() {
+    let p = attested();
+    let (_, report) = p.verify_json(&["--at", "2000-01-01T00:00:00Z"]);
+    assert_finding(&report, "attestation-from-future");
+}
+
+#[test]
+fn a_fork_replaying_the_attestation_is_rejected_by_repository() {
+    let p = attested();
+    let policy = POLICY.replace(
+        "pristine = true",
+        "pristine = true\nrepository = \"https://github.com/acme/app\"",
+    );
+    p.write("policies/p.toml", &policy);
+    let (_, report) = p.verify_json(&["--policy", "policies/p.toml"]);
+    assert_finding(&report, "repository-mismatch");
+}
+
+#[test]
+fn the_newest_verified_bundle_decides() {
+    let p = Project::passing();
+    p.keygen();
+    assert!(p.run().status.success());
+    assert!(p.run().status.success());
+    assert_eq!(
+        p.bundles().len(),
+        2,
+        "a second run never overwrites the first"
+    );
+    let (_, report) = p.verify_json(&[]);
+    assert_eq!(report["verdict"], "accepted");
+    assert_eq!(report["bundles"][1]["selected"], true, "{report:#}");
+}
+
+#[test]
+fn keygen_encrypts_by_default_and_never_overwrites() {
+    let p = Project::passing();
+    let out = p
+        .cmd()
+        .args(["keygen", "--out", "keys"])
+        .env("CI_ATTEST_PASSWORD", "pw")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let pem = std::fs::read_to_string(p.root.join("keys/ci-attest.key")).expect("key");
+    assert!(pem.contains("BEGIN ENCRYPTED PRIVATE KEY"), "{pem}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(p.root.join("keys/ci-attest.key"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = p
+        .cmd()
+        .args(["keygen", "--out", "keys"])
+        .env("CI_ATTEST_PASSWORD", "pw")
+        .output()
+        .expect("runs");
+    assert_ne!(again.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(p.root.join("keys/ci-attest.key")).expect("key"),
+        pem
+    );
+
+    // The encrypted key signs with the right password and fails clearly with a wrong one.
+    let wrong = p
+        .cmd()
+        .arg("run")
+        .env("CI_ATTEST_PASSWORD", "nope")
+        .output()
+        .expect("runs");
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
+    assert!(
+        !String::from_utf8_lossy(&wrong.stderr).contains("nope"),
+        "the password is never printed"
+    );
+    let right = p
+        .cmd()
+        .arg("run")
+        .env("CI_ATTEST_PASSWORD", "pw")
+        .output()
+        .expect("runs");
+    assert!(right.status.success(), "{}", text(&right));
+}
+
+#[test]
+fn init_writes_config_and_policy_for_a_cargo_project() {
+    let p = Project::with(&[("Cargo.toml", "[package]\nname = \"x\"\n".to_string())]);
+    let out = p.cmd().arg("init").output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let config = std::fs::read_to_string(p.root.join(".ci-attest.toml")).expect("config");
+    assert!(config.contains("cargo clippy"), "{config}");
+    ci_attest::config::Config::parse(&config, "init").expect("init writes a valid config");
+    // A second init keeps the user's files.
+    std::fs::write(p.root.join(".ci-attest.toml"), "# mine").expect("write");
+    assert!(p.cmd().arg("init").output().expect("runs").status.success());
+    assert_eq!(
+        std::fs::read_to_string(p.root.join(".ci-attest.toml")).expect("config"),
+        "# mine"
+    );
+}
+
+#[test]
+fn inspect_shows_signer_subject_and_results() {
+    let p = attested();
+    let out = p
+        .cmd()
+        .arg("inspect")
+        .arg(&p.bundles()[0])
+        .output()
+        .expect("runs");
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.contains(&format!("gitCommit:{}", p.head())), "{s}");
+    assert!(s.contains("signer   sha256:"), "{s}");
+    assert!(s.contains("coverage     PASSED  "), "{s}");
+}
