@@ -720,6 +720,58 @@ mod tests {
     }
 
     #[test]
+    fn rejects_signature_that_is_not_strict_der() {
+        let k = key();
+        let der = k.sign(b"m");
+        // Re-encode r with a redundant leading zero byte: valid BER, invalid DER.
+        let r_len = usize::from(der[3]);
+        let mut ber = vec![0x30, der[1] + 1, 0x02, der[3] + 1, 0x00];
+        ber.extend_from_slice(&der[4..]);
+        assert_eq!(ber.len(), der.len() + 1);
+        assert_eq!(&ber[5..5 + r_len], &der[4..4 + r_len]);
+        let err = k
+            .public_key()
+            .verify(b"m", &ber)
+            .expect_err("BER is not DER");
+        assert!(
+            matches!(err, KeyError::MalformedSignature { .. }),
+            "{err:?}"
+        );
+        let mut trailing = der.clone();
+        trailing.push(0);
+        let err = k
+            .public_key()
+            .verify(b"m", &trailing)
+            .expect_err("trailing data");
+        assert!(
+            matches!(err, KeyError::MalformedSignature { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn rejects_key_with_excessive_scrypt_cost_before_deriving() {
+        use pkcs8::der::Encode as _;
+        // N = 2^22, r = 8: 4 GiB. The parameters are only declared; nothing is derived.
+        let params = scrypt::Params::new(22, 8, 1).expect("valid scrypt parameters");
+        let pbes2 = pbes2::Parameters::generate_scrypt_aes256cbc(params, &[7u8; 16], [9u8; 16])
+            .expect("parameters");
+        let data = [0u8; 48];
+        let info = pkcs8::EncryptedPrivateKeyInfo {
+            encryption_algorithm: pbes2.into(),
+            encrypted_data: pkcs8::der::asn1::OctetStringRef::new(&data).expect("octets"),
+        };
+        let der = info.to_der().expect("encode");
+        let pem =
+            pem::encode_string(ENCRYPTED_PRIVATE_KEY_PEM_LABEL, LineEnding::LF, &der).expect("pem");
+        let err = SigningKey::from_pkcs8_pem(pem.as_bytes(), Some(b"pw")).expect_err("too costly");
+        assert!(
+            matches!(&err, KeyError::UnsupportedEncryption { found, .. } if found.contains("N=4194304")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn unencrypted_pem_round_trips() {
         let k = key();
         let pem = k.to_pkcs8_pem(None).expect("encode");
