@@ -3,5 +3,5 @@
 # (npm @sigstore/verify, Python cryptography + jsonschema, into tests/interop/), then runs every test.
 set -eu
 cd "$(dirname "$0")/.."
-sh tests/interop/install.sh
+bash tests/interop/install.sh
 cargo test --all-targets --locked "$@"
