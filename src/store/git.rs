@@ -167,7 +167,8 @@ impl GitStore {
     ///
     /// Refs the remote already has with the same object are up to date. Refs the remote rejects
     /// because another push of the same ref was in flight are sent again, up to [`PUSH_ATTEMPTS`]
-    /// runs in all. A ref the remote holds with a different object is an error.
+    /// runs in all. A ref the remote holds with a different object is an error. The user's
+    /// `pre-push` hook runs as for any push.
     pub fn push(&self, commit: &CommitId) -> Result<PushSummary, StoreError> {
         check_commit(commit)?;
         self.check_remote()?;
@@ -674,7 +675,7 @@ fn one_oid(args: &[String], stdout: &[u8]) -> Result<String, StoreError> {
         Err(git_error(
             args,
             "one object id",
-            format!("{:?}", &oid[..oid.len().min(200)]),
+            format!("{:?}", oid.chars().take(200).collect::<String>()),
         ))
     }
 }
@@ -711,6 +712,26 @@ mod tests {
         assert_eq!(ref_digest(&c, &format!("refs/ci-attest/{c}/x/{d}")), None);
         let other = CommitId::parse(&"cd".repeat(20)).expect("valid id");
         assert_eq!(ref_digest(&other, &name), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_and_redacting_never_panic(text in "\\PC*", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let redacted = redact_credentials(&text);
+            proptest::prop_assert_eq!(redact_credentials(&redacted), redacted.clone());
+            let _ = parse_push_porcelain(&bytes);
+            let _ = parse_push_porcelain(text.as_bytes());
+            let _ = one_oid(&[], text.as_bytes());
+            let _ = stderr_text(&bytes);
+        }
+
+        #[test]
+        fn any_user_info_is_redacted(user in "[a-z]{1,8}", secret in "[A-Za-z0-9_.~-]{1,20}", host in "[a-z]{1,8}") {
+            let url = format!("https://{user}:{secret}@{host}.example/r.git");
+            let redacted = redact_credentials(&format!("fatal: '{url}' failed"));
+            proptest::prop_assert!(!redacted.contains(&format!(":{secret}@")), "{}", redacted);
+            proptest::prop_assert!(redacted.contains(&format!("@{host}.example/r.git")), "{}", redacted);
+        }
     }
 
     #[test]
