@@ -4,6 +4,7 @@
 //! and works offline.
 
 pub mod dir;
+pub mod git;
 
 use crate::git::CommitId;
 
@@ -38,6 +39,17 @@ pub enum StoreError {
         size: u64,
         /// The limit.
         limit: u64,
+    },
+    /// A `git` command of the `git` store failed or gave something unexpected (credentials in
+    /// remote URLs are redacted).
+    #[error("`git {command}`: expected {expected}, found {found}")]
+    Git {
+        /// The command (arguments after `git`).
+        command: String,
+        /// What was expected.
+        expected: String,
+        /// What was found, with git's stderr when it failed.
+        found: String,
     },
 }
 
