@@ -20,4 +20,5 @@ pub mod report;
 pub mod sign;
 pub mod statement;
 pub mod store;
+pub mod trust;
 pub mod verify;

@@ -8,6 +8,8 @@
 //! [`crate::policy::evaluate`] then judges. Every step either runs or leaves a finding saying it
 //! did not.
 
+pub mod pki;
+
 use crate::bundle::{Bundle, BundleError, KeyMaterial};
 use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
 use crate::finding::{Code, Finding};

@@ -1,0 +1,199 @@
+//! Public-key signature verification for every key type sigstore trust material uses.
+//!
+//! Keys come as DER SubjectPublicKeyInfo (trusted roots, certificates, bundles). Supported:
+//! ECDSA P-256 and P-384 (ASN.1 DER signatures, over a SHA-256/384/512 digest chosen by the
+//! caller), Ed25519 (pure, over the message), RSA PKCS#1 v1.5 (SHA-256/384/512).
+
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use std::fmt;
+
+/// A hash algorithm a signature is made over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashAlg {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+impl HashAlg {
+    /// The digest of `msg`.
+    pub fn digest(self, msg: &[u8]) -> Vec<u8> {
+        match self {
+            HashAlg::Sha256 => Sha256::digest(msg).to_vec(),
+            HashAlg::Sha384 => Sha384::digest(msg).to_vec(),
+            HashAlg::Sha512 => Sha512::digest(msg).to_vec(),
+        }
+    }
+
+    /// The digest length in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+}
+
+impl fmt::Display for HashAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HashAlg::Sha256 => "SHA-256",
+            HashAlg::Sha384 => "SHA-384",
+            HashAlg::Sha512 => "SHA-512",
+        })
+    }
+}
+
+/// Why a key could not be used or a signature did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PkiError {
+    /// The key is not a supported SubjectPublicKeyInfo.
+    #[error("unsupported or malformed public key: {0}")]
+    Key(String),
+    /// The signature does not verify.
+    #[error("signature does not verify with the {0} key")]
+    BadSignature(&'static str),
+    /// The signature is not well-formed for the key type.
+    #[error("malformed {0} signature")]
+    MalformedSignature(&'static str),
+    /// The key type cannot verify over a precomputed digest (Ed25519).
+    #[error("a {0} key cannot verify a signature over a precomputed digest")]
+    PrehashUnsupported(&'static str),
+}
+
+/// A public key that verifies signatures.
+#[derive(Clone)]
+pub enum VerifyingKey {
+    /// ECDSA over NIST P-256.
+    P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA over NIST P-384.
+    P384(p384::ecdsa::VerifyingKey),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// RSA (PKCS#1 v1.5 signatures).
+    Rsa(Box<rsa::PublicKey>),
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifyingKey({})", self.kind())
+    }
+}
+
+impl VerifyingKey {
+    /// Parses a DER SubjectPublicKeyInfo of any supported type.
+    pub fn from_spki_der(der: &[u8]) -> Result<VerifyingKey, PkiError> {
+        use p256::pkcs8::DecodePublicKey;
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(VerifyingKey::P256(k));
+        }
+        if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(VerifyingKey::P384(k));
+        }
+        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
+            return Ok(VerifyingKey::Ed25519(k));
+        }
+        if let Ok(k) = rsa::PublicKey::from_public_key_der(der) {
+            return Ok(VerifyingKey::Rsa(Box::new(k)));
+        }
+        Err(PkiError::Key(format!(
+            "expected a P-256, P-384, Ed25519 or RSA SubjectPublicKeyInfo, found {} bytes of something else",
+            der.len()
+        )))
+    }
+
+    /// A short name of the key type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            VerifyingKey::P256(_) => "ECDSA P-256",
+            VerifyingKey::P384(_) => "ECDSA P-384",
+            VerifyingKey::Ed25519(_) => "Ed25519",
+            VerifyingKey::Rsa(_) => "RSA",
+        }
+    }
+
+    /// The hash algorithm this key type conventionally signs with (P-384: SHA-384, others SHA-256).
+    pub fn default_hash(&self) -> HashAlg {
+        match self {
+            VerifyingKey::P384(_) => HashAlg::Sha384,
+            _ => HashAlg::Sha256,
+        }
+    }
+
+    /// Verifies `sig` over `msg`, hashing with `hash` (ignored for Ed25519, which signs the message).
+    pub fn verify(&self, msg: &[u8], sig: &[u8], hash: HashAlg) -> Result<(), PkiError> {
+        match self {
+            VerifyingKey::Ed25519(k) => {
+                let sig = ed25519_dalek::Signature::from_slice(sig)
+                    .map_err(|_| PkiError::MalformedSignature("Ed25519"))?;
+                k.verify_strict(msg, &sig)
+                    .map_err(|_| PkiError::BadSignature("Ed25519"))
+            }
+            _ => self.verify_prehashed(&hash.digest(msg), sig, hash),
+        }
+    }
+
+    /// Verifies `sig` over a precomputed `digest` made with `hash`.
+    pub fn verify_prehashed(
+        &self,
+        digest: &[u8],
+        sig: &[u8],
+        hash: HashAlg,
+    ) -> Result<(), PkiError> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        if digest.len() != hash.len() {
+            return Err(PkiError::MalformedSignature("digest length"));
+        }
+        match self {
+            VerifyingKey::P256(k) => {
+                let sig = p256::ecdsa::DerSignature::from_bytes(sig)
+                    .map_err(|_| PkiError::MalformedSignature("ECDSA P-256"))?;
+                k.verify_prehash(digest, &sig)
+                    .map_err(|_| PkiError::BadSignature("ECDSA P-256"))
+            }
+            VerifyingKey::P384(k) => {
+                let sig = p384::ecdsa::DerSignature::from_bytes(sig)
+                    .map_err(|_| PkiError::MalformedSignature("ECDSA P-384"))?;
+                k.verify_prehash(digest, &sig)
+                    .map_err(|_| PkiError::BadSignature("ECDSA P-384"))
+            }
+            VerifyingKey::Ed25519(_) => Err(PkiError::PrehashUnsupported("Ed25519")),
+            VerifyingKey::Rsa(k) => {
+                let scheme = match hash {
+                    HashAlg::Sha256 => rsa::pkcs1v15::Pkcs1v15Sign::new::<Sha256>(),
+                    HashAlg::Sha384 => rsa::pkcs1v15::Pkcs1v15Sign::new::<Sha384>(),
+                    HashAlg::Sha512 => rsa::pkcs1v15::Pkcs1v15Sign::new::<Sha512>(),
+                };
+                k.verify(scheme, digest, sig)
+                    .map_err(|_| PkiError::BadSignature("RSA"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p256_signature_verifies_and_a_flipped_bit_does_not() {
+        let key = crate::sign::key::SigningKey::generate().expect("key");
+        let sig = key.sign(b"message");
+        let vk = VerifyingKey::from_spki_der(key.public_key().to_spki_der()).expect("spki");
+        assert_eq!(vk.kind(), "ECDSA P-256");
+        vk.verify(b"message", &sig, HashAlg::Sha256)
+            .expect("verifies");
+        assert!(vk.verify(b"messagE", &sig, HashAlg::Sha256).is_err());
+        assert!(vk.verify(b"message", &sig[1..], HashAlg::Sha256).is_err());
+    }
+
+    #[test]
+    fn rejects_keys_it_does_not_know() {
+        assert!(VerifyingKey::from_spki_der(b"\x30\x03\x02\x01\x01").is_err());
+    }
+}
