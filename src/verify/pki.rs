@@ -29,7 +29,7 @@ impl HashAlg {
     }
 
     /// The digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
@@ -146,7 +146,7 @@ impl VerifyingKey {
         hash: HashAlg,
     ) -> Result<(), PkiError> {
         use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        if digest.len() != hash.len() {
+        if digest.len() != hash.output_len() {
             return Err(PkiError::MalformedSignature("digest length"));
         }
         match self {
