@@ -1,0 +1,239 @@
+//! Benchmarks that print figures (`cargo bench --bench bench`):
+//! - verifying one key-signed bundle in-process (parse, signer, signature, subject, policy);
+//! - the whole `ci-attest verify` process (spawned, as CI runs it);
+//! - parsing 100 MB JUnit and LCOV reports: throughput and peak memory (each parse runs in a fresh
+//!   child process so its peak resident set is its own).
+
+use ci_attest::git::Repo;
+use ci_attest::policy::Policy;
+use ci_attest::store::StoredBundle;
+use ci_attest::verify::{Context, NoKeys, verify_commit};
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ci-attest");
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(["-c", "user.name=b", "-c", "user.email=b@example.invalid"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git")
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+fn stats(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let n = samples.len();
+    let mean = samples.iter().sum::<Duration>() / n as u32;
+    format!(
+        "mean {:>9.3} ms  median {:>9.3} ms  p95 {:>9.3} ms  (n = {n})",
+        mean.as_secs_f64() * 1e3,
+        samples[n / 2].as_secs_f64() * 1e3,
+        samples[(n * 95 / 100).min(n - 1)].as_secs_f64() * 1e3
+    )
+}
+
+/// A repository with one attested commit, made with the real binary.
+fn attested_repo(dir: &Path) -> std::path::PathBuf {
+    let root = dir.join("repo");
+    std::fs::create_dir_all(root.join("policies")).expect("mkdir");
+    std::fs::write(root.join(".gitignore"), "keys/\nout/\n").expect("write");
+    std::fs::write(
+        root.join(".ci-attest.toml"),
+        r#"[[check]]
+name = "tests"
+kind = "tests"
+run = "mkdir -p out && printf '<testsuite><testcase name=\"a\"/><testcase name=\"b\"/></testsuite>' > out/j.xml"
+reports = [{ format = "junit", path = "out/j.xml" }]
+"#,
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("policies/default.toml"),
+        "[[signer]]\nname = \"b\"\nkey = \"../keys/ci-attest.pub\"\n[require]\nchecks = [\"tests\"]\nmax_age = \"30d\"\n[thresholds]\n\"tests.failed\" = { max = 0 }\n",
+    )
+    .expect("write");
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-qm", "x"]);
+    for args in [
+        &["keygen", "--out", "keys", "--no-password"][..],
+        &["run", "--key", "keys/ci-attest.key"][..],
+    ] {
+        let out = Command::new(BIN).args(args).current_dir(&root).output().expect("runs");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    root
+}
+
+fn bench_verify(dir: &Path) {
+    let root = attested_repo(dir);
+    let repo = Repo::discover(&root).expect("repo");
+    let id = repo.resolve("HEAD").expect("head");
+    let commit = repo.commit_info(&id).expect("commit");
+    let policy = Policy::load(&root.join("policies/default.toml")).expect("policy");
+    let bundle_path = std::fs::read_dir(root.join(".ci-attest"))
+        .expect("store")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with(".sigstore.json"))
+        .expect("a bundle");
+    let bundles = vec![StoredBundle {
+        location: bundle_path.display().to_string(),
+        bytes: std::fs::read(&bundle_path).expect("read"),
+    }];
+    let ctx = Context {
+        commit: &commit,
+        policy: &policy,
+        keys: &NoKeys,
+        at: SystemTime::now(),
+    };
+    // Warm up, then measure.
+    for _ in 0..20 {
+        assert_eq!(verify_commit(&bundles, &ctx).verdict, ci_attest::report::Verdict::Accepted);
+    }
+    let samples: Vec<Duration> = (0..500)
+        .map(|_| {
+            let t = Instant::now();
+            let r = verify_commit(&bundles, &ctx);
+            let d = t.elapsed();
+            assert_eq!(r.verdict, ci_attest::report::Verdict::Accepted);
+            d
+        })
+        .collect();
+    println!("verify one bundle, in-process          {}", stats(samples));
+
+    let samples: Vec<Duration> = (0..30)
+        .map(|_| {
+            let t = Instant::now();
+            let out = Command::new(BIN)
+                .args(["verify", "--format", "json"])
+                .current_dir(&root)
+                .output()
+                .expect("runs");
+            let d = t.elapsed();
+            assert!(out.status.success());
+            d
+        })
+        .collect();
+    println!("`ci-attest verify`, whole process      {}", stats(samples));
+}
+
+const TARGET_BYTES: usize = 100 * 1024 * 1024;
+
+fn write_junit(path: &Path) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let mut n = 0usize;
+    writeln!(f, "<?xml version=\"1.0\"?>\n<testsuites>").expect("w");
+    let mut suite = 0;
+    while n < TARGET_BYTES {
+        let head = format!("<testsuite name=\"suite{suite}\" tests=\"1000\">\n");
+        f.write_all(head.as_bytes()).expect("w");
+        n += head.len();
+        for i in 0..1000 {
+            let case = match i % 50 {
+                0 => format!("  <testcase classname=\"pkg.mod{suite}\" name=\"test_{i}\" time=\"0.01\"><failure message=\"boom\">assert 1 == 2</failure></testcase>\n"),
+                1 => format!("  <testcase classname=\"pkg.mod{suite}\" name=\"test_{i}\" time=\"0\"><skipped/></testcase>\n"),
+                _ => format!("  <testcase classname=\"pkg.mod{suite}\" name=\"test_{i}\" time=\"0.001\"/>\n"),
+            };
+            f.write_all(case.as_bytes()).expect("w");
+            n += case.len();
+        }
+        f.write_all(b"</testsuite>\n").expect("w");
+        suite += 1;
+    }
+    f.write_all(b"</testsuites>\n").expect("w");
+}
+
+fn write_lcov(path: &Path) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let mut n = 0usize;
+    let mut file = 0;
+    while n < TARGET_BYTES {
+        let mut rec = format!("TN:\nSF:src/file{file}.rs\nFN:1,f{file}\nFNDA:1,f{file}\n");
+        for line in 1..=2000 {
+            rec.push_str(&format!("DA:{line},{}\n", line % 7));
+            if line % 10 == 0 {
+                rec.push_str(&format!("BRDA:{line},0,0,{}\n", line % 3));
+            }
+        }
+        rec.push_str("end_of_record\n");
+        f.write_all(rec.as_bytes()).expect("w");
+        n += rec.len();
+        file += 1;
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Child mode: parse one file, print "seconds peak_kib".
+fn child(format: &str, path: &str) {
+    let format = match format {
+        "junit" => ci_attest::collect::ReportFormat::Junit,
+        _ => ci_attest::collect::ReportFormat::Lcov,
+    };
+    let before = peak_rss_kib();
+    let t = Instant::now();
+    let (parsed, _) = ci_attest::collect::parse_file_hashed(format, Path::new(path)).expect("parses");
+    let secs = t.elapsed().as_secs_f64();
+    std::hint::black_box(parsed);
+    println!("{secs} {before} {}", peak_rss_kib());
+}
+
+fn bench_parse(dir: &Path) {
+    for (format, writer) in [("junit", write_junit as fn(&Path)), ("lcov", write_lcov)] {
+        let path = dir.join(format!("big.{format}"));
+        writer(&path);
+        let size = std::fs::metadata(&path).expect("meta").len() as f64;
+        let me = std::env::current_exe().expect("exe");
+        let mut best = f64::MAX;
+        let mut peak = (0, 0);
+        for _ in 0..3 {
+            let out = Command::new(&me)
+                .args(["--child", format, &path.to_string_lossy()])
+                .output()
+                .expect("child");
+            let line = String::from_utf8_lossy(&out.stdout);
+            let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            assert_eq!(v.len(), 3, "child said {line:?} {}", String::from_utf8_lossy(&out.stderr));
+            if v[0] < best {
+                best = v[0];
+                peak = (v[1] as u64, v[2] as u64);
+            }
+        }
+        println!(
+            "parse {:<6} {:>6.1} MB (+ sha256)     {:>7.1} MB/s  peak RSS {:>6.1} MiB (process baseline {:.1} MiB)",
+            format,
+            size / 1e6,
+            size / 1e6 / best,
+            peak.1 as f64 / 1024.0,
+            peak.0 as f64 / 1024.0
+        );
+        std::fs::remove_file(&path).ok();
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        child(&args[i + 1], &args[i + 2]);
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!("ci-attest benchmarks ({} build)", if cfg!(debug_assertions) { "debug" } else { "release" });
+    bench_verify(dir.path());
+    bench_parse(dir.path());
+}
