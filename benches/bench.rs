@@ -65,8 +65,16 @@ reports = [{ format = "junit", path = "out/j.xml" }]
         &["keygen", "--out", "keys", "--no-password"][..],
         &["run", "--key", "keys/ci-attest.key"][..],
     ] {
-        let out = Command::new(BIN).args(args).current_dir(&root).output().expect("runs");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     root
 }
@@ -94,7 +102,10 @@ fn bench_verify(dir: &Path) {
     };
     // Warm up, then measure.
     for _ in 0..20 {
-        assert_eq!(verify_commit(&bundles, &ctx).verdict, ci_attest::report::Verdict::Accepted);
+        assert_eq!(
+            verify_commit(&bundles, &ctx).verdict,
+            ci_attest::report::Verdict::Accepted
+        );
     }
     let samples: Vec<Duration> = (0..500)
         .map(|_| {
@@ -136,9 +147,15 @@ fn write_junit(path: &Path) {
         n += head.len();
         for i in 0..1000 {
             let case = match i % 50 {
-                0 => format!("  <testcase classname=\"pkg.mod{suite}\" name=\"test_{i}\" time=\"0.01\"><failure message=\"boom\">assert 1 == 2</failure></testcase>\n"),
-                1 => format!("  <testcase classname=\"pkg.mod{suite}\" name=\"test_{i}\" time=\"0\"><skipped/></testcase>\n"),
-                _ => format!("  <testcase classname=\"pkg.mod{suite}\" name=\"test_{i}\" time=\"0.001\"/>\n"),
+                0 => format!(
+                    "  <testcase classname=\"pkg.mod{suite}\" name=\"test_{i}\" time=\"0.01\"><failure message=\"boom\">assert 1 == 2</failure></testcase>\n"
+                ),
+                1 => format!(
+                    "  <testcase classname=\"pkg.mod{suite}\" name=\"test_{i}\" time=\"0\"><skipped/></testcase>\n"
+                ),
+                _ => format!(
+                    "  <testcase classname=\"pkg.mod{suite}\" name=\"test_{i}\" time=\"0.001\"/>\n"
+                ),
             };
             f.write_all(case.as_bytes()).expect("w");
             n += case.len();
@@ -187,7 +204,8 @@ fn child(format: &str, path: &str) {
     };
     let before = peak_rss_kib();
     let t = Instant::now();
-    let (parsed, _) = ci_attest::collect::parse_file_hashed(format, Path::new(path)).expect("parses");
+    let (parsed, _) =
+        ci_attest::collect::parse_file_hashed(format, Path::new(path)).expect("parses");
     let secs = t.elapsed().as_secs_f64();
     std::hint::black_box(parsed);
     println!("{secs} {before} {}", peak_rss_kib());
@@ -207,8 +225,16 @@ fn bench_parse(dir: &Path) {
                 .output()
                 .expect("child");
             let line = String::from_utf8_lossy(&out.stdout);
-            let v: Vec<f64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-            assert_eq!(v.len(), 3, "child said {line:?} {}", String::from_utf8_lossy(&out.stderr));
+            let v: Vec<f64> = line
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            assert_eq!(
+                v.len(),
+                3,
+                "child said {line:?} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             if v[0] < best {
                 best = v[0];
                 peak = (v[1] as u64, v[2] as u64);
@@ -233,7 +259,14 @@ fn main() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    println!("ci-attest benchmarks ({} build)", if cfg!(debug_assertions) { "debug" } else { "release" });
+    println!(
+        "ci-attest benchmarks ({} build)",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
     bench_verify(dir.path());
     bench_parse(dir.path());
 }

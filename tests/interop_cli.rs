@@ -12,21 +12,36 @@ use std::process::Command;
 const INSTALL_HINT: &str = "run `bash tests/interop/install.sh`";
 
 fn interop(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop").join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(file)
 }
 
 fn python() -> PathBuf {
     let venv = interop(".venv/bin/python");
-    assert!(venv.is_file(), "no venv at {}; {INSTALL_HINT}", venv.display());
+    assert!(
+        venv.is_file(),
+        "no venv at {}; {INSTALL_HINT}",
+        venv.display()
+    );
     venv
 }
 
 /// Runs a verifier script; returns (exit code, stdout).
 fn run(cmd: &mut Command) -> (i32, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}; {INSTALL_HINT}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}; {INSTALL_HINT}"));
     let code = out.status.code().unwrap_or(-1);
-    assert!(code == 0 || code == 1, "{cmd:?} did not run properly; {INSTALL_HINT}\n{}", text(&out));
-    (code, String::from_utf8_lossy(&out.stdout).trim().to_string())
+    assert!(
+        code == 0 || code == 1,
+        "{cmd:?} did not run properly; {INSTALL_HINT}\n{}",
+        text(&out)
+    );
+    (
+        code,
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
 }
 
 fn attested() -> Project {
@@ -42,10 +57,19 @@ fn sigstore_js_and_python_cryptography_verify_what_run_writes() {
     let p = attested();
     let bundle = &p.bundles()[0];
     let key = p.root.join("keys/ci-attest.pub");
-    assert!(interop("node_modules/@sigstore/verify/package.json").is_file(), "{INSTALL_HINT}");
-    let (code, out) = run(Command::new("node").arg(interop("verify.mjs")).arg(bundle).arg(&key));
+    assert!(
+        interop("node_modules/@sigstore/verify/package.json").is_file(),
+        "{INSTALL_HINT}"
+    );
+    let (code, out) = run(Command::new("node")
+        .arg(interop("verify.mjs"))
+        .arg(bundle)
+        .arg(&key));
     assert_eq!((code, out.as_str()), (0, "VERIFIED"));
-    let (code, out) = run(Command::new(python()).arg(interop("verify_dsse.py")).arg(bundle).arg(&key));
+    let (code, out) = run(Command::new(python())
+        .arg(interop("verify_dsse.py"))
+        .arg(bundle)
+        .arg(&key));
     assert_eq!((code, out.as_str()), (0, "VERIFIED"));
 }
 
@@ -59,9 +83,10 @@ fn statements_from_run_follow_the_published_predicate_schema() {
     p.keygen();
     assert_eq!(p.run().status.code(), Some(1));
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/predicate.schema.json");
-    let (code, out) = run(
-        Command::new(python()).arg(interop("validate_statement.py")).arg(&p.bundles()[0]).arg(&schema),
-    );
+    let (code, out) = run(Command::new(python())
+        .arg(interop("validate_statement.py"))
+        .arg(&p.bundles()[0])
+        .arg(&schema));
     assert_eq!((code, out.as_str()), (0, "VALID"));
 }
 
@@ -69,10 +94,14 @@ fn statements_from_run_follow_the_published_predicate_schema() {
 fn the_schema_rejects_an_unknown_predicate_field() {
     let p = attested();
     let edited = p.root.join("edited.json");
-    edit_bundle(&p.bundles()[0], &edited, |b| edit_payload(b, |s| s["predicate"]["extra"] = 1.into()));
+    edit_bundle(&p.bundles()[0], &edited, |b| {
+        edit_payload(b, |s| s["predicate"]["extra"] = 1.into())
+    });
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/predicate.schema.json");
-    let (code, out) =
-        run(Command::new(python()).arg(interop("validate_statement.py")).arg(&edited).arg(&schema));
+    let (code, out) = run(Command::new(python())
+        .arg(interop("validate_statement.py"))
+        .arg(&edited)
+        .arg(&schema));
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("INVALID: Additional properties"), "{out}");
 }
@@ -83,10 +112,18 @@ fn independent_verifiers_reject_a_tampered_bundle_from_run() {
     let key = p.root.join("keys/ci-attest.pub");
     let tampered = p.root.join("tampered.json");
     edit_bundle(&p.bundles()[0], &tampered, |b| {
-        edit_payload(b, |s| s["predicate"]["checks"][0]["tests"]["failed"] = 0.into())
+        edit_payload(b, |s| {
+            s["predicate"]["checks"][0]["tests"]["failed"] = 0.into()
+        })
     });
-    let (code, _) = run(Command::new("node").arg(interop("verify.mjs")).arg(&tampered).arg(&key));
+    let (code, _) = run(Command::new("node")
+        .arg(interop("verify.mjs"))
+        .arg(&tampered)
+        .arg(&key));
     assert_eq!(code, 1);
-    let (code, _) = run(Command::new(python()).arg(interop("verify_dsse.py")).arg(&tampered).arg(&key));
+    let (code, _) = run(Command::new(python())
+        .arg(interop("verify_dsse.py"))
+        .arg(&tampered)
+        .arg(&key));
     assert_eq!(code, 1);
 }
