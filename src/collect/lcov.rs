@@ -15,7 +15,7 @@
 use super::lines::{Lines, preview};
 use super::xml::parse_u64;
 use super::{CoverageCounts, Ratio, ReportError, ReportFormat};
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::io::BufRead;
@@ -23,6 +23,10 @@ use std::io::BufRead;
 /// Most distinct lines, branches and functions kept for one record (one source file). A file with
 /// more than a million instrumented items is not a real source file; refusing it bounds memory.
 pub const MAX_ENTRIES_PER_RECORD: usize = 1 << 20;
+
+/// Maps keyed by line numbers or 64-bit digests: foldhash is several times faster than SipHash and,
+/// seeded per process, still resists crafted collisions.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 
 /// Coverage of one `SF` record, and whether its detail entries were seen.
 #[derive(Default)]
@@ -173,7 +177,8 @@ impl<R: BufRead> Parser<R> {
             return Err(self.malformed("an LCOV entry like DA:<line>,<hits>", preview(line)));
         };
         let (tag, value) = (&line[..colon], &line[colon + 1..]);
-        let tag_str = String::from_utf8_lossy(tag).into_owned();
+        // Only used in messages and in the match below; tags are short ASCII in valid input.
+        let tag_str = String::from_utf8_lossy(tag);
         match tag {
             b"TN" | b"VER" => return Ok(()),
             b"SF" => {
@@ -211,7 +216,7 @@ impl<R: BufRead> Parser<R> {
         if !self.in_record {
             return Err(self.malformed(format!("SF:<path> before {tag_str}"), preview(line)));
         }
-        let tag = tag_str.as_str();
+        let tag = tag_str.as_ref();
         match tag {
             "DA" => {
                 // DA:<line>,<hits>[,<checksum>]
