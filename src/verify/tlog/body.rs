@@ -262,11 +262,46 @@ fn spec<T: for<'de> Deserialize<'de>>(
     serde_json::from_value(v).map_err(|e| malformed("spec", &format!("a {kind} spec"), e))
 }
 
+/// Most bytes of PEM text accepted.
+const MAX_PEM_BYTES: usize = 64 * 1024;
+
+/// Decodes the first PEM block of `pem`: its label and DER bytes.
+///
+/// As lenient as the PEM encoders Rekor bodies come from (Go's `encoding/pem`): lines of any
+/// width, `\n` or `\r\n` endings, text before the block ignored. Headers, a missing or
+/// mismatched END line, and invalid base64 are errors (`None`).
+#[must_use]
+pub fn decode_pem(pem: &[u8]) -> Option<(String, Vec<u8>)> {
+    if pem.len() > MAX_PEM_BYTES {
+        return None;
+    }
+    let text = std::str::from_utf8(pem).ok()?;
+    let mut lines = text.lines().map(str::trim_end);
+    let label = lines.find_map(|l| l.strip_prefix("-----BEGIN ")?.strip_suffix("-----"))?;
+    let end = format!("-----END {label}-----");
+    let mut b64 = String::new();
+    for line in lines {
+        if line == end {
+            let der = STANDARD.decode(b64.as_bytes()).ok()?;
+            return (!der.is_empty()).then(|| (label.to_string(), der));
+        }
+        if line.contains(':') || line.starts_with("-----") {
+            return None;
+        }
+        b64.push_str(line.trim());
+    }
+    None
+}
+
 /// A DER block from PEM text (`CERTIFICATE` or `PUBLIC KEY`).
 fn pem_der(field: &str, pem_bytes: &[u8]) -> Result<(String, Vec<u8>), TlogError> {
-    let (label, der) = pkcs8::der::pem::decode_vec(pem_bytes)
-        .map_err(|e| malformed(field, "a PEM certificate or public key", e))?;
-    Ok((label.to_string(), der))
+    decode_pem(pem_bytes).ok_or_else(|| {
+        malformed(
+            field,
+            "a PEM certificate or public key",
+            format!("{} bytes that are not one", pem_bytes.len()),
+        )
+    })
 }
 
 /// Compares a PEM verifier in a v1 body with the bundle's verification material.
@@ -581,19 +616,19 @@ pub(super) fn check_body(
             }
             let sig = one("spec.content.envelope.signatures", &c.envelope.signatures)?;
             // `sig` is base64 of the base64 signature text (intoto 0.0.2 quirk).
-            let once = b64("spec.content.envelope.signatures[0].sig", &sig.sig)?;
-            let text = std::str::from_utf8(&once).map_err(|e| {
-                malformed(
-                    "spec.content.envelope.signatures[0].sig",
-                    "base64 of base64",
-                    e,
-                )
-            })?;
-            check_signature(
-                "spec.content.envelope.signatures[0].sig",
-                &b64("spec.content.envelope.signatures[0].sig", text)?,
-                ours,
-            )?;
+            let field = "spec.content.envelope.signatures[0].sig";
+            let once = b64(field, &sig.sig)?;
+            let found = std::str::from_utf8(&once)
+                .ok()
+                .and_then(|text| STANDARD.decode(text).ok())
+                .ok_or_else(|| {
+                    mismatch(
+                        field,
+                        format!("base64 of the bundle's signature {}", STANDARD.encode(ours)),
+                        format!("{} bytes that are not base64 text", once.len()),
+                    )
+                })?;
+            check_signature(field, &found, ours)?;
             check_pem_verifier(
                 "spec.content.envelope.signatures[0].publicKey",
                 &sig.public_key,
