@@ -477,3 +477,395 @@ fn every_case_has_its_expected_log_outcome() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rekor v1: the conformance happy path, then one alteration at a time.
+
+const HAPPY: &str = "happy-path-v0.3";
+
+#[test]
+fn the_conformance_happy_path_entry_verifies_with_set_and_proof() {
+    let b = bundle(&conformance(HAPPY));
+    let v = verify_first(&b, &production()).expect("verifies");
+    assert_eq!(v.kind, EntryKind::HashedRekordV001);
+    assert!(v.has_verified_set && v.has_verified_inclusion_proof);
+    assert_eq!(v.log_index, 79571823);
+    assert_eq!(v.log_base_url, "https://rekor.sigstore.dev");
+    let t = v.integrated_time.expect("signed by the SET");
+    assert_eq!(
+        humantime::format_rfc3339(t).to_string(),
+        "2024-03-19T17:26:26Z"
+    );
+}
+
+#[test]
+fn an_altered_audit_path_hash_fails_the_inclusion_proof() {
+    let mut b = bundle(&conformance(HAPPY));
+    let proof = b.verification_material.tlog_entries[0]
+        .inclusion_proof
+        .as_mut()
+        .expect("proof");
+    proof.hashes[3][0] ^= 0x80;
+    let e = verify_first(&b, &production()).expect_err("altered");
+    assert!(
+        matches!(
+            e,
+            TlogError::InclusionProofInvalid(merkle::MerkleError::RootMismatch { .. })
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_altered_proof_index_or_size_fails_the_inclusion_proof() {
+    let mut b = bundle(&conformance(HAPPY));
+    b.verification_material.tlog_entries[0]
+        .inclusion_proof
+        .as_mut()
+        .expect("proof")
+        .log_index -= 1;
+    let e = verify_first(&b, &production()).expect_err("index");
+    assert!(matches!(e, TlogError::InclusionProofInvalid(_)), "{e}");
+
+    let mut b = bundle(&conformance(HAPPY));
+    let proof = b.verification_material.tlog_entries[0]
+        .inclusion_proof
+        .as_mut()
+        .expect("proof");
+    proof.log_index = proof.tree_size;
+    let e = verify_first(&b, &production()).expect_err("index = size");
+    assert!(
+        matches!(
+            e,
+            TlogError::InclusionProofInvalid(merkle::MerkleError::IndexOutOfRange { .. })
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_altered_set_fails_the_set() {
+    let mut b = bundle(&conformance(HAPPY));
+    let set = &mut b.verification_material.tlog_entries[0]
+        .inclusion_promise
+        .as_mut()
+        .expect("SET")
+        .signed_entry_timestamp;
+    let last = set.len() - 1;
+    set[last] ^= 1;
+    let e = verify_first(&b, &production()).expect_err("altered");
+    assert!(matches!(e, TlogError::SetInvalid { .. }), "{e}");
+}
+
+#[test]
+fn an_altered_integrated_time_or_log_index_fails_the_set() {
+    let mut b = bundle(&conformance(HAPPY));
+    b.verification_material.tlog_entries[0].integrated_time += 1;
+    let e = verify_first(&b, &production()).expect_err("time");
+    assert!(matches!(e, TlogError::SetInvalid { .. }), "{e}");
+
+    let mut b = bundle(&conformance(HAPPY));
+    b.verification_material.tlog_entries[0].log_index += 1;
+    let e = verify_first(&b, &production()).expect_err("index");
+    assert!(matches!(e, TlogError::SetInvalid { .. }), "{e}");
+}
+
+#[test]
+fn an_altered_checkpoint_fails_its_signature() {
+    let mut b = bundle(&conformance(HAPPY));
+    let cp = b.verification_material.tlog_entries[0]
+        .inclusion_proof
+        .as_mut()
+        .expect("proof")
+        .checkpoint
+        .as_mut()
+        .expect("checkpoint");
+    cp.envelope = cp.envelope.replacen("75408393", "75408394", 1);
+    let e = verify_first(&b, &production()).expect_err("altered");
+    assert!(matches!(e, TlogError::CheckpointInvalid(_)), "{e}");
+}
+
+#[test]
+fn a_missing_checkpoint_is_rejected() {
+    let mut b = bundle(&conformance(HAPPY));
+    b.verification_material.tlog_entries[0]
+        .inclusion_proof
+        .as_mut()
+        .expect("proof")
+        .checkpoint = None;
+    let e = verify_first(&b, &production()).expect_err("no checkpoint");
+    assert!(matches!(e, TlogError::ProofMissing { .. }), "{e}");
+}
+
+#[test]
+fn an_altered_body_that_still_matches_the_bundle_fails_the_set_and_the_proof() {
+    let mut b = bundle(&conformance(HAPPY));
+    // Same JSON content, different bytes: the log never signed these.
+    b.verification_material.tlog_entries[0]
+        .canonicalized_body
+        .push(b' ');
+    let e = verify_first(&b, &production()).expect_err("SET");
+    assert!(matches!(e, TlogError::SetInvalid { .. }), "{e}");
+    b.verification_material.tlog_entries[0].inclusion_promise = None;
+    let e = verify_first(&b, &production()).expect_err("proof");
+    assert!(matches!(e, TlogError::InclusionProofInvalid(_)), "{e}");
+}
+
+#[test]
+fn a_body_for_other_content_fails_the_body_check() {
+    let mut b = bundle(&conformance(HAPPY));
+    let entry = &mut b.verification_material.tlog_entries[0];
+    let text = String::from_utf8(entry.canonicalized_body.clone()).expect("utf-8");
+    entry.canonicalized_body = text.replacen("a0cfc712", "b0cfc712", 1).into_bytes();
+    let e = verify_first(&b, &production()).expect_err("digest");
+    assert!(
+        matches!(&e, TlogError::BodyMismatch { field, .. } if field == "spec.data.hash.value"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_kind_version_that_disagrees_with_the_body_or_is_unknown_is_rejected() {
+    let mut b = bundle(&conformance(HAPPY));
+    b.verification_material.tlog_entries[0].kind_version.kind = "dsse".into();
+    let e = verify_first(&b, &production()).expect_err("kind");
+    assert!(matches!(e, TlogError::KindVersionMismatch { .. }), "{e}");
+    b.verification_material.tlog_entries[0].kind_version.kind = "rekord".into();
+    let e = verify_first(&b, &production()).expect_err("unsupported");
+    assert!(matches!(e, TlogError::UnsupportedKind { .. }), "{e}");
+}
+
+#[test]
+fn an_entry_of_a_log_the_root_does_not_have_is_rejected() {
+    let b = bundle(&conformance(HAPPY));
+    let staging = root("trusted-roots/public-good-staging.trusted_root.json");
+    let e = verify_first(&b, &staging).expect_err("unknown log");
+    assert!(matches!(e, TlogError::UnknownLog { .. }), "{e}");
+}
+
+#[test]
+fn the_log_key_must_be_valid_at_the_integrated_time() {
+    let b = bundle(&conformance(HAPPY));
+    let mut r = production();
+    let later = humantime::parse_rfc3339("2024-03-20T00:00:00Z").expect("time");
+    r.tlogs
+        .iter_mut()
+        .for_each(|l| l.valid_for.start = Some(later));
+    let e = verify_first(&b, &r).expect_err("not yet valid");
+    assert!(matches!(e, TlogError::LogKeyNotValidAt { .. }), "{e}");
+    // The end is inclusive (trust-root-tlog-validity-end-inclusive).
+    let mut r = production();
+    let at = humantime::parse_rfc3339("2024-03-19T17:26:26Z").expect("time");
+    r.tlogs.iter_mut().for_each(|l| l.valid_for.end = Some(at));
+    verify_first(&b, &r).expect("valid at the end");
+}
+
+#[test]
+fn an_entry_without_set_or_proof_is_rejected() {
+    let mut b = bundle(&conformance(HAPPY));
+    b.verification_material.tlog_entries[0].inclusion_promise = None;
+    b.verification_material.tlog_entries[0].inclusion_proof = None;
+    let e = verify_first(&b, &production()).expect_err("nothing");
+    assert!(matches!(e, TlogError::ProofMissing { .. }), "{e}");
+}
+
+#[test]
+fn a_v1_entry_with_only_a_proof_verifies_but_gives_no_integrated_time() {
+    // sigstore-python bundle_v3_no_signed_time: proof, no SET, no timestamp. The entry is fine;
+    // the bundle fails later for want of a verified time.
+    let b = bundle("sigstore-python/bundle_v3_no_signed_time.txt.sigstore.json");
+    let v = verify_first(&b, &production()).expect("verifies against production");
+    assert!(v.has_verified_inclusion_proof && !v.has_verified_set);
+    assert_eq!(v.integrated_time, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundle media-type rules and entries the bundle parser already rejects.
+
+#[test]
+fn a_v02_bundle_entry_without_inclusion_proof_is_rejected() {
+    // conformance intoto-missing-inclusion-proof_fail: SET only, in a v0.2 bundle.
+    let case = "intoto-missing-inclusion-proof_fail";
+    let b = bundle_as_v01(&conformance(case));
+    let signed = SignedContent::from_bundle(&b, None).expect("content");
+    let entry = &b.verification_material.tlog_entries[0];
+    let e = verify_bundle_entry(entry, MediaType::V02, &conformance_root(case), &signed)
+        .expect_err("v0.2");
+    assert!(matches!(e, TlogError::ProofMissing { .. }), "{e}");
+    // The same entry is acceptable in a v0.1 bundle (SET only).
+    verify_bundle_entry(entry, MediaType::V01, &conformance_root(case), &signed).expect("v0.1");
+}
+
+#[test]
+fn a_proof_without_checkpoint_is_rejected() {
+    // sigstore-python bundle_no_checkpoint (v0.2, staging).
+    let b = bundle_as_v01("sigstore-python/bundle_no_checkpoint.txt.sigstore");
+    let staging = root("trusted-roots/public-good-staging.trusted_root.json");
+    let e = verify_first(&b, &staging).expect_err("no checkpoint");
+    assert!(matches!(e, TlogError::ProofMissing { .. }), "{e}");
+}
+
+#[test]
+fn an_old_inclusion_proof_does_not_prove_this_entry() {
+    // conformance invalid-inclusion-proof_fail: the proof is for another tree and has no
+    // checkpoint; either check rejects it.
+    let b = bundle_as_v01(&conformance("invalid-inclusion-proof_fail"));
+    let e = verify_first(&b, &production()).expect_err("rejected");
+    assert!(matches!(e, TlogError::ProofMissing { .. }), "{e}");
+    let entry: &TransparencyLogEntry = &b.verification_material.tlog_entries[0];
+    let proof = entry.inclusion_proof.as_ref().expect("proof");
+    let leaf = merkle::leaf_hash(&entry.canonicalized_body);
+    let r = merkle::verify_inclusion(
+        u64::try_from(proof.log_index).expect("index"),
+        u64::try_from(proof.tree_size).expect("size"),
+        &leaf,
+        &proof.hashes,
+        &proof.root_hash,
+    );
+    assert!(r.is_err(), "the old audit path must not verify");
+}
+
+#[test]
+fn v01_bundles_with_only_a_set_verify() {
+    // sigstore-go's README example and npm provenance: SET only, intoto 0.0.2.
+    for path in [
+        "sigstore-go/bundle-provenance.json",
+        "sigstore-go/bundles/dsse.sigstore.json",
+    ] {
+        let b = bundle(path);
+        assert_eq!(b.media_type, MediaType::V01);
+        let signed = SignedContent::from_bundle(&b, None).expect("content");
+        let v = verify_bundle_entry(
+            &b.verification_material.tlog_entries[0],
+            b.media_type,
+            &production(),
+            &signed,
+        )
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(v.kind, EntryKind::IntotoV002);
+        assert!(v.has_verified_set && !v.has_verified_inclusion_proof);
+        assert!(v.integrated_time.is_some());
+    }
+}
+
+#[test]
+fn an_envelope_with_two_signatures_is_not_checked_against_the_log() {
+    let b = bundle("sigstore-go/bundles/dsse-2sigs.sigstore.json");
+    let e = verify_first(&b, &production()).expect_err("two signatures");
+    assert!(matches!(e, TlogError::ContentUnsupported { .. }), "{e}");
+}
+
+#[test]
+fn intoto_entries_with_a_custom_trust_root_verify() {
+    let case = "intoto-with-custom-trust-root";
+    let v = verify_first(&bundle(&conformance(case)), &conformance_root(case)).expect("verifies");
+    assert_eq!(v.kind, EntryKind::IntotoV002);
+    assert!(v.has_verified_set && v.has_verified_inclusion_proof);
+}
+
+#[test]
+fn an_intoto_entry_for_another_signature_fails_the_body_check() {
+    let case = "intoto-log-entry-mismatch_fail";
+    let e =
+        verify_first(&bundle(&conformance(case)), &conformance_root(case)).expect_err("mismatch");
+    assert!(matches!(e, TlogError::BodyMismatch { .. }), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rekor v2.
+
+#[test]
+fn rekor_v2_entries_verify_by_checkpoint_and_give_no_integrated_time() {
+    for case in [
+        "rekor2-happy-path",
+        "rekor2-dsse-happy-path",
+        "rekor2-checkpoint-origin-not-first",
+        "rekor2-checkpoint-two-sigs-from-origin",
+        "rekor2-checkpoint-multiple-cosigs",
+    ] {
+        let v = verify_first(&bundle(&conformance(case)), &conformance_root(case))
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(v.kind, EntryKind::HashedRekordV002, "{case}");
+        assert!(
+            v.has_verified_inclusion_proof && !v.has_verified_set,
+            "{case}"
+        );
+        assert_eq!(v.integrated_time, None, "{case}");
+        assert!(v.log_validity.start.is_some(), "{case}");
+    }
+}
+
+#[test]
+fn rekor_v2_logs_dsse_as_hashedrekord_over_the_pae_digest() {
+    // MANIFEST surprise 1: both copies of the staging DSSE bundle.
+    let staging = root("trusted-roots/public-good-staging.trusted_root.json");
+    for path in [
+        "sigstore-python/a.dsse.staging-rekor-v2.txt.sigstore.json",
+        &conformance("rekor2-dsse-happy-path"),
+    ] {
+        let b = bundle(path);
+        assert!(b.dsse_envelope().is_some());
+        let v = verify_first(&b, &staging).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(v.kind, EntryKind::HashedRekordV002);
+    }
+    let e = verify_first(
+        &bundle(&conformance("rekor2-dsse-mismatch-envelope_fail")),
+        &staging,
+    )
+    .expect_err("other envelope");
+    assert!(matches!(e, TlogError::BodyMismatch { .. }), "{e}");
+}
+
+#[test]
+fn a_rekor_v2_entry_needs_an_inclusion_proof_and_carries_no_set() {
+    let case = "rekor2-happy-path";
+    let mut b = bundle(&conformance(case));
+    b.verification_material.tlog_entries[0].inclusion_proof = None;
+    b.verification_material.tlog_entries[0].inclusion_promise =
+        Some(ci_attest::bundle::InclusionPromise {
+            signed_entry_timestamp: vec![0x30, 0x00],
+        });
+    let e = verify_first(&b, &conformance_root(case)).expect_err("SET on v2");
+    assert!(matches!(e, TlogError::SetInvalid { .. }), "{e}");
+    b.verification_material.tlog_entries[0].inclusion_promise = None;
+    let e = verify_first(&b, &conformance_root(case)).expect_err("no proof");
+    assert!(matches!(e, TlogError::ProofMissing { .. }), "{e}");
+}
+
+#[test]
+fn rekor_v2_checkpoint_defects_are_each_rejected() {
+    for (case, malformed) in [
+        ("rekor2-checkpoint-missing-log-signature_fail", true),
+        ("rekor2-checkpoint-missing-origin_fail", true),
+        ("rekor2-checkpoint-missing-root-hash_fail", true),
+        ("rekor2-checkpoint-missing-size_fail", true),
+        ("rekor2-checkpoint-no-matching-signature_fail", false),
+    ] {
+        let e = verify_first(&bundle(&conformance(case)), &conformance_root(case)).expect_err(case);
+        match (&e, malformed) {
+            (
+                TlogError::CheckpointInvalid(
+                    ci_attest::verify::tlog::checkpoint::CheckpointError::Malformed { .. },
+                ),
+                true,
+            )
+            | (
+                TlogError::CheckpointInvalid(
+                    ci_attest::verify::tlog::checkpoint::CheckpointError::NoValidSignature {
+                        ..
+                    },
+                ),
+                false,
+            ) => {}
+            _ => panic!("{case}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_log_key_without_validity_start_is_not_trusted() {
+    let case = "trust-root-tlog-missing-validity-start_fail";
+    let e =
+        verify_first(&bundle(&conformance(case)), &conformance_root(case)).expect_err("no start");
+    assert!(matches!(e, TlogError::LogUnusable { .. }), "{e}");
+}
