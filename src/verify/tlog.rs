@@ -627,3 +627,41 @@ fn check_certificate_time(der: &[u8], t: SystemTime) -> Result<(), TlogError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{KindVersion, LogId};
+
+    #[test]
+    fn the_set_payload_is_canonical_json_with_sorted_keys_and_hex_log_id() {
+        let entry = TransparencyLogEntry {
+            log_index: 42,
+            log_id: LogId {
+                key_id: vec![0xab, 0x01],
+            },
+            kind_version: KindVersion {
+                kind: "hashedrekord".into(),
+                version: "0.0.1".into(),
+            },
+            integrated_time: 1_700_000_000,
+            inclusion_promise: None,
+            inclusion_proof: None,
+            canonicalized_body: b"{}".to_vec(),
+        };
+        assert_eq!(
+            set_payload(&entry),
+            r#"{"body":"e30=","integratedTime":1700000000,"logID":"ab01","logIndex":42}"#
+        );
+    }
+
+    #[test]
+    fn log_hash_follows_key_details() {
+        let key = VerifyingKey::from_spki_der(&TrustedRoot::production().tlogs[0].public_key)
+            .expect("production log key");
+        let mut log = TrustedRoot::production().tlogs[0].clone();
+        assert_eq!(log_hash(&log, &key), HashAlg::Sha256);
+        log.key_details = "PKIX_ECDSA_P384_SHA_384".into();
+        assert_eq!(log_hash(&log, &key), HashAlg::Sha384);
+    }
+}

@@ -388,7 +388,7 @@ fn sha2(alg: &HashAlgorithm, data: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The one signature of the DSSE envelope (bundles require exactly one).
-fn dsse_signature<'a>(env: &'a crate::dsse::Envelope) -> Result<&'a [u8], TlogError> {
+fn dsse_signature(env: &crate::dsse::Envelope) -> Result<&[u8], TlogError> {
     match env.signatures.as_slice() {
         [one] => Ok(&one.sig),
         other => Err(TlogError::ContentUnsupported {
