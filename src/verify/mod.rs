@@ -9,6 +9,7 @@
 //! did not.
 
 pub mod pki;
+pub mod tlog;
 
 use crate::bundle::{Bundle, BundleError, KeyMaterial};
 use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
