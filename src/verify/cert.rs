@@ -24,14 +24,14 @@ use x509_cert::der::asn1::{ObjectIdentifier, Utf8StringRef};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectAltName, SubjectKeyIdentifier,
 };
 
 /// Extended key usage id-kp-codeSigning (1.3.6.1.5.5.7.3.3).
 pub const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 /// Extended key usage id-kp-timeStamping (1.3.6.1.5.5.7.3.8).
-pub const EKU_TIME_STAMPING: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+pub const EKU_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// anyExtendedKeyUsage (2.5.29.37.0).
 const EKU_ANY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
 /// Fulcio OIDC issuer (v2, DER UTF8String): 1.3.6.1.4.1.57264.1.8.
@@ -44,8 +44,7 @@ pub const OID_FULCIO_ISSUER_V1: ObjectIdentifier =
 pub const OID_FULCIO_OTHERNAME_SAN: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
 /// RFC 6962 embedded SCT list extension: 1.3.6.1.4.1.11129.2.4.2.
-pub const OID_SCT_LIST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
+pub const OID_SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
 /// The Fulcio extension arc 1.3.6.1.4.1.57264.1 (its extensions are informational).
 const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1.";
 
@@ -121,7 +120,9 @@ pub enum CertError {
         found: String,
     },
     /// A certificate signature does not verify with its issuer's key.
-    #[error("signature on certificate {subject} does not verify with the key of {issuer}: {detail}")]
+    #[error(
+        "signature on certificate {subject} does not verify with the key of {issuer}: {detail}"
+    )]
     BadSignature {
         /// The signed certificate's subject.
         subject: String,
@@ -238,7 +239,11 @@ pub enum CertError {
     },
 }
 
-fn malformed(what: impl Into<String>, expected: impl Into<String>, found: impl fmt::Display) -> CertError {
+fn malformed(
+    what: impl Into<String>,
+    expected: impl Into<String>,
+    found: impl fmt::Display,
+) -> CertError {
     CertError::Malformed {
         what: what.into(),
         expected: expected.into(),
@@ -288,7 +293,9 @@ pub(crate) fn read_tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), String> {
         .split_first()
         .ok_or_else(|| "end of data where a DER element was expected".to_string())?;
     if tag & 0x1f == 0x1f {
-        return Err(format!("unsupported high tag number (identifier 0x{tag:02x})"));
+        return Err(format!(
+            "unsupported high tag number (identifier 0x{tag:02x})"
+        ));
     }
     let (&first, mut rest) = rest
         .split_first()
@@ -391,8 +398,7 @@ impl ParsedCert {
         let cert = Certificate::from_der(der)
             .map_err(|e| malformed(what, "a DER X.509 certificate", e))?;
         let outer = read_one(der, 0x30).map_err(|e| malformed(what, "a DER certificate", e))?;
-        let (tbs, _) =
-            read_tlv(outer.value).map_err(|e| malformed(what, "a TBSCertificate", e))?;
+        let (tbs, _) = read_tlv(outer.value).map_err(|e| malformed(what, "a TBSCertificate", e))?;
         Ok(ParsedCert {
             der: der.to_vec(),
             cert,
@@ -403,11 +409,41 @@ impl ParsedCert {
     /// The subject as text.
     pub(crate) fn subject(&self) -> String {
         let s = self.cert.tbs_certificate().subject().to_string();
-        if s.is_empty() { "(empty subject)".to_string() } else { s }
+        if s.is_empty() {
+            "(empty subject)".to_string()
+        } else {
+            s
+        }
     }
 
+    /// The issuer name, with the authorityKeyIdentifier when present.
     fn issuer_name(&self) -> String {
-        self.cert.tbs_certificate().issuer().to_string()
+        let name = self.cert.tbs_certificate().issuer().to_string();
+        match self
+            .decode_ext::<AuthorityKeyIdentifier>(OID_AUTHORITY_KEY_ID, "authorityKeyIdentifier")
+            .ok()
+            .flatten()
+            .and_then(|aki| aki.key_identifier)
+        {
+            Some(id) => format!("{name} (key id {})", hex::encode(id.as_bytes())),
+            None => name,
+        }
+    }
+
+    /// The subject, with the subjectKeyIdentifier when present.
+    fn subject_with_key_id(&self) -> String {
+        match self
+            .decode_ext::<SubjectKeyIdentifier>(OID_SUBJECT_KEY_ID, "subjectKeyIdentifier")
+            .ok()
+            .flatten()
+        {
+            Some(id) => format!(
+                "{} (key id {})",
+                self.subject(),
+                hex::encode(id.0.as_bytes())
+            ),
+            None => self.subject(),
+        }
     }
 
     fn subject_der(&self) -> Option<Vec<u8>> {
@@ -429,18 +465,28 @@ impl ParsedCert {
 
     /// The certificate's public key.
     pub(crate) fn key(&self) -> Result<VerifyingKey, CertError> {
-        VerifyingKey::from_spki_der(&self.spki_der()?).map_err(|e| CertError::UnsupportedAlgorithm {
-            subject: self.subject(),
-            found: e.to_string(),
+        VerifyingKey::from_spki_der(&self.spki_der()?).map_err(|e| {
+            CertError::UnsupportedAlgorithm {
+                subject: self.subject(),
+                found: e.to_string(),
+            }
         })
     }
 
     pub(crate) fn not_before(&self) -> SystemTime {
-        self.cert.tbs_certificate().validity().not_before.to_system_time()
+        self.cert
+            .tbs_certificate()
+            .validity()
+            .not_before
+            .to_system_time()
     }
 
     pub(crate) fn not_after(&self) -> SystemTime {
-        self.cert.tbs_certificate().validity().not_after.to_system_time()
+        self.cert
+            .tbs_certificate()
+            .validity()
+            .not_after
+            .to_system_time()
     }
 
     /// notBefore <= at <= notAfter.
@@ -464,7 +510,10 @@ impl ParsedCert {
             .map_or(&[], |e| e.as_slice())
     }
 
-    fn extension(&self, oid: ObjectIdentifier) -> Result<Option<&x509_cert::ext::Extension>, CertError> {
+    fn extension(
+        &self,
+        oid: ObjectIdentifier,
+    ) -> Result<Option<&x509_cert::ext::Extension>, CertError> {
         let mut found = self.extensions().iter().filter(|e| e.extn_id == oid);
         let first = found.next();
         if found.next().is_some() {
@@ -477,7 +526,11 @@ impl ParsedCert {
         Ok(first)
     }
 
-    fn decode_ext<'a, T: Decode<'a>>(&'a self, oid: ObjectIdentifier, name: &str) -> Result<Option<T>, CertError> {
+    fn decode_ext<'a, T: Decode<'a>>(
+        &'a self,
+        oid: ObjectIdentifier,
+        name: &str,
+    ) -> Result<Option<T>, CertError> {
         match self.extension(oid)? {
             None => Ok(None),
             Some(ext) => T::from_der(ext.extn_value.as_bytes())
@@ -503,12 +556,17 @@ impl ParsedCert {
         let key = issuer.key()?;
         let alg = &self.cert.signature_algorithm().oid;
         let sig = self.cert.signature().as_bytes().ok_or_else(|| {
-            malformed(self.subject(), "a signature BIT STRING without unused bits", "unused bits")
+            malformed(
+                self.subject(),
+                "a signature BIT STRING without unused bits",
+                "unused bits",
+            )
         })?;
-        let hash = signature_hash(alg, &key, None).ok_or_else(|| CertError::UnsupportedAlgorithm {
-            subject: self.subject(),
-            found: format!("{alg} with a {} key", key.kind()),
-        })?;
+        let hash =
+            signature_hash(alg, &key, None).ok_or_else(|| CertError::UnsupportedAlgorithm {
+                subject: self.subject(),
+                found: format!("{alg} with a {} key", key.kind()),
+            })?;
         key.verify(&self.tbs_raw, sig, hash)
             .map_err(|e| CertError::BadSignature {
                 subject: self.subject(),
@@ -652,7 +710,12 @@ pub(crate) fn build_path(
             .cert_chain
             .iter()
             .enumerate()
-            .map(|(i, der)| ParsedCert::parse(der, &format!("trusted root certificate {i} of {}", auth.uri)))
+            .map(|(i, der)| {
+                ParsedCert::parse(
+                    der,
+                    &format!("trusted root certificate {i} of {}", auth.uri),
+                )
+            })
             .collect()
         {
             Ok(c) => c,
@@ -692,9 +755,9 @@ pub(crate) fn build_path(
 fn trusted_subjects(authorities: &[crate::trust::Authority]) -> String {
     let names: Vec<String> = authorities
         .iter()
-        .filter_map(|a| a.cert_chain.first())
-        .filter_map(|der| Certificate::from_der(der).ok())
-        .map(|c| c.tbs_certificate().subject().to_string())
+        .flat_map(|a| a.cert_chain.iter())
+        .filter_map(|der| ParsedCert::parse(der, "trusted certificate").ok())
+        .map(|c| c.subject_with_key_id())
         .collect();
     if names.is_empty() {
         "none configured".to_string()
@@ -733,7 +796,11 @@ fn check_path(
                         format!(
                             "{}{}",
                             c.subject(),
-                            if self_signed { " (a self-signed root out of place)" } else { " (not that certificate)" }
+                            if self_signed {
+                                " (a self-signed root out of place)"
+                            } else {
+                                " (not that certificate)"
+                            }
                         )
                     })
                     .unwrap_or_else(|e| e.to_string());
@@ -746,7 +813,10 @@ fn check_path(
             None => {
                 return Err(CertError::ExtraCertificate {
                     index: i,
-                    expected: format!("at most {} certificate(s) after the leaf (the trusted issuers)", path.len()),
+                    expected: format!(
+                        "at most {} certificate(s) after the leaf (the trusted issuers)",
+                        path.len()
+                    ),
                     found: format!("{} certificate(s)", extra.len()),
                 });
             }
@@ -855,7 +925,13 @@ pub fn verify_chain(
     let leaf = ParsedCert::parse(leaf_der, "leaf certificate")?;
     leaf.check_valid_at(at)?;
     check_leaf_profile(&leaf)?;
-    let path = build_path(&leaf, extra, &root.certificate_authorities, at, EKU_CODE_SIGNING)?;
+    let path = build_path(
+        &leaf,
+        extra,
+        &root.certificate_authorities,
+        at,
+        EKU_CODE_SIGNING,
+    )?;
     let issuer = path.first().ok_or_else(|| CertError::UntrustedIssuer {
         expected: trusted_subjects(&root.certificate_authorities),
         found: leaf.issuer_name(),
@@ -904,7 +980,10 @@ fn check_leaf_profile(leaf: &ParsedCert) -> Result<(), CertError> {
             return Err(CertError::Usage {
                 subject: leaf.subject(),
                 expected: "keyUsage digitalSignature".into(),
-                found: other.map_or_else(|| "no keyUsage extension".into(), |ku| format!("keyUsage {:?}", ku.0)),
+                found: other.map_or_else(
+                    || "no keyUsage extension".into(),
+                    |ku| format!("keyUsage {:?}", ku.0),
+                ),
             });
         }
     }
@@ -929,10 +1008,13 @@ fn leaf_san(leaf: &ParsedCert) -> Result<Option<San>, CertError> {
             GeneralName::UniformResourceIdentifier(s) => found.push(San::Uri(s.to_string())),
             GeneralName::Rfc822Name(s) => found.push(San::Email(s.to_string())),
             GeneralName::OtherName(o) if o.type_id == OID_FULCIO_OTHERNAME_SAN => {
-                let s = o.value.decode_as::<Utf8StringRef<'_>>().map_err(|e| CertError::San {
-                    expected: "a UTF8String in the Fulcio OtherName SAN".into(),
-                    found: e.to_string(),
-                })?;
+                let s = o
+                    .value
+                    .decode_as::<Utf8StringRef<'_>>()
+                    .map_err(|e| CertError::San {
+                        expected: "a UTF8String in the Fulcio OtherName SAN".into(),
+                        found: e.to_string(),
+                    })?;
                 found.push(San::OtherName(s.as_str().to_string()));
             }
             _ => {}
@@ -942,7 +1024,14 @@ fn leaf_san(leaf: &ParsedCert) -> Result<Option<San>, CertError> {
         0 | 1 => Ok(found.pop()),
         n => Err(CertError::San {
             expected: "exactly one URI, e-mail or Fulcio OtherName identity".into(),
-            found: format!("{n}: {}", found.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+            found: format!(
+                "{n}: {}",
+                found
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }),
     }
 }
@@ -950,13 +1039,21 @@ fn leaf_san(leaf: &ParsedCert) -> Result<Option<San>, CertError> {
 fn leaf_oidc_issuer(leaf: &ParsedCert) -> Result<Option<String>, CertError> {
     if let Some(ext) = leaf.extension(OID_FULCIO_ISSUER_V2)? {
         let s = Utf8StringRef::from_der(ext.extn_value.as_bytes()).map_err(|e| {
-            malformed(leaf.subject(), "a DER UTF8String in the OIDC issuer extension (1.3.6.1.4.1.57264.1.8)", e)
+            malformed(
+                leaf.subject(),
+                "a DER UTF8String in the OIDC issuer extension (1.3.6.1.4.1.57264.1.8)",
+                e,
+            )
         })?;
         return Ok(Some(s.as_str().to_string()));
     }
     if let Some(ext) = leaf.extension(OID_FULCIO_ISSUER_V1)? {
         let s = std::str::from_utf8(ext.extn_value.as_bytes()).map_err(|e| {
-            malformed(leaf.subject(), "UTF-8 in the legacy OIDC issuer extension (1.3.6.1.4.1.57264.1.1)", e)
+            malformed(
+                leaf.subject(),
+                "UTF-8 in the legacy OIDC issuer extension (1.3.6.1.4.1.57264.1.1)",
+                e,
+            )
         })?;
         return Ok(Some(s.to_string()));
     }
@@ -1074,7 +1171,15 @@ fn parse_sct_list(extn_value: &[u8]) -> Result<Vec<Sct<'_>>, CertError> {
             if !r.0.is_empty() {
                 return Err(format!("{} bytes after an SCT", r.0.len()));
             }
-            Ok(Sct { version, log_id, timestamp_ms, extensions, hash_alg, sig_alg, signature })
+            Ok(Sct {
+                version,
+                log_id,
+                timestamp_ms,
+                extensions,
+                hash_alg,
+                sig_alg,
+                signature,
+            })
         })()
         .map_err(bad)?;
         out.push(sct);
@@ -1082,12 +1187,22 @@ fn parse_sct_list(extn_value: &[u8]) -> Result<Vec<Sct<'_>>, CertError> {
     Ok(out)
 }
 
-fn verify_sct(sct: &Sct<'_>, issuer_key_hash: &[u8], tbs: &[u8], root: &TrustedRoot) -> Result<(), String> {
+fn verify_sct(
+    sct: &Sct<'_>,
+    issuer_key_hash: &[u8],
+    tbs: &[u8],
+    root: &TrustedRoot,
+) -> Result<(), String> {
     let log = root
         .ctlogs
         .iter()
         .find(|l| l.log_id == sct.log_id)
-        .ok_or_else(|| format!("log id {} is not a CT log of the trusted root", hex::encode(sct.log_id)))?;
+        .ok_or_else(|| {
+            format!(
+                "log id {} is not a CT log of the trusted root",
+                hex::encode(sct.log_id)
+            )
+        })?;
     let ts = UNIX_EPOCH
         .checked_add(Duration::from_millis(sct.timestamp_ms))
         .ok_or_else(|| format!("timestamp {} out of range", sct.timestamp_ms))?;
@@ -1103,9 +1218,14 @@ fn verify_sct(sct: &Sct<'_>, issuer_key_hash: &[u8], tbs: &[u8], root: &TrustedR
         4 => HashAlg::Sha256,
         5 => HashAlg::Sha384,
         6 => HashAlg::Sha512,
-        other => return Err(format!("hash algorithm SHA-256/384/512 (4/5/6), found {other}")),
+        other => {
+            return Err(format!(
+                "hash algorithm SHA-256/384/512 (4/5/6), found {other}"
+            ));
+        }
     };
-    let key = VerifyingKey::from_spki_der(&log.public_key).map_err(|e| format!("CT log key: {e}"))?;
+    let key =
+        VerifyingKey::from_spki_der(&log.public_key).map_err(|e| format!("CT log key: {e}"))?;
     let sig_ok = matches!(
         (sct.sig_alg, &key),
         (3, VerifyingKey::P256(_) | VerifyingKey::P384(_))
@@ -1119,7 +1239,10 @@ fn verify_sct(sct: &Sct<'_>, issuer_key_hash: &[u8], tbs: &[u8], root: &TrustedR
             sct.sig_alg
         ));
     }
-    let tbs_len = u32::try_from(tbs.len()).ok().filter(|n| *n < (1 << 24)).ok_or("TBSCertificate too large")?;
+    let tbs_len = u32::try_from(tbs.len())
+        .ok()
+        .filter(|n| *n < (1 << 24))
+        .ok_or("TBSCertificate too large")?;
     let ext_len = u16::try_from(sct.extensions.len()).map_err(|_| "SCT extensions too large")?;
     let mut msg = Vec::with_capacity(tbs.len() + sct.extensions.len() + 64);
     msg.push(sct.version);
@@ -1175,10 +1298,11 @@ pub struct SanRegex {
 impl SanRegex {
     /// Compiles `pattern`, anchored at both ends (`^(?:pattern)$`).
     pub fn new(pattern: &str) -> Result<SanRegex, CertError> {
-        let regex = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| CertError::BadPattern {
-            pattern: pattern.to_string(),
-            detail: e.to_string(),
-        })?;
+        let regex =
+            regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| CertError::BadPattern {
+                pattern: pattern.to_string(),
+                detail: e.to_string(),
+            })?;
         Ok(SanRegex {
             pattern: pattern.to_string(),
             regex,
@@ -1215,14 +1339,19 @@ impl fmt::Display for IdentityMatcher {
 }
 
 /// Checks the certificate's OIDC issuer (exactly `issuer`) and SAN (per `san`).
-pub fn identity_matches(cert: &VerifiedCert, issuer: &str, san: &IdentityMatcher) -> Result<(), CertError> {
+pub fn identity_matches(
+    cert: &VerifiedCert,
+    issuer: &str,
+    san: &IdentityMatcher,
+) -> Result<(), CertError> {
     match cert.oidc_issuer() {
         Some(found) if found == issuer => {}
         found => {
             return Err(CertError::IdentityMismatch {
                 field: "OIDC issuer",
                 expected: format!("{issuer:?}"),
-                found: found.map_or_else(|| "no OIDC issuer extension".into(), |s| format!("{s:?}")),
+                found: found
+                    .map_or_else(|| "no OIDC issuer extension".into(), |s| format!("{s:?}")),
             });
         }
     }

@@ -26,8 +26,7 @@ use x509_cert::ext::pkix::{KeyUsages, SubjectKeyIdentifier};
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
 const OID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-const OID_CT_TST_INFO: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+const OID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const OID_ATTR_CONTENT_TYPE: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const OID_ATTR_MESSAGE_DIGEST: ObjectIdentifier =
@@ -56,7 +55,9 @@ pub enum TsaError {
         found: String,
     },
     /// The TimeStampResp reports that no timestamp was granted.
-    #[error("timestamp response status: expected granted (0) or grantedWithMods (1), found {found}")]
+    #[error(
+        "timestamp response status: expected granted (0) or grantedWithMods (1), found {found}"
+    )]
     Status {
         /// The PKIStatus value.
         found: String,
@@ -172,7 +173,9 @@ pub fn verify_timestamp(
 
     // The signed attributes bind the TSTInfo.
     let digest_alg = hash_alg(&signed.signer.digest_alg, "SignerInfo digestAlgorithm")?;
-    signed.signer.check_attributes(digest_alg, signed.econtent)?;
+    signed
+        .signer
+        .check_attributes(digest_alg, signed.econtent)?;
 
     // The signer certificate: embedded or trusted, matching the signer identifier.
     let mut candidates = Vec::new();
@@ -207,18 +210,21 @@ pub fn verify_timestamp(
         gen_time: fmt_time(tst.gen_time),
         source: e,
     })?;
-    let sig_hash = signature_hash(&signed.signer.signature_alg, &key, Some(digest_alg)).ok_or_else(
-        || TsaError::UnsupportedAlgorithm {
+    let sig_hash = signature_hash(&signed.signer.signature_alg, &key, Some(digest_alg))
+        .ok_or_else(|| TsaError::UnsupportedAlgorithm {
             what: "SignerInfo signatureAlgorithm",
             expected: "ECDSA, RSA PKCS#1 v1.5 or Ed25519 matching the signer's key".into(),
             found: format!("{} with a {} key", signed.signer.signature_alg, key.kind()),
-        },
-    )?;
-    key.verify(&signed.signer.signed_attrs_set, signed.signer.signature, sig_hash)
-        .map_err(|e| TsaError::BadSignature {
-            signer: signer_cert.subject(),
-            detail: e.to_string(),
         })?;
+    key.verify(
+        &signed.signer.signed_attrs_set,
+        signed.signer.signature,
+        sig_hash,
+    )
+    .map_err(|e| TsaError::BadSignature {
+        signer: signer_cert.subject(),
+        detail: e.to_string(),
+    })?;
 
     // The signer is a timestamping certificate valid at genTime, chaining to a trusted TSA.
     check_tsa_certificate(&signer_cert, root, tst.gen_time).map_err(|e| TsaError::Certificate {
@@ -234,7 +240,13 @@ fn check_tsa_certificate(
     gen_time: SystemTime,
 ) -> Result<(), CertError> {
     cert.check_valid_at(gen_time)?;
-    for ext in cert.cert.tbs_certificate().extensions().into_iter().flatten() {
+    for ext in cert
+        .cert
+        .tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+    {
         let known = [
             OID_KEY_USAGE,
             OID_EXT_KEY_USAGE,
@@ -299,8 +311,7 @@ fn check_tsa_certificate(
 /// Accepts a `TimeStampResp` (status granted) or a bare `TimeStampToken`; returns the
 /// ContentInfo's encoding.
 fn unwrap_response(der: &[u8]) -> Result<&[u8], TsaError> {
-    let outer = read_one(der, 0x30)
-        .map_err(|e| malformed("TimeStampResp", "a DER SEQUENCE", e))?;
+    let outer = read_one(der, 0x30).map_err(|e| malformed("TimeStampResp", "a DER SEQUENCE", e))?;
     let fields = read_all(outer.value).map_err(|e| malformed("TimeStampResp", "DER fields", e))?;
     match fields.first() {
         Some(status) if status.tag == 0x30 => {
@@ -336,10 +347,14 @@ impl<'a> SignedData<'a> {
     fn parse(content_info: &'a [u8]) -> Result<SignedData<'a>, TsaError> {
         let ci = read_one(content_info, 0x30)
             .map_err(|e| malformed("ContentInfo", "a DER SEQUENCE", e))?;
-        let [content_type, content] = read_all(ci.value)
-            .map_err(|e| malformed("ContentInfo", "DER fields", e))?[..]
+        let [content_type, content] =
+            read_all(ci.value).map_err(|e| malformed("ContentInfo", "DER fields", e))?[..]
         else {
-            return Err(malformed("ContentInfo", "contentType and content", "other fields"));
+            return Err(malformed(
+                "ContentInfo",
+                "contentType and content",
+                "other fields",
+            ));
         };
         let ct = decode_oid(content_type.raw, "ContentInfo contentType")?;
         if ct != OID_SIGNED_DATA || content.tag != 0xa0 {
@@ -379,7 +394,11 @@ impl<'a> SignedData<'a> {
             .filter(|f| f.tag == 0x31)
             .ok_or_else(|| malformed("SignedData", "a signerInfos SET", "none"))?;
         if it.next().is_some() {
-            return Err(malformed("SignedData", "nothing after signerInfos", "more fields"));
+            return Err(malformed(
+                "SignedData",
+                "nothing after signerInfos",
+                "more fields",
+            ));
         }
 
         // encapContentInfo ::= SEQUENCE { eContentType, [0] EXPLICIT OCTET STRING }
@@ -401,7 +420,11 @@ impl<'a> SignedData<'a> {
             ));
         }
         if e_content.tag != 0xa0 {
-            return Err(malformed("EncapsulatedContentInfo", "[0] eContent", "another tag"));
+            return Err(malformed(
+                "EncapsulatedContentInfo",
+                "[0] eContent",
+                "another tag",
+            ));
         }
         let octets = read_one(e_content.value, 0x04)
             .map_err(|e| malformed("eContent", "an OCTET STRING", e))?;
@@ -524,16 +547,18 @@ impl<'a> SignerInfo<'a> {
             .next_if(|f| f.tag == 0x30)
             .ok_or_else(|| malformed("SignerInfo", "a signatureAlgorithm", "none"))?;
         let signature_alg = AlgorithmIdentifierOwned::from_der(signature_alg.raw)
-            .map_err(|e| {
-                malformed("SignerInfo signatureAlgorithm", "an AlgorithmIdentifier", e)
-            })?
+            .map_err(|e| malformed("SignerInfo signatureAlgorithm", "an AlgorithmIdentifier", e))?
             .oid;
         let signature = it
             .next_if(|f| f.tag == 0x04)
             .ok_or_else(|| malformed("SignerInfo", "a signature OCTET STRING", "none"))?;
         let _unsigned = it.next_if(|f| f.tag == 0xa1);
         if it.next().is_some() {
-            return Err(malformed("SignerInfo", "nothing after the signature", "more fields"));
+            return Err(malformed(
+                "SignerInfo",
+                "nothing after the signature",
+                "more fields",
+            ));
         }
         let mut signed_attrs_set = signed_attrs.raw.to_vec();
         if let Some(first) = signed_attrs_set.first_mut() {
@@ -563,7 +588,11 @@ impl<'a> SignerInfo<'a> {
             let [id, values] = read_all(attr.value)
                 .map_err(|e| malformed("signedAttrs", "attrType and attrValues", e))?[..]
             else {
-                return Err(malformed("signedAttrs", "attrType and attrValues", "other fields"));
+                return Err(malformed(
+                    "signedAttrs",
+                    "attrType and attrValues",
+                    "other fields",
+                ));
             };
             if decode_oid(id.raw, "attrType")? != oid {
                 continue;
@@ -651,8 +680,8 @@ impl<'a> TstInfo<'a> {
                 "other types",
             ));
         }
-        let [alg, hashed] = read_all(imprint.value)
-            .map_err(|e| malformed("messageImprint", "DER fields", e))?[..]
+        let [alg, hashed] =
+            read_all(imprint.value).map_err(|e| malformed("messageImprint", "DER fields", e))?[..]
         else {
             return Err(malformed(
                 "messageImprint",
@@ -666,12 +695,20 @@ impl<'a> TstInfo<'a> {
         if hashed.tag != 0x04 || hashed.value.len() != imprint_alg.output_len() {
             return Err(malformed(
                 "messageImprint",
-                format!("a {}-byte {} hashedMessage", imprint_alg.output_len(), imprint_alg),
+                format!(
+                    "a {}-byte {} hashedMessage",
+                    imprint_alg.output_len(),
+                    imprint_alg
+                ),
                 format!("{} bytes", hashed.value.len()),
             ));
         }
         if gen_time.tag != 0x18 {
-            return Err(malformed("TSTInfo", "genTime GeneralizedTime", "another type"));
+            return Err(malformed(
+                "TSTInfo",
+                "genTime GeneralizedTime",
+                "another type",
+            ));
         }
         Ok(TstInfo {
             imprint_alg,
@@ -748,15 +785,31 @@ mod tests {
             parse_generalized_time(b"20250612120220.5Z").expect("fraction"),
             t("2025-06-12T12:02:20.5Z")
         );
-        for bad in [&b"20250612120220"[..], b"2025061212022Z", b"20251312120220Z", b"20250612120220.Z", b"20250612120220.50Z", b""] {
-            assert!(parse_generalized_time(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"20250612120220"[..],
+            b"2025061212022Z",
+            b"20251312120220Z",
+            b"20250612120220.Z",
+            b"20250612120220.50Z",
+            b"",
+        ] {
+            assert!(
+                parse_generalized_time(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         let root = TrustedRoot::production();
-        for bad in [&b""[..], b"\x30\x00", b"\x30\x03\x02\x01\x00", b"\x30\x05\x30\x03\x02\x01\x02"] {
+        for bad in [
+            &b""[..],
+            b"\x30\x00",
+            b"\x30\x03\x02\x01\x00",
+            b"\x30\x05\x30\x03\x02\x01\x02",
+        ] {
             assert!(verify_timestamp(bad, b"sig", &root).is_err());
         }
     }
