@@ -198,6 +198,39 @@ fn a_full_chain_leaf_intermediate_trusted_root_is_accepted() {
 }
 
 #[test]
+fn a_tampered_leaf_fails_its_issuers_signature() {
+    let b = bundle(&conformance("happy-path-v0.3"));
+    let (leaf, extra) = certs(&b).expect("keyless");
+    let at = integrated_time(&b).expect("time");
+    // Change one character of the SAN inside the signed TBSCertificate.
+    let pos = leaf
+        .windows(BEACON.len())
+        .position(|w| w == BEACON.as_bytes())
+        .expect("SAN bytes in the leaf");
+    let mut bad = leaf.clone();
+    bad[pos + 8] ^= 0x01;
+    let e = verify_chain(&bad, &extra, &production(), at).expect_err("tampered");
+    assert!(matches!(e, CertError::BadSignature { .. }), "{e}");
+}
+
+#[test]
+fn a_certificate_without_code_signing_usage_is_not_a_signing_certificate() {
+    // The trusted TSA certificate (timeStamping only) presented as a keyless leaf, with the TSA
+    // chain as the certificate authority: the chain is fine, the usage is not.
+    let mut root = conformance_root("rekor2-happy-path");
+    let tsa = root.timestamp_authorities.first().expect("a TSA").clone();
+    let (leaf, chain) = tsa.cert_chain.split_first().expect("TSA leaf and chain");
+    root.certificate_authorities = vec![ci_attest::trust::Authority {
+        cert_chain: chain.to_vec(),
+        ..tsa.clone()
+    }];
+    let at = tsa.valid_for.start.expect("start") + Duration::from_secs(3600);
+    let e = verify_chain(leaf, &[], &root, at).expect_err("not code signing");
+    assert!(matches!(e, CertError::Usage { .. }), "{e}");
+    assert!(e.to_string().contains("1.3.6.1.5.5.7.3.3"), "{e}");
+}
+
+#[test]
 fn an_sct_must_verify_with_a_trusted_ct_log() {
     let b = bundle(&conformance("invalid-ct-key_fail"));
     let (leaf, extra) = certs(&b).expect("keyless");

@@ -583,6 +583,23 @@ impl ParsedCert {
         }
     }
 
+    /// False when both key identifiers are present and differ (`issuer` cannot have signed this).
+    fn key_ids_compatible(&self, issuer: &ParsedCert) -> bool {
+        let aki = self
+            .decode_ext::<AuthorityKeyIdentifier>(OID_AUTHORITY_KEY_ID, "authorityKeyIdentifier")
+            .ok()
+            .flatten()
+            .and_then(|a| a.key_identifier);
+        let ski = issuer
+            .decode_ext::<SubjectKeyIdentifier>(OID_SUBJECT_KEY_ID, "subjectKeyIdentifier")
+            .ok()
+            .flatten();
+        match (aki, ski) {
+            (Some(a), Some(s)) => a.as_bytes() == s.0.as_bytes(),
+            _ => true,
+        }
+    }
+
     /// Rejects critical extensions outside `known`.
     fn check_critical(&self, known: &[ObjectIdentifier]) -> Result<(), CertError> {
         for ext in self.extensions() {
@@ -726,10 +743,22 @@ pub(crate) fn build_path(
         };
         // The trusted certificate that issued the leaf: its subject must name the leaf's issuer
         // and its key must verify the leaf's signature.
-        let Some(start) = chain
-            .iter()
-            .position(|c| leaf.named_issuer_is(c) && leaf.verify_signed_by(c).is_ok())
-        else {
+        // A certificate that names the issuer (and whose key id does not contradict the leaf's
+        // authority key id) but whose key does not verify is reported as a bad signature.
+        let mut start = None;
+        for (i, c) in chain.iter().enumerate() {
+            if !leaf.named_issuer_is(c) || !leaf.key_ids_compatible(c) {
+                continue;
+            }
+            match leaf.verify_signed_by(c) {
+                Ok(()) => {
+                    start = Some(i);
+                    break;
+                }
+                Err(e) => best = Some(e),
+            }
+        }
+        let Some(start) = start else {
             continue;
         };
         if !auth.valid_for.contains(at) {
