@@ -8,8 +8,10 @@
 //! [`crate::policy::evaluate`] then judges. Every step either runs or leaves a finding saying it
 //! did not.
 
+pub mod cert;
 pub mod pki;
 pub mod tlog;
+pub mod tsa;
 
 use crate::bundle::{Bundle, BundleError, KeyMaterial};
 use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
