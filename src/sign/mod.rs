@@ -6,6 +6,8 @@
 //! [`verify_envelope_signature`] is the matching check of the envelope's signature.
 
 pub mod key;
+pub mod keyless;
+pub mod oidc;
 
 use crate::bundle::{self, Bundle, BundleError};
 use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, Signature};

@@ -1,0 +1,349 @@
+//! Keyless signing: an ephemeral P-256 key, a Fulcio certificate for an OIDC identity, a Rekor v1
+//! entry, and optionally an RFC 3161 timestamp, all in one sigstore bundle v0.3.
+//!
+//! [`sign_statement_keyless`] signs an in-toto Statement as a DSSE envelope:
+//! 1. the token must not have expired ([`IdentityToken::check_not_expired`]);
+//! 2. a fresh P-256 key is generated; Fulcio (`POST /api/v2/signingCert`) certifies it for the
+//!    token's identity, given a proof of possession (a signature over the token's `email`, else
+//!    `sub`); the leaf certificate must be for that key;
+//! 3. the key signs the DSSE PAE; the key is then dropped;
+//! 4. if a TSA is configured, it timestamps the signature bytes (SHA-256 message imprint);
+//! 5. Rekor (`POST /api/v1/log/entries`) logs a `dsse` 0.0.1 entry (the envelope JSON and the PEM
+//!    leaf as verifier); the canonicalized body it returns must carry our payload hash and
+//!    signature;
+//! 6. the bundle gets `certificate` (the leaf, DER), one tlog entry (log index, log id,
+//!    `dsse`/`0.0.1`, integrated time, SET, inclusion proof with checkpoint, canonicalized body)
+//!    and the timestamps.
+//!
+//! [`sign_artifact_keyless`] does the same for a message signature over an artifact's SHA-256
+//! (a `hashedrekord` 0.0.1 entry), as `cosign sign-blob` / `sigstore sign` do.
+//!
+//! Nothing here verifies what the services returned beyond "it is for our key and our entry":
+//! verification (chain, SCT, SET, inclusion proof, checkpoint, timestamps) is the verifier's job
+//! and runs on the bundle, as any third party would run it.
+
+mod fulcio;
+pub(crate) mod http;
+mod rekor;
+mod services;
+mod tsa;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest as _, Sha256};
+use std::time::SystemTime;
+
+pub use services::{
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE_PREFIX, MAX_SIGNING_CONFIG_BYTES, PUBLIC_GOOD_FULCIO_URL,
+    PUBLIC_GOOD_REKOR_URL, SIGNING_CONFIG_V02_MEDIA_TYPE, STAGING_FULCIO_URL, STAGING_REKOR_URL,
+    Services,
+};
+
+use crate::bundle::{
+    Bundle, Content, HashAlgorithm, HashOutput, KeyMaterial, MediaType, MessageSignature,
+    Rfc3161SignedTimestamp, TimestampVerificationData, TransparencyLogEntry, VerificationMaterial,
+};
+use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, Signature};
+use crate::sign::key::{KeyError, SigningKey};
+use crate::sign::oidc::{IdentityToken, OidcError};
+
+/// Errors from keyless signing. None of them contains the identity token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeylessError {
+    /// The identity token is unusable (e.g. expired).
+    #[error(transparent)]
+    Token(#[from] OidcError),
+    /// The ephemeral key could not be made.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The system random number generator failed.
+    #[error("the system random number generator failed: {0}")]
+    Rng(String),
+    /// A request did not complete (connection, TLS, timeout, response size limit).
+    #[error("{service} at {url}: request failed: {message}")]
+    Http {
+        /// Which service.
+        service: &'static str,
+        /// The URL requested.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A service answered with an error status.
+    #[error("{service} at {url} answered HTTP {status}: {body}")]
+    Status {
+        /// Which service.
+        service: &'static str,
+        /// The URL requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// An excerpt of the answer (the token redacted).
+        body: String,
+    },
+    /// A service's answer is not what the protocol says.
+    #[error("{service} at {url}: unexpected answer: expected {expected}")]
+    Response {
+        /// Which service.
+        service: &'static str,
+        /// The URL requested.
+        url: String,
+        /// What was expected (and found).
+        expected: String,
+    },
+    /// The signing config cannot be used.
+    #[error("signing config: expected {reason}")]
+    SigningConfig {
+        /// What was expected (and found).
+        reason: String,
+    },
+}
+
+/// PEM encoding and decoding of certificates.
+pub(crate) mod pem {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    /// Every `label` block of `text`, decoded.
+    pub(crate) fn decode_all(text: &str, label: &str) -> Result<Vec<Vec<u8>>, String> {
+        let begin = format!("-----BEGIN {label}-----");
+        let end = format!("-----END {label}-----");
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find(&begin) {
+            let after = &rest[start + begin.len()..];
+            let stop = after.find(&end).ok_or_else(|| format!("an {end} line"))?;
+            let b64: String = after[..stop]
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            out.push(
+                STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|e| format!("base64 in a {label} block ({e})"))?,
+            );
+            rest = &after[stop + end.len()..];
+        }
+        if out.is_empty() {
+            return Err(format!("a {begin} block"));
+        }
+        Ok(out)
+    }
+
+    /// `der` as PEM with 64-character lines and a final newline (as Go and OpenSSL write it).
+    pub(crate) fn encode(der: &[u8], label: &str) -> String {
+        let b64 = STANDARD.encode(der);
+        let mut out = format!("-----BEGIN {label}-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(chunk));
+            out.push('\n');
+        }
+        out.push_str(&format!("-----END {label}-----\n"));
+        out
+    }
+}
+
+struct Certified {
+    key: SigningKey,
+    leaf: Vec<u8>,
+    leaf_pem: String,
+}
+
+fn certify(token: &IdentityToken, services: &Services) -> Result<Certified, KeylessError> {
+    token.check_not_expired(SystemTime::now())?;
+    let key = SigningKey::generate()?;
+    let chain = fulcio::request_certificate(&services.fulcio_url, token, &key)?;
+    let leaf = chain.into_iter().next().unwrap_or_default();
+    let leaf_pem = pem::encode(&leaf, "CERTIFICATE");
+    Ok(Certified {
+        key,
+        leaf,
+        leaf_pem,
+    })
+}
+
+fn timestamps(
+    services: &Services,
+    signature: &[u8],
+) -> Result<Option<TimestampVerificationData>, KeylessError> {
+    services
+        .tsa_url
+        .as_deref()
+        .map(|url| {
+            tsa::timestamp(url, signature).map(|signed_timestamp| TimestampVerificationData {
+                rfc3161_timestamps: vec![Rfc3161SignedTimestamp { signed_timestamp }],
+            })
+        })
+        .transpose()
+}
+
+fn bundle(
+    leaf: Vec<u8>,
+    entry: TransparencyLogEntry,
+    timestamps: Option<TimestampVerificationData>,
+    content: Content,
+) -> Bundle {
+    Bundle {
+        media_type: MediaType::V03,
+        verification_material: VerificationMaterial {
+            key_material: KeyMaterial::Certificate(leaf),
+            tlog_entries: vec![entry],
+            timestamp_verification_data: timestamps,
+        },
+        content,
+    }
+}
+
+/// Signs an in-toto Statement (its exact JSON bytes) keylessly: Fulcio certificate for `token`'s
+/// identity, DSSE signature, optional RFC 3161 timestamp, Rekor `dsse` entry; returns the v0.3
+/// bundle (see the module documentation for each step).
+///
+/// The DSSE signature's `keyid` is empty, as in every sigstore keyless bundle. Rekor's
+/// `envelopeHash` is the SHA-256 of the compact JSON of the envelope (`serde_json::to_vec`
+/// of [`Envelope`]), exactly the string submitted.
+///
+/// # Errors
+/// [`KeylessError::Token`] for an expired token; [`KeylessError::Http`],
+/// [`KeylessError::Status`] or [`KeylessError::Response`] naming the service that failed.
+pub fn sign_statement_keyless(
+    statement_json: &[u8],
+    token: &IdentityToken,
+    services: &Services,
+) -> Result<Bundle, KeylessError> {
+    let certified = certify(token, services)?;
+    let sig = certified
+        .key
+        .sign(&crate::dsse::pae(IN_TOTO_PAYLOAD_TYPE, statement_json));
+    drop(certified.key);
+    let envelope = Envelope {
+        payload: statement_json.to_vec(),
+        payload_type: IN_TOTO_PAYLOAD_TYPE.to_owned(),
+        signatures: vec![Signature {
+            sig: sig.clone(),
+            keyid: String::new(),
+        }],
+    };
+    let timestamps = timestamps(services, &sig)?;
+    let envelope_json = serde_json::to_string(&envelope).map_err(|e| KeylessError::Response {
+        service: "DSSE",
+        url: String::new(),
+        expected: format!("a serialisable envelope ({e})"),
+    })?;
+    let sig_b64 = STANDARD.encode(&sig);
+    let proposed = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {"proposedContent": {
+            "envelope": envelope_json,
+            "verifiers": [STANDARD.encode(certified.leaf_pem.as_bytes())],
+        }}
+    });
+    let payload_hash = hex::encode(Sha256::digest(statement_json));
+    let entry = rekor::submit(&services.rekor_url, "dsse", &proposed, &|body| {
+        if body["spec"]["payloadHash"]["value"] != payload_hash.as_str() {
+            return Err("the payload hash differs".into());
+        }
+        if body["spec"]["signatures"][0]["signature"] != sig_b64.as_str() {
+            return Err("the signature differs".into());
+        }
+        Ok(())
+    })?;
+    Ok(bundle(
+        certified.leaf,
+        entry,
+        timestamps,
+        Content::DsseEnvelope(envelope),
+    ))
+}
+
+/// Signs an artifact keylessly as a message signature (ECDSA P-256 over its SHA-256), logged as
+/// a Rekor `hashedrekord` 0.0.1 entry; returns the v0.3 bundle with `messageSignature`.
+///
+/// # Errors
+/// As [`sign_statement_keyless`].
+pub fn sign_artifact_keyless(
+    artifact: &[u8],
+    token: &IdentityToken,
+    services: &Services,
+) -> Result<Bundle, KeylessError> {
+    let certified = certify(token, services)?;
+    let digest = Sha256::digest(artifact).to_vec();
+    let sig = certified.key.sign(artifact);
+    drop(certified.key);
+    let timestamps = timestamps(services, &sig)?;
+    let sig_b64 = STANDARD.encode(&sig);
+    let digest_hex = hex::encode(&digest);
+    let proposed = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest_hex}},
+            "signature": {
+                "content": sig_b64,
+                "publicKey": {"content": STANDARD.encode(certified.leaf_pem.as_bytes())},
+            },
+        }
+    });
+    let entry = rekor::submit(&services.rekor_url, "hashedrekord", &proposed, &|body| {
+        if body["spec"]["data"]["hash"]["value"] != digest_hex.as_str() {
+            return Err("the artifact digest differs".into());
+        }
+        if body["spec"]["signature"]["content"] != sig_b64.as_str() {
+            return Err("the signature differs".into());
+        }
+        Ok(())
+    })?;
+    Ok(bundle(
+        certified.leaf,
+        entry,
+        timestamps,
+        Content::MessageSignature(MessageSignature {
+            message_digest: HashOutput {
+                algorithm: HashAlgorithm::Sha2_256,
+                digest,
+            },
+            signature: sig,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_round_trips_with_64_character_lines() {
+        let der: Vec<u8> = (0..=255).collect();
+        let text = pem::encode(&der, "CERTIFICATE");
+        assert!(text.lines().all(|l| l.len() <= 64));
+        assert!(text.ends_with("-----END CERTIFICATE-----\n"));
+        let two = format!("{text}junk\n{text}");
+        assert_eq!(
+            pem::decode_all(&two, "CERTIFICATE").expect("decode"),
+            vec![der.clone(), der]
+        );
+        assert!(pem::decode_all("nothing", "CERTIFICATE").is_err());
+        assert!(pem::decode_all("-----BEGIN CERTIFICATE-----\nAA==", "CERTIFICATE").is_err());
+    }
+
+    #[test]
+    fn expired_token_fails_before_any_request() {
+        let t = crate::sign::oidc::unsigned_jwt(
+            &serde_json::json!({"iss": "https://i", "sub": "s", "exp": 10}),
+        );
+        let token = IdentityToken::parse(&t).expect("valid");
+        // An unroutable URL: the expiry check must come first.
+        let services = Services {
+            fulcio_url: "http://127.0.0.1:1".into(),
+            rekor_url: "http://127.0.0.1:1".into(),
+            tsa_url: None,
+        };
+        let err = sign_statement_keyless(b"{}", &token, &services).expect_err("expired");
+        assert!(
+            matches!(err, KeylessError::Token(OidcError::Expired { .. })),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains(&t));
+    }
+}

@@ -1,0 +1,422 @@
+//! Keyless signing against local sigstore services, verified by sigstore-python.
+//!
+//! `tests/sigstore-local/server.mjs` runs a Fulcio (+ CT log), Rekor v1 (real Merkle tree, signed
+//! checkpoints) and an RFC 3161 TSA on 127.0.0.1 with fresh keys and writes their
+//! `trusted_root.json` / `signing_config.json`. ci-attest signs against it; sigstore-python 4.5.1
+//! (an implementation we did not write) verifies the bundles offline with that trust material,
+//! and must reject them for another identity or issuer. ci-attest must also read what
+//! sigstore-python signs there.
+//!
+//! Needs `tests/sigstore-local/install.sh` to have run; without it these tests FAIL (a skipped
+//! interop test proves nothing).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ci_attest::bundle::{Bundle, Content, KeyMaterial};
+use ci_attest::sign::keyless::{Services, sign_artifact_keyless, sign_statement_keyless};
+use ci_attest::sign::oidc::{IdentityToken, unsigned_jwt};
+use sha2::{Digest as _, Sha256};
+
+const INSTALL_HINT: &str =
+    "run `tests/sigstore-local/install.sh` (needs node >= 20.17, npm and python3 >= 3.10) first";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/main";
+
+fn local_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sigstore-local")
+}
+
+/// The running local services and their trust files.
+struct Local {
+    _child: Mutex<Child>,
+    _dir: tempfile::TempDir,
+    fulcio: String,
+    rekor: String,
+    tsa: String,
+    trusted_root: PathBuf,
+    signing_config: PathBuf,
+    trust_config: PathBuf,
+}
+
+fn local() -> &'static Local {
+    static LOCAL: OnceLock<Local> = OnceLock::new();
+    LOCAL.get_or_init(|| {
+        let dir = local_dir();
+        assert!(
+            dir.join("node_modules/@sigstore/mock/package.json")
+                .is_file(),
+            "@sigstore/mock is not installed in {}; {INSTALL_HINT}",
+            dir.display()
+        );
+        let out = tempfile::tempdir().expect("tempdir");
+        // The server exits when its stdin closes, i.e. when this test process ends.
+        let mut child = Command::new("node")
+            .arg(dir.join("server.mjs"))
+            .arg("--dir")
+            .arg(out.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run node: {e}; {INSTALL_HINT}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the server's address");
+        let info: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!("tests/sigstore-local/server.mjs did not start ({e}): {line:?}; {INSTALL_HINT}")
+        });
+        let s = |k: &str| info[k].as_str().expect(k).to_owned();
+        Local {
+            fulcio: s("fulcio"),
+            rekor: s("rekor"),
+            tsa: s("tsa"),
+            trusted_root: s("trusted_root").into(),
+            signing_config: s("signing_config").into(),
+            trust_config: s("trust_config").into(),
+            _child: Mutex::new(child),
+            _dir: out,
+        }
+    })
+}
+
+fn python() -> PathBuf {
+    let python = local_dir().join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "sigstore-python is not installed ({} is missing); {INSTALL_HINT}",
+        python.display()
+    );
+    python
+}
+
+fn token_for(issuer: &str, subject: &str) -> IdentityToken {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let jwt = unsigned_jwt(&serde_json::json!({
+        "iss": issuer, "sub": subject, "aud": "sigstore",
+        "iat": now, "nbf": now, "exp": now + 600,
+    }));
+    IdentityToken::parse(&jwt).expect("well-formed token")
+}
+
+/// A ci-attest-shaped statement: the subject has `gitCommit` and `sha256` (of `artifact`).
+fn statement_for(artifact: &[u8]) -> Vec<u8> {
+    format!(
+        concat!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"https://github.com/acme/app@0123456789abcdef0123456789abcdef01234567","#,
+            r#""digest":{{"gitCommit":"0123456789abcdef0123456789abcdef01234567","sha256":"{}"}}}}],"#,
+            r#""predicateType":"https://ci-attest.dev/local-run/v1","predicate":{{"checks":[]}}}}"#
+        ),
+        hex::encode(Sha256::digest(artifact))
+    )
+    .into_bytes()
+}
+
+/// A statement whose only subject digest is `sha256` (of `artifact`): sigstore-python's CLI
+/// parses the statement and its model rejects other digest names such as `gitCommit`.
+fn sha256_only_statement_for(artifact: &[u8]) -> Vec<u8> {
+    String::from_utf8(statement_for(artifact))
+        .expect("utf8")
+        .replace(
+            r#""gitCommit":"0123456789abcdef0123456789abcdef01234567","#,
+            "",
+        )
+        .into_bytes()
+}
+
+/// Runs `verify_dsse.py` (sigstore-python's API, no statement parsing).
+fn python_verify_api(bundle: &Path, identity: &str, issuer: &str) -> Result<(), String> {
+    let out = Command::new(python())
+        .arg(local_dir().join("verify_dsse.py"))
+        .arg(&local().trust_config)
+        .arg(bundle)
+        .args([identity, issuer])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run sigstore-python: {e}; {INSTALL_HINT}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    match out.status.code() {
+        Some(0) if stdout == "VERIFIED" => Ok(()),
+        Some(1) if stdout.starts_with("REJECTED: ") => Err(stdout),
+        _ => panic!(
+            "verify_dsse.py did not run properly ({}); {INSTALL_HINT}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn services_with_tsa() -> Services {
+    let l = local();
+    Services {
+        fulcio_url: l.fulcio.clone(),
+        rekor_url: l.rekor.clone(),
+        tsa_url: Some(l.tsa.clone()),
+    }
+}
+
+/// Runs `sigstore verify identity --offline`; Ok(()) when it verifies, Err(output) otherwise.
+fn python_verify(
+    bundle: &Path,
+    artifact: &Path,
+    identity: &str,
+    issuer: &str,
+) -> Result<(), String> {
+    let out = Command::new(python())
+        .args(["-m", "sigstore", "-v", "--trust-config"])
+        .arg(&local().trust_config)
+        .args(["verify", "identity", "--offline", "--bundle"])
+        .arg(bundle)
+        .args(["--cert-identity", identity, "--cert-oidc-issuer", issuer])
+        .arg(artifact)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run sigstore-python: {e}; {INSTALL_HINT}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("No module named sigstore"),
+        "sigstore-python missing: {INSTALL_HINT}"
+    );
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(text)
+    }
+}
+
+#[test]
+fn keyless_bundle_has_certificate_tlog_entry_with_proof_and_timestamp() {
+    let services = services_with_tsa();
+    let token = token_for(ISSUER, IDENTITY);
+    let statement = statement_for(b"artifact");
+    // A few signings, so that the log has several leaves and the proof has hashes.
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(sign_statement_keyless(&statement, &token, &services).expect("signs"));
+    }
+    let bundle = last.expect("signed");
+    let KeyMaterial::Certificate(leaf) = &bundle.verification_material.key_material else {
+        panic!(
+            "expected a certificate, found {:?}",
+            bundle.verification_material.key_material
+        );
+    };
+    assert_eq!(leaf.first(), Some(&0x30), "DER certificate");
+    let envelope = bundle.single_signature_envelope().expect("one signature");
+    assert_eq!(envelope.payload, statement);
+    assert_eq!(envelope.signatures[0].keyid, "");
+
+    let entries = &bundle.verification_material.tlog_entries;
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(
+        (
+            entry.kind_version.kind.as_str(),
+            entry.kind_version.version.as_str()
+        ),
+        ("dsse", "0.0.1")
+    );
+    assert!(entry.integrated_time > 0);
+    assert_eq!(entry.log_id.key_id.len(), 32);
+    let set = entry.inclusion_promise.as_ref().expect("SET");
+    assert!(!set.signed_entry_timestamp.is_empty());
+    let proof = entry.inclusion_proof.as_ref().expect("inclusion proof");
+    assert!(proof.tree_size >= 3, "{proof:?}");
+    assert!(
+        !proof.hashes.is_empty(),
+        "a proof in a tree of {} has hashes",
+        proof.tree_size
+    );
+    assert_eq!(proof.root_hash.len(), 32);
+    let checkpoint = proof.checkpoint.as_ref().expect("checkpoint");
+    assert!(
+        checkpoint
+            .envelope
+            .contains(&format!("\n{}\n", proof.tree_size))
+    );
+    let body: serde_json::Value =
+        serde_json::from_slice(&entry.canonicalized_body).expect("JSON body");
+    assert_eq!(body["kind"], "dsse");
+    assert_eq!(
+        body["spec"]["payloadHash"]["value"],
+        hex::encode(Sha256::digest(&statement))
+    );
+    let tsa = bundle
+        .verification_material
+        .timestamp_verification_data
+        .as_ref()
+        .expect("timestamps");
+    assert_eq!(tsa.rfc3161_timestamps.len(), 1);
+    assert_eq!(
+        tsa.rfc3161_timestamps[0].signed_timestamp.first(),
+        Some(&0x30)
+    );
+
+    let back = Bundle::from_slice(bundle.to_json().as_bytes()).expect("parses its own output");
+    assert_eq!(back, bundle);
+}
+
+#[test]
+fn sigstore_python_verifies_keyless_dsse_bundle_and_rejects_wrong_identity() {
+    let l = local();
+    let services = Services::from_signing_config(
+        &std::fs::read(&l.signing_config).expect("signing config"),
+        SystemTime::now(),
+    )
+    .expect("local signing config");
+    assert_eq!(services.tsa_url.as_deref(), Some(l.tsa.as_str()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = dir.path().join("commit.bin");
+    std::fs::write(&artifact, b"commit 3\0abc").expect("write");
+    let statement = sha256_only_statement_for(b"commit 3\0abc");
+    let bundle =
+        sign_statement_keyless(&statement, &token_for(ISSUER, IDENTITY), &services).expect("signs");
+    let path = dir.path().join("b.sigstore.json");
+    std::fs::write(&path, bundle.to_json()).expect("write bundle");
+
+    python_verify(&path, &artifact, IDENTITY, ISSUER)
+        .unwrap_or_else(|e| panic!("sigstore-python rejected ci-attest's bundle:\n{e}"));
+    let wrong_identity = python_verify(
+        &path,
+        &artifact,
+        "https://github.com/evil/app/.github/workflows/ci.yml@refs/heads/main",
+        ISSUER,
+    );
+    assert!(wrong_identity.is_err(), "another identity must not verify");
+    let wrong_issuer = python_verify(&path, &artifact, IDENTITY, "https://accounts.google.com");
+    assert!(wrong_issuer.is_err(), "another issuer must not verify");
+    let other = dir.path().join("other.bin");
+    std::fs::write(&other, b"another commit").expect("write");
+    assert!(
+        python_verify(&path, &other, IDENTITY, ISSUER).is_err(),
+        "an artifact that is not the subject must not verify"
+    );
+    // A tampered payload must not verify either.
+    let mut tampered = bundle.clone();
+    if let Content::DsseEnvelope(env) = &mut tampered.content {
+        let text = String::from_utf8(env.payload.clone()).expect("utf8");
+        env.payload = text.replace("\"checks\":[]", "\"checks\":[1]").into_bytes();
+    }
+    let tampered_path = dir.path().join("t.sigstore.json");
+    std::fs::write(&tampered_path, tampered.to_json()).expect("write");
+    assert!(python_verify(&tampered_path, &artifact, IDENTITY, ISSUER).is_err());
+}
+
+#[test]
+fn sigstore_python_api_verifies_ci_attest_statement_with_git_commit_subject() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = sign_statement_keyless(
+        &statement_for(b"x"),
+        &token_for(ISSUER, IDENTITY),
+        &services_with_tsa(),
+    )
+    .expect("signs");
+    let path = dir.path().join("b.sigstore.json");
+    std::fs::write(&path, bundle.to_json()).expect("write");
+    python_verify_api(&path, IDENTITY, ISSUER)
+        .unwrap_or_else(|e| panic!("sigstore-python rejected ci-attest's bundle: {e}"));
+    let err = python_verify_api(&path, IDENTITY, "https://gitlab.com").expect_err("wrong issuer");
+    assert!(err.contains("REJECTED"), "{err}");
+    python_verify_api(
+        &path,
+        "https://github.com/acme/app/.github/workflows/evil.yml@refs/heads/main",
+        ISSUER,
+    )
+    .expect_err("wrong identity");
+}
+
+#[test]
+fn sigstore_python_verifies_keyless_message_signature() {
+    let services = services_with_tsa();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = dir.path().join("a.txt");
+    std::fs::write(&artifact, b"hello, hashedrekord\n").expect("write");
+    let bundle = sign_artifact_keyless(
+        b"hello, hashedrekord\n",
+        &token_for(ISSUER, IDENTITY),
+        &services,
+    )
+    .expect("signs");
+    assert_eq!(
+        bundle.verification_material.tlog_entries[0]
+            .kind_version
+            .kind,
+        "hashedrekord"
+    );
+    let path = dir.path().join("a.sigstore.json");
+    std::fs::write(&path, bundle.to_json()).expect("write");
+    python_verify(&path, &artifact, IDENTITY, ISSUER)
+        .unwrap_or_else(|e| panic!("sigstore-python rejected the message signature:\n{e}"));
+    assert!(python_verify(&path, &artifact, "someone@example.com", ISSUER).is_err());
+}
+
+#[test]
+fn reads_a_bundle_signed_by_sigstore_python() {
+    let l = local();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = dir.path().join("art.txt");
+    std::fs::write(&artifact, b"signed by python\n").expect("write");
+    let predicate = dir.path().join("pred.json");
+    std::fs::write(
+        &predicate,
+        r#"{"buildDefinition":{"buildType":"https://example.com/t","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/b"}}}"#,
+    )
+    .expect("write");
+    let bundle_path = dir.path().join("py.sigstore.json");
+    let token = token_for(ISSUER, IDENTITY);
+    let out = Command::new(python())
+        .args(["-m", "sigstore", "--trust-config"])
+        .arg(&l.trust_config)
+        .args(["attest", "--identity-token", token.expose_secret()])
+        .args([
+            "--predicate-type",
+            "https://slsa.dev/provenance/v1",
+            "--predicate",
+        ])
+        .arg(&predicate)
+        .arg("--bundle")
+        .arg(&bundle_path)
+        .arg(&artifact)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run sigstore-python: {e}; {INSTALL_HINT}"));
+    assert!(
+        out.status.success(),
+        "sigstore attest failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&bundle_path).expect("python's bundle");
+    let bundle = Bundle::from_slice(&bytes).expect("ci-attest parses sigstore-python's bundle");
+    assert!(matches!(
+        bundle.verification_material.key_material,
+        KeyMaterial::Certificate(_)
+    ));
+    let env = bundle.single_signature_envelope().expect("DSSE");
+    assert_eq!(env.payload_type, "application/vnd.in-toto+json");
+    let entry = &bundle.verification_material.tlog_entries[0];
+    assert_eq!(entry.kind_version.kind, "dsse");
+    assert!(
+        entry
+            .inclusion_proof
+            .as_ref()
+            .is_some_and(|p| p.checkpoint.is_some())
+    );
+    assert!(
+        bundle
+            .verification_material
+            .timestamp_verification_data
+            .is_some()
+    );
+    // And our trusted root model reads the local root both tools used.
+    ci_attest::trust::TrustedRoot::from_json(&std::fs::read(&l.trusted_root).expect("root"))
+        .expect("ci-attest reads the local trusted_root.json");
+}
