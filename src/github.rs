@@ -913,7 +913,8 @@ impl GitHub {
                 });
             }
             waited += wait;
-            self.runtime.block_on(tokio::time::sleep(wait));
+            self.runtime
+                .block_on(async { tokio::time::sleep(wait).await });
         }
     }
 

@@ -3,6 +3,7 @@
 use super::push::{dir_store, github_client, github_failure};
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
 use ci_attest::bundle::MAX_BUNDLE_BYTES;
+use ci_attest::finding::Severity;
 use ci_attest::git::Repo;
 use ci_attest::github::{Conclusion, GitHub, StatusState};
 use ci_attest::policy::Policy;
@@ -186,8 +187,13 @@ fn headline(report: &Report) -> String {
     match report.verdict {
         Verdict::Accepted => "ci-attest: accepted".to_string(),
         Verdict::Rejected => {
-            let n = report.findings.len();
-            let mut codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+            let errors: Vec<_> = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .collect();
+            let n = errors.len();
+            let mut codes: Vec<&str> = errors.iter().map(|f| f.code.as_str()).collect();
             codes.dedup();
             format!(
                 "ci-attest: rejected: {n} finding{} ({})",
