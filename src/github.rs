@@ -985,9 +985,11 @@ fn build_client(
         .set_connect_timeout(Some(Duration::from_secs(15)))
         .set_read_timeout(Some(retry.request_timeout))
         .set_write_timeout(Some(retry.request_timeout))
+        // GitHub recommends its media type; `application/json` is listed too because it is what
+        // GitHub's OpenAPI description declares, so strict content negotiation (prism) accepts it.
         .add_header(
             http::header::ACCEPT,
-            "application/vnd.github+json".to_string(),
+            "application/vnd.github+json, application/json".to_string(),
         )
         .add_header(
             http::HeaderName::from_static("x-github-api-version"),
