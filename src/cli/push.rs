@@ -85,8 +85,21 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     } else {
         None
     };
-    match (args.to, &github) {
-        (RemoteStore::Git, _) => {
+    match &github {
+        Some(gh) if args.to == RemoteStore::Github => {
+            for b in &bundles {
+                match gh.upload_attestation(&b.bytes).map_err(github_failure)? {
+                    Some(n) => println!("{}: uploaded as attestation {n}", b.location),
+                    None => println!("{}: already stored on GitHub", b.location),
+                }
+            }
+            println!(
+                "pushed {} bundle(s) of {id} to GitHub ({})",
+                bundles.len(),
+                gh.config().repository
+            );
+        }
+        _ => {
             let store = GitStore::new(repo.root(), args.remote.clone());
             for b in &bundles {
                 store.put(&id, &b.bytes).map_err(Failure::unavailable)?;
@@ -100,21 +113,6 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
                 summary.up_to_date.len()
             );
         }
-        (RemoteStore::Github, Some(gh)) => {
-            for b in &bundles {
-                let id = gh.upload_attestation(&b.bytes).map_err(github_failure)?;
-                match id {
-                    Some(n) => println!("{}: uploaded as attestation {n}", b.location),
-                    None => println!("{}: already stored on GitHub", b.location),
-                }
-            }
-            println!(
-                "pushed {} bundle(s) of {id} to GitHub ({})",
-                bundles.len(),
-                gh.config().repository
-            );
-        }
-        (RemoteStore::Github, None) => unreachable!("a client is made for --to github"),
     }
     if let Some(gh) = github.as_ref().filter(|_| args.notify) {
         gh.repository_dispatch(id.as_str())

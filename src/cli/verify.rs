@@ -90,36 +90,41 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         )));
     }
     let store = dir_store(&repo)?;
-    let github =
-        if args.report.is_some() || (args.from == FromStore::Github && args.bundle.is_empty()) {
-            Some(github_client(&repo)?)
-        } else {
-            None
-        };
+    let github = if args.report.is_some() {
+        Some(github_client(&repo)?)
+    } else {
+        None
+    };
     let bundles = if !args.bundle.is_empty() {
         args.bundle
             .iter()
             .map(|p| read_bundle(p))
             .collect::<Result<Vec<_>, _>>()?
     } else {
-        match (args.from, &github) {
-            (FromStore::Dir, _) => store.fetch(&id).map_err(Failure::unavailable)?,
-            (FromStore::Git, _) => {
+        match args.from {
+            FromStore::Dir => store.fetch(&id).map_err(Failure::unavailable)?,
+            FromStore::Git => {
                 let git = GitStore::new(repo.root(), args.remote.clone());
                 git.fetch_remote_commit(&id).map_err(Failure::unavailable)?;
                 git.fetch(&id).map_err(Failure::unavailable)?
             }
-            (FromStore::Github, Some(gh)) => gh
-                .list_attestations(&commit.sha256)
-                .map_err(github_failure)?
-                .into_iter()
-                .map(|a| StoredBundle {
-                    location: a.location,
-                    bytes: a.bundle,
-                })
-                .collect(),
-            (FromStore::Github, None) => {
-                return Err(Failure::usage(anyhow::anyhow!("no GitHub client")));
+            FromStore::Github => {
+                let own;
+                let gh = match &github {
+                    Some(gh) => gh,
+                    None => {
+                        own = github_client(&repo)?;
+                        &own
+                    }
+                };
+                gh.list_attestations(&commit.sha256)
+                    .map_err(github_failure)?
+                    .into_iter()
+                    .map(|a| StoredBundle {
+                        location: a.location,
+                        bytes: a.bundle,
+                    })
+                    .collect()
             }
         }
     };
