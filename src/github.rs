@@ -618,7 +618,9 @@ impl GitHub {
     }
 
     /// The attestations GitHub lists for `sha256:<digest>`, following pagination, as listed:
-    /// inline bundles are returned, `bundle_url`s are not downloaded.
+    /// inline bundles are returned, `bundle_url`s are not downloaded. A 404 for the first page is
+    /// an empty list: GitHub answers so when no attestation has the digest (a repository that does
+    /// not exist or that the token cannot see looks the same).
     pub fn list_attestation_entries(
         &self,
         sha256_hex: &str,
@@ -649,7 +651,13 @@ impl GitHub {
                     message: format!("more than {MAX_ATTESTATION_PAGES} pages of attestations"),
                 });
             }
-            let resp = self.call(op, Method::GET, &path, None, MAX_ATTESTATION_PAGE_BYTES)?;
+            let resp = match self.call(op, Method::GET, &path, None, MAX_ATTESTATION_PAGE_BYTES) {
+                Ok(resp) => resp,
+                // GitHub answers 404 when no attestation has this digest (as `gh attestation`
+                // expects); it is an empty list, which the verifier reports as `no-attestation`.
+                Err(GitHubError::NotFound { .. }) if pages == 1 => break,
+                Err(e) => return Err(e),
+            };
             let page: AttestationPage =
                 serde_json::from_slice(&resp.body).map_err(|e| GitHubError::Invalid {
                     operation: op,
