@@ -175,3 +175,58 @@ fn no_attestations_is_an_empty_list_not_an_error() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_github_store_puts_and_fetches_by_the_commit_object_digest() {
+    use base64::Engine;
+    use ci_attest::store::Store;
+    use ci_attest::store::github::{GitHubStore, github_error};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "--quiet"]);
+    git(&["commit", "--quiet", "--allow-empty", "-m", "one"]);
+    let repo = ci_attest::git::Repo::discover(dir.path()).expect("repo");
+    let id = repo.resolve("HEAD").expect("head");
+    let info = repo.commit_info(&id).expect("info");
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "x", "digest": {"gitCommit": id.as_str(), "sha256": info.sha256}}],
+    });
+    let bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "dsseEnvelope": {
+            "payload": base64::engine::general_purpose::STANDARD.encode(statement.to_string()),
+            "payloadType": "application/vnd.in-toto+json",
+            "signatures": [{"sig": "AA==", "keyid": "k"}],
+        },
+    });
+    let fake = FakeGitHub::start();
+    let store = GitHubStore::new(client(&fake, TOKEN), repo);
+    let location = store.put(&id, bundle.to_string().as_bytes()).expect("put");
+    assert_eq!(location, "github:acme/app attestation 1");
+    let fetched = store.fetch(&id).expect("fetch");
+    assert_eq!(fetched.len(), 1);
+    let back: serde_json::Value = serde_json::from_slice(&fetched[0].bytes).expect("json");
+    assert_eq!(back, bundle);
+
+    fake.fail_next(vec![Fault::Status(401, vec![], "{}".into())]);
+    let e = store.fetch(&id).expect_err("401");
+    assert!(
+        matches!(github_error(&e), Some(GitHubError::Unauthorized { .. })),
+        "{e}"
+    );
+}
