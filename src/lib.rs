@@ -15,6 +15,7 @@ pub mod config;
 pub mod dsse;
 pub mod finding;
 pub mod git;
+pub mod github;
 pub mod policy;
 pub mod report;
 pub mod sign;

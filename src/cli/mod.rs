@@ -3,6 +3,7 @@
 mod init;
 mod inspect;
 mod keygen;
+mod push;
 mod run;
 mod verify;
 
@@ -103,6 +104,14 @@ enum Command {
     ///
     /// Example: ci-attest verify --policy policies/default.toml --format json
     Verify(verify::Args),
+    /// Upload a commit's bundles from the local store to a remote store (git refs or GitHub).
+    ///
+    /// --to git (default) pushes refs/ci-attest/<commit>/* to the remote; --to github uploads each
+    /// bundle to GitHub's attestations API (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL).
+    /// --notify then sends a repository_dispatch so the verifier workflow runs.
+    ///
+    /// Example: ci-attest push --to github --notify
+    Push(push::Args),
     /// Show what a bundle says: signer, time, subject and each check's results.
     ///
     /// Example: ci-attest inspect .ci-attest/<commit>.1.sigstore.json
@@ -125,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(&repo, a),
         Command::Verify(a) => verify::run(&repo, a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Push(a) => push::run(&repo, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

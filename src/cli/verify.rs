@@ -1,17 +1,40 @@
 //! `ci-attest verify`.
 
+use super::push::{dir_store, github_client, github_failure};
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
 use ci_attest::bundle::MAX_BUNDLE_BYTES;
-use ci_attest::config::{CONFIG_FILE, Config, DEFAULT_STORE_DIR};
+use ci_attest::finding::Severity;
 use ci_attest::git::Repo;
+use ci_attest::github::{Conclusion, GitHub, StatusState};
 use ci_attest::policy::Policy;
-use ci_attest::report::Verdict;
-use ci_attest::store::dir::DirStore;
+use ci_attest::report::{Report, Verdict};
+use ci_attest::store::git::GitStore;
 use ci_attest::store::{Store, StoredBundle};
 use ci_attest::verify::{Context, verify_commit};
-use std::io::Read;
+use clap::ValueEnum;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+/// Stores `verify` can read a commit's bundles from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FromStore {
+    /// The local folder (.ci-attest/ or [store] dir); never uses the network.
+    Dir,
+    /// Git refs fetched from the remote first (`refs/ci-attest/<commit>/*`).
+    Git,
+    /// GitHub's attestations API, by the commit object's sha256 (needs GITHUB_TOKEN).
+    Github,
+}
+
+/// What to set on GitHub after verifying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportTo {
+    /// A completed check run `ci-attest` with the markdown report (needs `checks: write`).
+    Check,
+    /// A commit status `ci-attest` (needs `statuses: write`).
+    Status,
+}
 
 /// Arguments of `verify`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +57,16 @@ pub struct Args {
     /// Forbid all network use (the dir store and key bundles never use the network anyway).
     #[arg(long)]
     offline: bool,
+    /// Where to read the commit's bundles from (ignored with --bundle).
+    #[arg(long, value_enum, default_value_t = FromStore::Dir)]
+    from: FromStore,
+    /// The git remote of `--from git`.
+    #[arg(long, default_value = "origin", value_name = "REMOTE")]
+    remote: String,
+    /// Also set the verdict on GitHub: a check run or a commit status (GITHUB_TOKEN,
+    /// GITHUB_REPOSITORY and GITHUB_API_URL as in GitHub Actions).
+    #[arg(long, value_enum, value_name = "KIND")]
+    report: Option<ReportTo>,
 }
 
 /// Verifies and reports.
@@ -51,23 +84,49 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let id = repo.resolve(&args.commit).map_err(Failure::usage)?;
     let commit = repo.commit_info(&id).map_err(Failure::unavailable)?;
 
-    let config_path = repo.root().join(CONFIG_FILE);
-    let store_dir = if config_path.exists() {
-        Config::load(&config_path)
-            .map_err(Failure::usage)?
-            .store
-            .dir
+    if args.offline && (args.from != FromStore::Dir || args.report.is_some()) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--offline forbids network use: it cannot be combined with --from git, --from github or --report"
+        )));
+    }
+    let store = dir_store(&repo)?;
+    let github = if args.report.is_some() {
+        Some(github_client(&repo)?)
     } else {
-        PathBuf::from(DEFAULT_STORE_DIR)
+        None
     };
-    let store = DirStore::new(repo.root().join(store_dir));
-    let bundles = if args.bundle.is_empty() {
-        store.fetch(&id).map_err(Failure::unavailable)?
-    } else {
+    let bundles = if !args.bundle.is_empty() {
         args.bundle
             .iter()
             .map(|p| read_bundle(p))
             .collect::<Result<Vec<_>, _>>()?
+    } else {
+        match args.from {
+            FromStore::Dir => store.fetch(&id).map_err(Failure::unavailable)?,
+            FromStore::Git => {
+                let git = GitStore::new(repo.root(), args.remote.clone());
+                git.fetch_remote_commit(&id).map_err(Failure::unavailable)?;
+                git.fetch(&id).map_err(Failure::unavailable)?
+            }
+            FromStore::Github => {
+                let own;
+                let gh = match &github {
+                    Some(gh) => gh,
+                    None => {
+                        own = github_client(&repo)?;
+                        &own
+                    }
+                };
+                gh.list_attestations(&commit.sha256)
+                    .map_err(github_failure)?
+                    .into_iter()
+                    .map(|a| StoredBundle {
+                        location: a.location,
+                        bytes: a.bundle,
+                    })
+                    .collect()
+            }
+        }
     };
     let ctx = Context {
         commit: &commit,
@@ -82,6 +141,13 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         Format::Markdown => report.to_markdown(),
     };
     print!("{rendered}");
+    let _ = std::io::stdout().flush();
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        append_step_summary(Path::new(&path), &report.to_markdown())?;
+    }
+    if let (Some(kind), Some(gh)) = (args.report, &github) {
+        set_on_github(gh, kind, &report)?;
+    }
     Ok(match report.verdict {
         Verdict::Accepted => EXIT_OK,
         Verdict::Rejected => EXIT_REJECTED,
@@ -104,4 +170,81 @@ pub fn read_bundle(path: &Path) -> Result<StoredBundle, Failure> {
         location: path.display().to_string(),
         bytes,
     })
+}
+
+/// Appends the markdown report to the job summary file of GitHub Actions.
+fn append_step_summary(path: &Path, markdown: &str) -> Result<(), Failure> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(format!("{markdown}\n").as_bytes()))
+        .map_err(|e| {
+            Failure::unavailable(anyhow::anyhow!(
+                "cannot append to GITHUB_STEP_SUMMARY {}: {e}",
+                path.display()
+            ))
+        })
+}
+
+/// The one-line verdict used as check-run title and status description.
+fn headline(report: &Report) -> String {
+    match report.verdict {
+        Verdict::Accepted => "ci-attest: accepted".to_string(),
+        Verdict::Rejected => {
+            let errors: Vec<_> = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .collect();
+            let n = errors.len();
+            let mut codes: Vec<&str> = errors.iter().map(|f| f.code.as_str()).collect();
+            codes.dedup();
+            format!(
+                "ci-attest: rejected: {n} finding{} ({})",
+                if n == 1 { "" } else { "s" },
+                codes.join(", ")
+            )
+        }
+    }
+}
+
+/// Creates the check run or commit status for the verdict.
+fn set_on_github(gh: &GitHub, kind: ReportTo, report: &Report) -> Result<(), Failure> {
+    let accepted = report.verdict == Verdict::Accepted;
+    match kind {
+        ReportTo::Check => {
+            let conclusion = if accepted {
+                Conclusion::Success
+            } else {
+                Conclusion::Failure
+            };
+            let url = gh
+                .create_check_run(
+                    &report.commit,
+                    conclusion,
+                    &headline(report),
+                    &report.to_markdown(),
+                )
+                .map_err(github_failure)?;
+            eprintln!(
+                "check run `ci-attest` ({}) created{}",
+                conclusion.as_str(),
+                url.map(|u| format!(": {u}")).unwrap_or_default()
+            );
+        }
+        ReportTo::Status => {
+            let state = if accepted {
+                StatusState::Success
+            } else {
+                StatusState::Failure
+            };
+            let description = headline(report);
+            let description = description.trim_start_matches("ci-attest: ");
+            gh.create_commit_status(&report.commit, state, description, None)
+                .map_err(github_failure)?;
+            eprintln!("commit status `ci-attest` set to {}", state.as_str());
+        }
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@
 
 pub mod dir;
 pub mod git;
+pub mod github;
 
 use crate::git::CommitId;
 

@@ -1,0 +1,92 @@
+//! The `github` store: GitHub's artifact attestations REST API.
+//!
+//! [`Store::put`] uploads a bundle (`POST /repos/{owner}/{repo}/attestations`); GitHub indexes it
+//! by the statement subject's digests. [`Store::fetch`] lists the attestations for the commit's
+//! `sha256` subject digest (`GET /repos/{owner}/{repo}/attestations/sha256:<digest>`, the sha256 of
+//! the raw commit object, recomputed from the repository), reading inline bundles and
+//! `bundle_url`s alike.
+//!
+//! GitHub documents this API for bundles made by `actions/attest`; whether it stores key-signed
+//! bundles is unconfirmed, so every error from it says so and points to the `git` store, which
+//! works with any forge. Errors reach [`Store`] callers as [`StoreError::Io`] whose source is the
+//! [`GitHubError`] (see [`github_error`]); the inherent methods return [`GitHubError`] directly.
+
+use super::{Store, StoreError, StoredBundle};
+use crate::git::{CommitId, Repo};
+use crate::github::{GitHub, GitHubError};
+
+/// Bundles kept as GitHub artifact attestations of one repository.
+#[derive(Debug)]
+pub struct GitHubStore {
+    github: GitHub,
+    repo: Repo,
+}
+
+impl GitHubStore {
+    /// A store over `github`'s repository; `repo` is the local clone, used to recompute a commit's
+    /// sha256 digest.
+    pub fn new(github: GitHub, repo: Repo) -> GitHubStore {
+        GitHubStore { github, repo }
+    }
+
+    /// The client.
+    pub fn github(&self) -> &GitHub {
+        &self.github
+    }
+
+    /// Uploads one bundle; returns where it went (`github:owner/name attestation <id>`).
+    pub fn upload(&self, bundle_json: &[u8]) -> Result<String, GitHubError> {
+        let id = self.github.upload_attestation(bundle_json)?;
+        let repository = &self.github.config().repository;
+        Ok(match id {
+            Some(id) => format!("github:{repository} attestation {id}"),
+            None => format!("github:{repository} (already stored)"),
+        })
+    }
+
+    /// The bundles GitHub lists for the commit-object digest `sha256_hex`.
+    pub fn fetch_digest(&self, sha256_hex: &str) -> Result<Vec<StoredBundle>, GitHubError> {
+        Ok(self
+            .github
+            .list_attestations(sha256_hex)?
+            .into_iter()
+            .map(|a| StoredBundle {
+                location: a.location,
+                bytes: a.bundle,
+            })
+            .collect())
+    }
+}
+
+/// Wraps a [`GitHubError`] as a [`StoreError`] (its source stays reachable for callers).
+fn store_error(what: &str, e: GitHubError) -> StoreError {
+    StoreError::Io {
+        path: what.to_string(),
+        source: std::io::Error::other(e),
+    }
+}
+
+/// The [`GitHubError`] inside a [`StoreError`] made by this store, if it is one.
+pub fn github_error(e: &StoreError) -> Option<&GitHubError> {
+    match e {
+        StoreError::Io { source, .. } => source.get_ref()?.downcast_ref::<GitHubError>(),
+        _ => None,
+    }
+}
+
+impl Store for GitHubStore {
+    fn put(&self, _commit: &CommitId, bundle_json: &[u8]) -> Result<String, StoreError> {
+        self.upload(bundle_json)
+            .map_err(|e| store_error("github attestations", e))
+    }
+
+    fn fetch(&self, commit: &CommitId) -> Result<Vec<StoredBundle>, StoreError> {
+        let info = self.repo.commit_info(commit).map_err(|e| StoreError::Git {
+            command: format!("cat-file commit {commit}"),
+            expected: "the commit object, to compute its sha256 digest".into(),
+            found: e.to_string(),
+        })?;
+        self.fetch_digest(&info.sha256)
+            .map_err(|e| store_error("github attestations", e))
+    }
+}

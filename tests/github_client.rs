@@ -1,0 +1,232 @@
+//! The GitHub client's behaviour on rate limits, size limits and errors, against the fake GitHub
+//! on 127.0.0.1 (real HTTP).
+
+mod github_fake;
+
+use ci_attest::github::{
+    Conclusion, GitHub, GitHubConfig, GitHubError, Repository, RetryPolicy, StatusState,
+};
+use github_fake::{FakeGitHub, Fault, TOKEN};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn client(fake: &FakeGitHub, token: &str) -> GitHub {
+    GitHub::new(GitHubConfig {
+        api_url: fake.url(),
+        token: Some(token.into()),
+        token_variable: "GITHUB_TOKEN",
+        repository: Repository::parse("acme/app").expect("repository"),
+        retry: RetryPolicy {
+            first_delay: Duration::from_millis(50),
+            max_total_wait: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        },
+    })
+    .expect("client")
+}
+
+#[test]
+fn a_rate_limit_longer_than_the_budget_fails_at_once_and_says_when() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    fake.fail_next(vec![Fault::Status(
+        429,
+        vec![("retry-after", "3600".into())],
+        r#"{"message":"API rate limit exceeded"}"#.into(),
+    )]);
+    let started = Instant::now();
+    let e = gh
+        .create_commit_status(COMMIT, StatusState::Success, "accepted", None)
+        .expect_err("rate limited");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no hour-long wait"
+    );
+    assert!(matches!(e, GitHubError::RateLimited { .. }), "{e}");
+    assert!(e.to_string().contains("3600s"), "{e}");
+    assert!(fake.statuses().is_empty());
+}
+
+#[test]
+fn a_secondary_rate_limit_waits_for_the_reset_time() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    let reset = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 1;
+    fake.fail_next(vec![Fault::Status(
+        403,
+        vec![
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", reset.to_string()),
+        ],
+        r#"{"message":"You have exceeded a secondary rate limit"}"#.into(),
+    )]);
+    let started = Instant::now();
+    gh.repository_dispatch(COMMIT)
+        .expect("retried after the reset");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert_eq!(fake.dispatches().len(), 1);
+}
+
+#[test]
+fn persistent_server_errors_give_up_after_the_attempt_limit() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    fake.fail_next(vec![Fault::Status(500, vec![], String::new()); 10]);
+    let e = gh.repository_dispatch(COMMIT).expect_err("gives up");
+    assert!(
+        matches!(e, GitHubError::Unavailable { attempts: 6, .. }),
+        "{e}"
+    );
+    assert_eq!(fake.requests().len(), 6);
+}
+
+#[test]
+fn a_forbidden_call_names_the_permission_and_is_not_retried() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    fake.fail_next(vec![Fault::Status(
+        403,
+        vec![],
+        r#"{"message":"Resource not accessible by personal access token"}"#.into(),
+    )]);
+    let e = gh
+        .create_check_run(COMMIT, Conclusion::Success, "t", "s")
+        .expect_err("forbidden");
+    let text = e.to_string();
+    assert!(text.contains("checks: write"), "{text}");
+    assert!(text.contains("GitHub App"), "{text}");
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[test]
+fn a_missing_repository_is_a_clear_404_pointing_to_the_git_store() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    fake.fail_next(vec![Fault::Status(
+        404,
+        vec![],
+        r#"{"message":"Not Found"}"#.into(),
+    )]);
+    let e = gh.upload_attestation(b"{}").expect_err("404");
+    let text = e.to_string();
+    assert!(text.contains("404"), "{text}");
+    assert!(text.contains("/repos/acme/app/attestations"), "{text}");
+    assert!(text.contains("GITHUB_TOKEN"), "{text}");
+    assert!(text.contains("actions/attest"), "{text}");
+    assert!(text.contains("`git` store"), "{text}");
+}
+
+#[test]
+fn a_404_listing_means_no_attestations() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    fake.fail_next(vec![Fault::Status(
+        404,
+        vec![],
+        r#"{"message":"Not Found"}"#.into(),
+    )]);
+    assert!(
+        gh.list_attestations(&"b".repeat(64))
+            .expect("empty")
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_token_is_redacted_even_when_the_server_echoes_it() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    fake.fail_next(vec![Fault::Status(
+        422,
+        vec![],
+        format!(r#"{{"message":"bad request from token {TOKEN}"}}"#),
+    )]);
+    let e = gh.repository_dispatch(COMMIT).expect_err("refused");
+    let text = e.to_string();
+    assert!(!text.contains(TOKEN), "{text}");
+    assert!(text.contains("***"), "{text}");
+    assert!(!format!("{gh:?}").contains(TOKEN));
+}
+
+#[test]
+fn oversized_responses_are_refused() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    let huge = format!(r#"{{"message":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    fake.fail_next(vec![Fault::Status(201, vec![], huge)]);
+    let e = gh
+        .create_commit_status(COMMIT, StatusState::Success, "ok", None)
+        .expect_err("too large");
+    assert!(matches!(e, GitHubError::TooLarge { .. }), "{e}");
+}
+
+#[test]
+fn no_attestations_is_an_empty_list_not_an_error() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    assert!(
+        gh.list_attestations(&"c".repeat(64))
+            .expect("list")
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_github_store_puts_and_fetches_by_the_commit_object_digest() {
+    use base64::Engine;
+    use ci_attest::store::Store;
+    use ci_attest::store::github::{GitHubStore, github_error};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "--quiet"]);
+    git(&["commit", "--quiet", "--allow-empty", "-m", "one"]);
+    let repo = ci_attest::git::Repo::discover(dir.path()).expect("repo");
+    let id = repo.resolve("HEAD").expect("head");
+    let info = repo.commit_info(&id).expect("info");
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "x", "digest": {"gitCommit": id.as_str(), "sha256": info.sha256}}],
+    });
+    let bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "dsseEnvelope": {
+            "payload": base64::engine::general_purpose::STANDARD.encode(statement.to_string()),
+            "payloadType": "application/vnd.in-toto+json",
+            "signatures": [{"sig": "AA==", "keyid": "k"}],
+        },
+    });
+    let fake = FakeGitHub::start();
+    let store = GitHubStore::new(client(&fake, TOKEN), repo);
+    let location = store.put(&id, bundle.to_string().as_bytes()).expect("put");
+    assert_eq!(location, "github:acme/app attestation 1");
+    let fetched = store.fetch(&id).expect("fetch");
+    assert_eq!(fetched.len(), 1);
+    let back: serde_json::Value = serde_json::from_slice(&fetched[0].bytes).expect("json");
+    assert_eq!(back, bundle);
+
+    fake.fail_next(vec![Fault::Status(401, vec![], "{}".into())]);
+    let e = store.fetch(&id).expect_err("401");
+    assert!(
+        matches!(github_error(&e), Some(GitHubError::Unauthorized { .. })),
+        "{e}"
+    );
+}
