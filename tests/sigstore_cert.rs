@@ -855,7 +855,7 @@ fn synthetic_leaf_intermediate_root_verifies() {
     identity_matches(&cert, ISSUER, &exact(SAN)).expect("identity");
     // A full copy of the trusted chain in the bundle is accepted; a partial one too.
     verify_chain(&leaf, &[p.inter.clone(), p.root.clone()], &root, t(AT)).expect("full chain");
-    verify_chain(&leaf, &[p.inter.clone()], &root, t(AT)).expect("intermediate only");
+    verify_chain(&leaf, std::slice::from_ref(&p.inter), &root, t(AT)).expect("intermediate only");
     let _ = &p.root_key;
 }
 
@@ -998,19 +998,20 @@ fn an_intermediate_carried_only_in_the_bundle_is_never_trusted() {
     let p = pki(&ca_extensions(None), &ca_extensions(Some(0)));
     let root = root_of(vec![p.root.clone()], always());
     let leaf = leaf_at(&p, &leaf_extensions());
-    let e =
-        verify_chain(&leaf, &[p.inter.clone()], &root, t(AT)).expect_err("untrusted intermediate");
+    let e = verify_chain(&leaf, std::slice::from_ref(&p.inter), &root, t(AT))
+        .expect_err("untrusted intermediate");
     assert!(matches!(e, CertError::UntrustedIssuer { .. }), "{e}");
     // And an extra certificate that is not the trusted issuer at its position is rejected.
     let q = pki(&ca_extensions(None), &ca_extensions(Some(0)));
     let root = root_of(vec![q.inter.clone(), q.root.clone()], always());
     let leaf = leaf_at(&q, &leaf_extensions());
-    let e = verify_chain(&leaf, &[p.inter.clone()], &root, t(AT)).expect_err("foreign extra");
+    let e = verify_chain(&leaf, std::slice::from_ref(&p.inter), &root, t(AT))
+        .expect_err("foreign extra");
     assert!(
         matches!(e, CertError::ExtraCertificate { index: 0, .. }),
         "{e}"
     );
-    let e = verify_chain(&leaf, &[q.root.clone()], &root, t(AT))
+    let e = verify_chain(&leaf, std::slice::from_ref(&q.root), &root, t(AT))
         .expect_err("root without intermediate");
     assert!(
         matches!(e, CertError::ExtraCertificate { index: 0, .. }),
