@@ -418,6 +418,53 @@ fn a_valid_timestamp_outside_the_signing_certificate_lifetime_fails_the_chain() 
 }
 
 #[test]
+fn a_changed_tst_info_breaks_the_signed_message_digest() {
+    let case = "rekor2-happy-path";
+    let b = bundle(&conformance(case));
+    let ts = timestamps(&b).into_iter().next().expect("timestamp");
+    let root = conformance_root(case);
+    let gen_time = verify_timestamp(&ts, &signature(&b), &root).expect("valid");
+    // Move genTime by changing one digit inside the encapsulated TSTInfo.
+    let text = humantime::format_rfc3339_seconds(gen_time)
+        .to_string()
+        .replace(['-', 'T', ':'], "");
+    let pos = ts
+        .windows(text.len())
+        .position(|w| w == text.as_bytes())
+        .expect("genTime in the token");
+    let mut bad = ts.clone();
+    bad[pos + 3] ^= 0x01; // 2025 -> 2024
+    let e = verify_timestamp(&bad, &signature(&b), &root).expect_err("changed genTime");
+    assert!(
+        matches!(
+            e,
+            TsaError::SignedAttribute {
+                attribute: "message-digest",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_timestamp_needs_a_trusted_timestamp_authority() {
+    let case = "rekor2-happy-path";
+    let b = bundle(&conformance(case));
+    let ts = timestamps(&b).into_iter().next().expect("timestamp");
+    let mut root = conformance_root(case);
+    root.timestamp_authorities.clear();
+    let e = verify_timestamp(&ts, &signature(&b), &root).expect_err("no TSA trusted");
+    assert!(
+        matches!(
+            e,
+            TsaError::SignerNotFound { .. } | TsaError::Certificate { .. }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_tampered_timestamp_signature_is_rejected() {
     let case = "rekor2-happy-path";
     let b = bundle(&conformance(case));
