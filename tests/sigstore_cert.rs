@@ -418,6 +418,53 @@ fn a_valid_timestamp_outside_the_signing_certificate_lifetime_fails_the_chain() 
 }
 
 #[test]
+fn a_changed_tst_info_breaks_the_signed_message_digest() {
+    let case = "rekor2-happy-path";
+    let b = bundle(&conformance(case));
+    let ts = timestamps(&b).into_iter().next().expect("timestamp");
+    let root = conformance_root(case);
+    let gen_time = verify_timestamp(&ts, &signature(&b), &root).expect("valid");
+    // Move genTime by changing one digit inside the encapsulated TSTInfo.
+    let text = humantime::format_rfc3339_seconds(gen_time)
+        .to_string()
+        .replace(['-', 'T', ':'], "");
+    let pos = ts
+        .windows(text.len())
+        .position(|w| w == text.as_bytes())
+        .expect("genTime in the token");
+    let mut bad = ts.clone();
+    bad[pos + 3] ^= 0x01; // 2025 -> 2024
+    let e = verify_timestamp(&bad, &signature(&b), &root).expect_err("changed genTime");
+    assert!(
+        matches!(
+            e,
+            TsaError::SignedAttribute {
+                attribute: "message-digest",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_timestamp_needs_a_trusted_timestamp_authority() {
+    let case = "rekor2-happy-path";
+    let b = bundle(&conformance(case));
+    let ts = timestamps(&b).into_iter().next().expect("timestamp");
+    let mut root = conformance_root(case);
+    root.timestamp_authorities.clear();
+    let e = verify_timestamp(&ts, &signature(&b), &root).expect_err("no TSA trusted");
+    assert!(
+        matches!(
+            e,
+            TsaError::SignerNotFound { .. } | TsaError::Certificate { .. }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_tampered_timestamp_signature_is_rejected() {
     let case = "rekor2-happy-path";
     let b = bundle(&conformance(case));
@@ -637,4 +684,384 @@ fn every_case_behaves_as_cases_json_expects_for_these_checks() {
     }
     eprintln!("{}", table.join("\n"));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic PKIs: the path rules that no real vector exercises.
+// ---------------------------------------------------------------------------------------------
+
+mod synthetic {
+    use super::*;
+    use ci_attest::sign::key::SigningKey;
+    use ci_attest::trust::{Authority, Validity};
+    use std::str::FromStr;
+    use x509_cert::der::Encode;
+    use x509_cert::der::asn1::{Ia5String, OctetString, UtcTime, Utf8StringRef};
+    use x509_cert::ext::Extension;
+    use x509_cert::ext::pkix::name::GeneralName;
+    use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName};
+    use x509_cert::name::Name;
+    use x509_cert::time::{Time, Validity as CertValidity};
+
+    const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+    const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+    pub const SAN: &str = "https://example.com/workflow@refs/heads/main";
+    pub const ISSUER: &str = "https://issuer.example.com";
+
+    fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = value.len();
+        if len < 0x80 {
+            out.push(u8::try_from(len).expect("short"));
+        } else {
+            let bytes = u32::try_from(len).expect("small").to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            out.push(0x80 | u8::try_from(4 - skip).expect("len"));
+            out.extend_from_slice(&bytes[skip..]);
+        }
+        out.extend_from_slice(value);
+        out
+    }
+
+    fn ext(oid: &str, critical: bool, value: Vec<u8>) -> Extension {
+        Extension {
+            extn_id: ObjectIdentifier::new_unwrap(oid),
+            critical,
+            extn_value: OctetString::new(value).expect("octets"),
+        }
+    }
+
+    pub fn basic(ca: bool, path_len: Option<u8>) -> Extension {
+        let bc = BasicConstraints {
+            ca,
+            path_len_constraint: path_len,
+        };
+        ext("2.5.29.19", true, bc.to_der().expect("bc"))
+    }
+
+    pub fn key_usage(flags: impl Into<x509_cert::der::flagset::FlagSet<KeyUsages>>) -> Extension {
+        ext(
+            "2.5.29.15",
+            true,
+            KeyUsage(flags.into()).to_der().expect("ku"),
+        )
+    }
+
+    pub fn eku(oids: &[ObjectIdentifier]) -> Extension {
+        ext(
+            "2.5.29.37",
+            false,
+            ExtendedKeyUsage(oids.to_vec()).to_der().expect("eku"),
+        )
+    }
+
+    pub fn unknown_critical() -> Extension {
+        ext("1.2.3.4.5", true, vec![0x05, 0x00])
+    }
+
+    pub fn ca_extensions(path_len: Option<u8>) -> Vec<Extension> {
+        vec![
+            basic(true, path_len),
+            key_usage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+        ]
+    }
+
+    pub fn leaf_extensions() -> Vec<Extension> {
+        let san = SubjectAltName(vec![GeneralName::UniformResourceIdentifier(
+            Ia5String::new(SAN).expect("ia5"),
+        )]);
+        vec![
+            key_usage(KeyUsages::DigitalSignature),
+            eku(&[CODE_SIGNING]),
+            ext("2.5.29.17", true, san.to_der().expect("san")),
+            ext(
+                "1.3.6.1.4.1.57264.1.8",
+                false,
+                Utf8StringRef::new(ISSUER)
+                    .expect("utf8")
+                    .to_der()
+                    .expect("issuer"),
+            ),
+        ]
+    }
+
+    /// A certificate for `key` named `subject`, signed by `issuer` (name, key).
+    pub fn cert(
+        subject: &str,
+        key: &SigningKey,
+        issuer: (&str, &SigningKey),
+        not_before: SystemTime,
+        not_after: SystemTime,
+        extensions: &[Extension],
+    ) -> Vec<u8> {
+        let alg = tlv(0x30, &ECDSA_SHA256.to_der().expect("oid"));
+        let name = |n: &str| Name::from_str(n).expect("name").to_der().expect("name der");
+        let time = |t| Time::UtcTime(UtcTime::from_system_time(t).expect("utc"));
+        let validity =
+            CertValidity::<x509_cert::certificate::Rfc5280>::new(time(not_before), time(not_after))
+                .to_der()
+                .expect("validity");
+        let mut exts = Vec::new();
+        for e in extensions {
+            exts.extend(e.to_der().expect("ext"));
+        }
+        let serial: u64 = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("now")
+            .as_nanos() as u64;
+        let mut tbs = tlv(0xa0, &[0x02, 0x01, 0x02]);
+        tbs.extend(tlv(0x02, &[&[1u8][..], &serial.to_be_bytes()[..]].concat()));
+        tbs.extend(&alg);
+        tbs.extend(name(issuer.0));
+        tbs.extend(validity);
+        tbs.extend(name(subject));
+        tbs.extend(key.public_key().to_spki_der());
+        tbs.extend(tlv(0xa3, &tlv(0x30, &exts)));
+        let tbs = tlv(0x30, &tbs);
+        let sig = issuer.1.sign(&tbs);
+        let mut bits = vec![0u8];
+        bits.extend(sig);
+        tlv(0x30, &[tbs, alg, tlv(0x03, &bits)].concat())
+    }
+
+    pub fn key() -> SigningKey {
+        SigningKey::generate().expect("key")
+    }
+
+    pub fn root_of(chain: Vec<Vec<u8>>, valid_for: Validity) -> TrustedRoot {
+        TrustedRoot {
+            tlogs: Vec::new(),
+            certificate_authorities: vec![Authority {
+                uri: "https://fulcio.example.com".into(),
+                cert_chain: chain,
+                valid_for,
+            }],
+            ctlogs: Vec::new(),
+            timestamp_authorities: Vec::new(),
+        }
+    }
+
+    pub fn always() -> Validity {
+        Validity {
+            start: Some(t("2020-01-01T00:00:00Z")),
+            end: None,
+        }
+    }
+
+    /// A root, an intermediate, and the times they and a leaf live.
+    pub struct Pki {
+        pub root_key: SigningKey,
+        pub inter_key: SigningKey,
+        pub root: Vec<u8>,
+        pub inter: Vec<u8>,
+    }
+
+    pub const ROOT: &str = "CN=Test Root,O=example";
+    pub const INTER: &str = "CN=Test Intermediate,O=example";
+
+    pub fn pki(root_exts: &[Extension], inter_exts: &[Extension]) -> Pki {
+        let root_key = key();
+        let inter_key = key();
+        let (from, to) = (t("2021-01-01T00:00:00Z"), t("2031-01-01T00:00:00Z"));
+        let root = cert(ROOT, &root_key, (ROOT, &root_key), from, to, root_exts);
+        let inter = cert(INTER, &inter_key, (ROOT, &root_key), from, to, inter_exts);
+        Pki {
+            root_key,
+            inter_key,
+            root,
+            inter,
+        }
+    }
+
+    pub fn leaf_at(p: &Pki, exts: &[Extension]) -> Vec<u8> {
+        let k = key();
+        cert(
+            "CN=leaf",
+            &k,
+            (INTER, &p.inter_key),
+            t("2025-01-01T00:00:00Z"),
+            t("2025-01-01T00:10:00Z"),
+            exts,
+        )
+    }
+
+    pub const AT: &str = "2025-01-01T00:05:00Z";
+}
+
+use synthetic::*;
+use x509_cert::der::asn1::ObjectIdentifier;
+use x509_cert::ext::pkix::KeyUsages;
+
+#[test]
+fn synthetic_leaf_intermediate_root_verifies() {
+    let p = pki(&ca_extensions(Some(1)), &ca_extensions(Some(0)));
+    let root = root_of(vec![p.inter.clone(), p.root.clone()], always());
+    let leaf = leaf_at(&p, &leaf_extensions());
+    let cert = verify_chain(&leaf, &[], &root, t(AT)).expect("valid");
+    assert_eq!(cert.issuer_der(), p.inter.as_slice());
+    identity_matches(&cert, ISSUER, &exact(SAN)).expect("identity");
+    // A full copy of the trusted chain in the bundle is accepted; a partial one too.
+    verify_chain(&leaf, &[p.inter.clone(), p.root.clone()], &root, t(AT)).expect("full chain");
+    verify_chain(&leaf, std::slice::from_ref(&p.inter), &root, t(AT)).expect("intermediate only");
+    let _ = &p.root_key;
+}
+
+#[test]
+fn an_unknown_critical_extension_on_the_leaf_is_rejected() {
+    let p = pki(&ca_extensions(None), &ca_extensions(Some(0)));
+    let root = root_of(vec![p.inter.clone(), p.root.clone()], always());
+    let mut exts = leaf_extensions();
+    exts.push(unknown_critical());
+    let e = verify_chain(&leaf_at(&p, &exts), &[], &root, t(AT)).expect_err("critical");
+    assert!(
+        matches!(e, CertError::UnknownCriticalExtension { ref oid, .. } if oid == "1.2.3.4.5"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_leaf_without_digital_signature_or_that_is_a_ca_is_rejected() {
+    let p = pki(&ca_extensions(None), &ca_extensions(Some(0)));
+    let root = root_of(vec![p.inter.clone(), p.root.clone()], always());
+    let mut exts = leaf_extensions();
+    exts[0] = key_usage(KeyUsages::KeyCertSign);
+    let e = verify_chain(&leaf_at(&p, &exts), &[], &root, t(AT)).expect_err("no digitalSignature");
+    assert!(matches!(e, CertError::Usage { .. }), "{e}");
+    let mut exts = leaf_extensions();
+    exts.push(basic(true, None));
+    let e = verify_chain(&leaf_at(&p, &exts), &[], &root, t(AT)).expect_err("CA leaf");
+    assert!(matches!(e, CertError::Usage { .. }), "{e}");
+}
+
+#[test]
+fn an_issuer_must_be_a_ca_with_key_cert_sign() {
+    for inter_exts in [
+        vec![basic(false, None), key_usage(KeyUsages::KeyCertSign)],
+        vec![key_usage(KeyUsages::KeyCertSign)],
+        vec![basic(true, None), key_usage(KeyUsages::DigitalSignature)],
+        vec![basic(true, None)],
+    ] {
+        let p = pki(&ca_extensions(None), &inter_exts);
+        let root = root_of(vec![p.inter.clone(), p.root.clone()], always());
+        let e = verify_chain(&leaf_at(&p, &leaf_extensions()), &[], &root, t(AT))
+            .expect_err("not a CA");
+        assert!(matches!(e, CertError::NotCa { .. }), "{e}");
+    }
+}
+
+#[test]
+fn path_length_constraints_are_honoured() {
+    let p = pki(&ca_extensions(Some(0)), &ca_extensions(None));
+    let root = root_of(vec![p.inter.clone(), p.root.clone()], always());
+    let e =
+        verify_chain(&leaf_at(&p, &leaf_extensions()), &[], &root, t(AT)).expect_err("pathLen 0");
+    assert!(
+        matches!(
+            e,
+            CertError::PathLength {
+                limit: 0,
+                found: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_issuer_eku_that_excludes_code_signing_is_rejected() {
+    let tsa_only = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+    let mut inter = ca_extensions(Some(0));
+    inter.push(eku(&[tsa_only]));
+    let p = pki(&ca_extensions(None), &inter);
+    let root = root_of(vec![p.inter.clone(), p.root.clone()], always());
+    let e = verify_chain(&leaf_at(&p, &leaf_extensions()), &[], &root, t(AT)).expect_err("EKU");
+    assert!(matches!(e, CertError::Usage { .. }), "{e}");
+}
+
+#[test]
+fn every_certificate_on_the_path_and_the_authority_must_be_valid_at_the_signing_time() {
+    // The intermediate expired before the leaf was used.
+    let root_key = key();
+    let inter_key = key();
+    let root_cert = cert(
+        ROOT,
+        &root_key,
+        (ROOT, &root_key),
+        t("2021-01-01T00:00:00Z"),
+        t("2031-01-01T00:00:00Z"),
+        &ca_extensions(None),
+    );
+    let inter = cert(
+        INTER,
+        &inter_key,
+        (ROOT, &root_key),
+        t("2021-01-01T00:00:00Z"),
+        t("2024-12-31T00:00:00Z"),
+        &ca_extensions(Some(0)),
+    );
+    let p = Pki {
+        root_key,
+        inter_key,
+        root: root_cert,
+        inter,
+    };
+    let root = root_of(vec![p.inter.clone(), p.root.clone()], always());
+    let e = verify_chain(&leaf_at(&p, &leaf_extensions()), &[], &root, t(AT))
+        .expect_err("expired intermediate");
+    assert!(
+        matches!(e, CertError::NotValidAt { ref subject, .. } if subject.contains("Intermediate")),
+        "{e}"
+    );
+
+    // The authority's validFor in the trusted root ends before the signing time.
+    let p = pki(&ca_extensions(None), &ca_extensions(Some(0)));
+    let ended = ci_attest::trust::Validity {
+        start: Some(t("2021-01-01T00:00:00Z")),
+        end: Some(t("2024-06-01T00:00:00Z")),
+    };
+    let root = root_of(vec![p.inter.clone(), p.root.clone()], ended);
+    let e = verify_chain(&leaf_at(&p, &leaf_extensions()), &[], &root, t(AT))
+        .expect_err("authority ended");
+    assert!(matches!(e, CertError::AuthorityNotValidAt { .. }), "{e}");
+    // ... inclusive at its end.
+    let ends_at = ci_attest::trust::Validity {
+        start: Some(t("2021-01-01T00:00:00Z")),
+        end: Some(t(AT)),
+    };
+    verify_chain(
+        &leaf_at(&p, &leaf_extensions()),
+        &[],
+        &root_of(vec![p.inter.clone(), p.root.clone()], ends_at),
+        t(AT),
+    )
+    .expect("end inclusive");
+}
+
+#[test]
+fn an_intermediate_carried_only_in_the_bundle_is_never_trusted() {
+    // The trusted root lists only the root; the bundle brings an intermediate the root really
+    // signed. Trust comes from the trusted root alone, so this is rejected.
+    let p = pki(&ca_extensions(None), &ca_extensions(Some(0)));
+    let root = root_of(vec![p.root.clone()], always());
+    let leaf = leaf_at(&p, &leaf_extensions());
+    let e = verify_chain(&leaf, std::slice::from_ref(&p.inter), &root, t(AT))
+        .expect_err("untrusted intermediate");
+    assert!(matches!(e, CertError::UntrustedIssuer { .. }), "{e}");
+    // And an extra certificate that is not the trusted issuer at its position is rejected.
+    let q = pki(&ca_extensions(None), &ca_extensions(Some(0)));
+    let root = root_of(vec![q.inter.clone(), q.root.clone()], always());
+    let leaf = leaf_at(&q, &leaf_extensions());
+    let e = verify_chain(&leaf, std::slice::from_ref(&p.inter), &root, t(AT))
+        .expect_err("foreign extra");
+    assert!(
+        matches!(e, CertError::ExtraCertificate { index: 0, .. }),
+        "{e}"
+    );
+    let e = verify_chain(&leaf, std::slice::from_ref(&q.root), &root, t(AT))
+        .expect_err("root without intermediate");
+    assert!(
+        matches!(e, CertError::ExtraCertificate { index: 0, .. }),
+        "{e}"
+    );
 }

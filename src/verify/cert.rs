@@ -539,6 +539,14 @@ impl ParsedCert {
         }
     }
 
+    /// True when basicConstraints says cA=TRUE.
+    pub(crate) fn is_ca(&self) -> bool {
+        self.basic_constraints()
+            .ok()
+            .flatten()
+            .is_some_and(|bc| bc.ca)
+    }
+
     fn basic_constraints(&self) -> Result<Option<BasicConstraints>, CertError> {
         self.decode_ext(OID_BASIC_CONSTRAINTS, "basicConstraints")
     }

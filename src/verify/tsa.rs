@@ -31,6 +31,8 @@ const OID_ATTR_CONTENT_TYPE: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const OID_ATTR_MESSAGE_DIGEST: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const OID_ATTR_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const OID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const OID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
@@ -205,6 +207,8 @@ pub fn verify_timestamp(
             found: count,
         })?;
 
+    signed.signer.check_signing_certificate(&signer_cert.der)?;
+
     // The signature over the signed attributes (DER, as a SET).
     let key = signer_cert.key().map_err(|e| TsaError::Certificate {
         gen_time: fmt_time(tst.gen_time),
@@ -298,14 +302,48 @@ fn check_tsa_certificate(
             });
         }
     }
-    build_path(
-        cert,
-        &[],
-        &root.timestamp_authorities,
-        gen_time,
-        EKU_TIME_STAMPING,
-    )
-    .map(|_| ())
+    // Each authority on its own: when its chain starts with a TSA (end-entity) certificate, that
+    // certificate is pinned and the signer must be it.
+    let mut best = None;
+    for auth in &root.timestamp_authorities {
+        let pinned = auth
+            .cert_chain
+            .first()
+            .and_then(|der| ParsedCert::parse(der, "trusted TSA certificate").ok())
+            .filter(|c| !c.is_ca());
+        if let Some(pinned) = pinned {
+            if pinned.der != cert.der {
+                best.get_or_insert(CertError::UntrustedIssuer {
+                    expected: format!(
+                        "the pinned TSA certificate {} of {}",
+                        pinned.subject(),
+                        auth.uri
+                    ),
+                    found: cert.subject(),
+                });
+                continue;
+            }
+        }
+        match build_path(
+            cert,
+            &[],
+            std::slice::from_ref(auth),
+            gen_time,
+            EKU_TIME_STAMPING,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                // A more specific reason than "not this authority" wins.
+                if best.is_none() || !matches!(e, CertError::UntrustedIssuer { .. }) {
+                    best = Some(e);
+                }
+            }
+        }
+    }
+    Err(best.unwrap_or_else(|| CertError::UntrustedIssuer {
+        expected: "a timestamp authority in the trusted root".into(),
+        found: format!("{} (the trusted root lists none)", cert.subject()),
+    }))
 }
 
 /// Accepts a `TimeStampResp` (status granted) or a bare `TimeStampToken`; returns the
@@ -579,8 +617,22 @@ impl<'a> SignerInfo<'a> {
         })
     }
 
-    /// The single value of the signed attribute `oid`, if present exactly once.
+    /// The single value of the signed attribute `oid`, which must be present exactly once.
     fn attribute(&self, oid: ObjectIdentifier, name: &'static str) -> Result<&'a [u8], TsaError> {
+        self.optional_attribute(oid, name)?
+            .ok_or_else(|| TsaError::SignedAttribute {
+                attribute: name,
+                expected: "the attribute".into(),
+                found: "none".into(),
+            })
+    }
+
+    /// The single value of the signed attribute `oid`, if present (at most once).
+    fn optional_attribute(
+        &self,
+        oid: ObjectIdentifier,
+        name: &'static str,
+    ) -> Result<Option<&'a [u8]>, TsaError> {
         let mut found = None;
         for raw in &self.attrs {
             let attr = read_one(raw, 0x30)
@@ -618,11 +670,47 @@ impl<'a> SignerInfo<'a> {
             };
             found = Some(value.raw);
         }
-        found.ok_or_else(|| TsaError::SignedAttribute {
-            attribute: name,
-            expected: "the attribute".into(),
-            found: "none".into(),
-        })
+        Ok(found)
+    }
+
+    /// When the ESS signingCertificateV2 attribute (RFC 5035) is present, its first certHash must
+    /// be the hash of the signer certificate.
+    fn check_signing_certificate(&self, signer_der: &[u8]) -> Result<(), TsaError> {
+        const NAME: &str = "signingCertificateV2";
+        let Some(value) = self.optional_attribute(OID_ATTR_SIGNING_CERTIFICATE_V2, NAME)? else {
+            return Ok(());
+        };
+        let bad = |e: String| malformed("signingCertificateV2", "SEQUENCE OF ESSCertIDv2", e);
+        let outer = read_one(value, 0x30).map_err(bad)?;
+        let (certs, _) = read_tlv(outer.value).map_err(bad)?;
+        let ids = read_all(certs.value).map_err(bad)?;
+        let first = ids.first().ok_or_else(|| bad("no ESSCertIDv2".into()))?;
+        let fields = read_all(first.value).map_err(bad)?;
+        let (alg, hash) = match fields.as_slice() {
+            [alg, hash, ..] if alg.tag == 0x30 => {
+                let oid = AlgorithmIdentifierOwned::from_der(alg.raw)
+                    .map_err(|e| bad(e.to_string()))?
+                    .oid;
+                (hash_alg(&oid, "ESSCertIDv2 hashAlgorithm")?, hash)
+            }
+            [hash, ..] => (HashAlg::Sha256, hash),
+            [] => return Err(bad("an empty ESSCertIDv2".into())),
+        };
+        if hash.tag != 0x04 {
+            return Err(bad("a certHash that is not an OCTET STRING".into()));
+        }
+        let expected = alg.digest(signer_der);
+        if hash.value != expected.as_slice() {
+            return Err(TsaError::SignedAttribute {
+                attribute: NAME,
+                expected: format!(
+                    "certHash {} ({alg} of the signer certificate)",
+                    hex::encode(expected)
+                ),
+                found: hex::encode(hash.value),
+            });
+        }
+        Ok(())
     }
 
     fn check_attributes(&self, digest_alg: HashAlg, econtent: &[u8]) -> Result<(), TsaError> {
