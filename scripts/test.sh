@@ -1,7 +1,12 @@
 #!/usr/bin/env sh
-# The whole test suite: installs the pinned third-party verifiers the interop tests use
-# (npm @sigstore/verify, Python cryptography + jsonschema, into tests/interop/), then runs every test.
+# The whole test suite. First installs (pinned, idempotent) the independent tools the tests use:
+#   tests/interop/        npm @sigstore/verify, Python cryptography + jsonschema (interop verifiers)
+#   tests/sigstore-local/ npm @sigstore/mock (local Fulcio, Rekor, TSA), Python sigstore 4.5.1
+#   tests/github/         npm @stoplight/prism-cli + @octokit/openapi (GitHub API contract tests)
+# then runs every test.
 set -eu
 cd "$(dirname "$0")/.."
 bash tests/interop/install.sh
+bash tests/sigstore-local/install.sh
+bash tests/github/install.sh
 cargo test --all-targets --locked "$@"
