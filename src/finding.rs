@@ -81,6 +81,32 @@ codes! {
     CheckFailed = "check-failed",
     /// No attestation for the commit was found, or none from a trusted signer verified.
     NoAttestation = "no-attestation",
+    /// The signing certificate does not chain to a trusted Fulcio CA, or is not valid at the signing time.
+    CertificateInvalid = "certificate-invalid",
+    /// The certificate carries no valid SCT from a trusted CT log.
+    CertificateSctInvalid = "certificate-sct-invalid",
+    /// The certificate's OIDC issuer or SAN is not the identity the policy expects.
+    IdentityMismatch = "identity-mismatch",
+    /// A keyless bundle has no transparency-log entry, or the policy requires one and there is none.
+    TlogEntryMissing = "tlog-entry-missing",
+    /// A log entry names a log the trusted root does not hold, or whose key is not valid then.
+    TlogLogUntrusted = "tlog-log-untrusted",
+    /// A log entry's body is not for this signature, key and content.
+    TlogEntryMismatch = "tlog-entry-mismatch",
+    /// A log entry is malformed or of an unsupported kind.
+    TlogEntryMalformed = "tlog-entry-malformed",
+    /// A log entry's inclusion proof is missing or does not lead to its checkpoint's root.
+    TlogInclusionProofInvalid = "tlog-inclusion-proof-invalid",
+    /// A checkpoint is malformed or not signed by the log's key.
+    TlogCheckpointInvalid = "tlog-checkpoint-invalid",
+    /// A signed entry timestamp (SET) does not verify with the log's key.
+    TlogSetInvalid = "tlog-set-invalid",
+    /// An RFC 3161 timestamp does not verify.
+    TimestampInvalid = "timestamp-invalid",
+    /// No verified signing time: no SET-backed log time and no valid timestamp.
+    SigningTimeUnverified = "signing-time-unverified",
+    /// The signature is valid but for another artifact (subject or message digest).
+    ArtifactMismatch = "artifact-mismatch",
 }
 
 impl fmt::Display for Code {

@@ -5,7 +5,9 @@ mod inspect;
 mod keygen;
 mod push;
 mod run;
+mod sign_bundle;
 mod verify;
+mod verify_bundle;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -116,6 +118,14 @@ enum Command {
     ///
     /// Example: ci-attest inspect .ci-attest/<commit>.1.sigstore.json
     Inspect(inspect::Args),
+    /// Verify any sigstore bundle (sigstore-conformance protocol).
+    ///
+    /// Example: ci-attest verify-bundle --bundle a.sigstore.json --certificate-identity ID --certificate-oidc-issuer URL a.txt
+    VerifyBundle(verify_bundle::Args),
+    /// Sign a file or an in-toto statement keylessly (sigstore-conformance protocol).
+    ///
+    /// Example: ci-attest sign-bundle --identity-token $TOKEN --bundle a.sigstore.json a.txt
+    SignBundle(sign_bundle::Args),
 }
 
 /// Parses arguments, runs the command and maps the outcome to an exit code.
@@ -135,6 +145,8 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run(&repo, a),
         Command::Inspect(a) => inspect::run(a),
         Command::Push(a) => push::run(&repo, a),
+        Command::VerifyBundle(a) => verify_bundle::run(a),
+        Command::SignBundle(a) => sign_bundle::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,7 +4,10 @@
 //! ([`toml::Spanned`]) and deny unknown keys; then each rule is validated and converted into the
 //! public model, turning spans into 1-based `line:column` positions.
 
-use super::{POLICY_VERSION, Policy, PolicyError, Require, Signer, SignerIdentity, Threshold};
+use super::{
+    KeylessIdentity, POLICY_VERSION, Policy, PolicyError, Require, Signer, SignerIdentity,
+    Threshold,
+};
 use crate::finding::Origin;
 use crate::statement::METRICS;
 use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
@@ -184,46 +187,53 @@ impl Source<'_> {
                     ),
                 ));
             }
-            let identity = match (&s.key, &s.fingerprint) {
-                (Some(_), Some(fp)) => {
-                    return Err(self.error(
-                        fp.span(),
-                        format!(
-                            "signer `{name}` has both `key` and `fingerprint`: expected exactly one"
-                        ),
-                    ));
+            let keyless = s.issuer.is_some() || s.identity.is_some() || s.identity_regex.is_some();
+            let identity = if keyless {
+                self.keyless_signer(&s, name, table_span.clone())?
+            } else {
+                match (&s.key, &s.fingerprint) {
+                    (Some(_), Some(fp)) => {
+                        return Err(self.error(
+                            fp.span(),
+                            format!(
+                                "signer `{name}` has both `key` and `fingerprint`: expected exactly one"
+                            ),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(self.error(
+                            table_span,
+                            format!(
+                                "signer `{name}` has neither `key` nor `fingerprint` nor `issuer`: \
+                                 expected `key = \"<public key PEM file>\"`, `fingerprint = \"sha256:<64 hex>\"` \
+                                 or `issuer` + `identity` / `identity_regex`"
+                            ),
+                        ));
+                    }
+                    (Some(key), None) => self.key_file(key, base_dir)?,
+                    (None, Some(fp)) => SignerIdentity::Key {
+                        fingerprint: self.fingerprint(fp)?,
+                        public_key_pem: None,
+                    },
                 }
-                (None, None) => {
-                    return Err(self.error(
-                        table_span,
-                        format!(
-                            "signer `{name}` has neither `key` nor `fingerprint`: expected \
-                             `key = \"<public key PEM file>\"` or `fingerprint = \"sha256:<64 hex>\"`"
-                        ),
-                    ));
-                }
-                (Some(key), None) => self.key_file(key, base_dir)?,
-                (None, Some(fp)) => SignerIdentity::Key {
-                    fingerprint: self.fingerprint(fp)?,
-                    public_key_pem: None,
-                },
             };
-            let SignerIdentity::Key { fingerprint, .. } = &identity;
-            if let Some(prev) = signers
-                .iter()
-                .find(|p| p.fingerprint() == Some(fingerprint))
-            {
-                return Err(self.error(
-                    s.fingerprint
-                        .as_ref()
-                        .or(s.key.as_ref())
-                        .map_or(table_span, |v| v.span()),
-                    format!(
-                        "signer `{name}` has the same key as signer `{}` (declared at {}): \
-                         expected each key to be trusted once, found {fingerprint} twice",
-                        prev.name, prev.origin
-                    ),
-                ));
+            if let SignerIdentity::Key { fingerprint, .. } = &identity {
+                if let Some(prev) = signers
+                    .iter()
+                    .find(|p| p.fingerprint() == Some(fingerprint))
+                {
+                    return Err(self.error(
+                        s.fingerprint
+                            .as_ref()
+                            .or(s.key.as_ref())
+                            .map_or(table_span, |v| v.span()),
+                        format!(
+                            "signer `{name}` has the same key as signer `{}` (declared at {}): \
+                             expected each key to be trusted once, found {fingerprint} twice",
+                            prev.name, prev.origin
+                        ),
+                    ));
+                }
             }
             signers.push(Signer {
                 name: name.to_string(),
@@ -232,6 +242,58 @@ impl Source<'_> {
             });
         }
         Ok(signers)
+    }
+
+    fn keyless_signer(
+        &self,
+        s: &RawSigner,
+        name: &str,
+        table_span: std::ops::Range<usize>,
+    ) -> Result<SignerIdentity, PolicyError> {
+        if let Some(k) = s.key.as_ref().or(s.fingerprint.as_ref()) {
+            return Err(self.error(
+                k.span(),
+                format!(
+                    "signer `{name}` mixes a key with a keyless identity: expected either \
+                     `key`/`fingerprint` or `issuer` + `identity`/`identity_regex`"
+                ),
+            ));
+        }
+        let Some(issuer) = &s.issuer else {
+            return Err(self.error(
+                table_span,
+                format!(
+                    "keyless signer `{name}`: expected `issuer = \"<OIDC issuer URL>\"`, found none"
+                ),
+            ));
+        };
+        let identity = match (&s.identity, &s.identity_regex) {
+            (Some(id), None) if !id.get_ref().is_empty() => {
+                KeylessIdentity::Exact(id.get_ref().clone())
+            }
+            (None, Some(re)) => {
+                crate::verify::cert::SanRegex::new(re.get_ref()).map_err(|e| {
+                    self.error(re.span(), format!("identity_regex of signer `{name}`: {e}"))
+                })?;
+                KeylessIdentity::Regex(re.get_ref().clone())
+            }
+            (Some(id), Some(_)) => {
+                return Err(self.error(
+                    id.span(),
+                    format!("keyless signer `{name}` has both `identity` and `identity_regex`: expected exactly one"),
+                ));
+            }
+            _ => {
+                return Err(self.error(
+                    table_span,
+                    format!("keyless signer `{name}`: expected a non-empty `identity` or `identity_regex`, found none"),
+                ));
+            }
+        };
+        Ok(SignerIdentity::Keyless {
+            issuer: issuer.get_ref().clone(),
+            identity,
+        })
     }
 
     fn key_file(
@@ -361,11 +423,15 @@ impl Source<'_> {
                 Some((uri.to_string(), self.origin(r.span().start)))
             }
         };
+        let tlog = raw
+            .tlog
+            .map(|t| (*t.get_ref(), self.origin(t.span().start)));
         Ok(Require {
             checks,
             max_age,
             pristine,
             repository,
+            tlog,
         })
     }
 
@@ -562,7 +628,7 @@ impl<'de> Deserialize<'de> for SignerList {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a `[[signer]]` table with `name` and `key` or `fingerprint`"
+    expecting = "a `[[signer]]` table with `name` and `key`, `fingerprint` or `issuer` + `identity`/`identity_regex`"
 )]
 struct RawSigner {
     name: Spanned<String>,
@@ -570,12 +636,18 @@ struct RawSigner {
     key: Option<Spanned<String>>,
     #[serde(default)]
     fingerprint: Option<Spanned<String>>,
+    #[serde(default)]
+    issuer: Option<Spanned<String>>,
+    #[serde(default)]
+    identity: Option<Spanned<String>>,
+    #[serde(default)]
+    identity_regex: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a `[require]` table (`checks`, `max_age`, `pristine`, `repository`)"
+    expecting = "a `[require]` table (`checks`, `max_age`, `pristine`, `repository`, `tlog`)"
 )]
 struct RawRequire {
     #[serde(default)]
@@ -586,6 +658,8 @@ struct RawRequire {
     pristine: Option<Spanned<bool>>,
     #[serde(default)]
     repository: Option<Spanned<String>>,
+    #[serde(default)]
+    tlog: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]

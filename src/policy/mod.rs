@@ -70,6 +70,7 @@ impl Signer {
     pub fn fingerprint(&self) -> Option<&str> {
         match &self.identity {
             SignerIdentity::Key { fingerprint, .. } => Some(fingerprint),
+            SignerIdentity::Keyless { .. } => None,
         }
     }
 
@@ -77,14 +78,13 @@ impl Signer {
     pub fn public_key_pem(&self) -> Option<&str> {
         match &self.identity {
             SignerIdentity::Key { public_key_pem, .. } => public_key_pem.as_deref(),
+            SignerIdentity::Keyless { .. } => None,
         }
     }
 }
 
 /// How a trusted signer is recognised.
 ///
-/// Only keys for now; keyless signers (OIDC issuer + identity or anchored identity regex) will be
-/// another variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignerIdentity {
@@ -96,6 +96,22 @@ pub enum SignerIdentity {
         /// policy gives only a `fingerprint`.
         public_key_pem: Option<String>,
     },
+    /// A keyless (Fulcio certificate) identity: the OIDC issuer, exactly, and the certificate's SAN.
+    Keyless {
+        /// The OIDC issuer URL, compared exactly.
+        issuer: String,
+        /// The SAN, exactly or by a regex that is always anchored at both ends.
+        identity: KeylessIdentity,
+    },
+}
+
+/// How a keyless signer's certificate SAN is matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeylessIdentity {
+    /// The SAN equals this string.
+    Exact(String),
+    /// The SAN matches this regex, anchored as `^(?:...)$` (checked to compile when the policy loads).
+    Regex(String),
 }
 
 /// The `[require]` table: what the statement must contain.
@@ -110,6 +126,8 @@ pub struct Require {
     pub pristine: Option<(bool, Origin)>,
     /// The repository URI the statement must name (compared normalised).
     pub repository: Option<(String, Origin)>,
+    /// When `Some(true)`, the bundle must carry a transparency-log entry that verifies.
+    pub tlog: Option<(bool, Origin)>,
 }
 
 /// A bound on one metric of one check: `min <= value <= max`, both inclusive.

@@ -10,6 +10,7 @@
 
 pub mod cert;
 pub mod pki;
+pub mod sigstore;
 pub mod tlog;
 pub mod tsa;
 
