@@ -40,7 +40,11 @@ fn every_documented_code_exists() {
 #[test]
 fn every_code_is_produced_by_an_end_to_end_scenario() {
     let tests = read("tests/cli.rs");
-    let vectors = read("tests/vectors.rs");
+    // Whitespace-normalised, so that rustfmt's line breaks inside a table row do not matter.
+    let vectors = read("tests/vectors.rs")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let missing: Vec<&str> = Code::ALL
         .iter()
         .map(|c| c.as_str())
