@@ -51,7 +51,7 @@ fn every_code_is_produced_by_an_end_to_end_scenario() {
         .filter(|c| {
             !tests.contains(&format!("assert_finding(&report, \"{c}\")"))
                 && !tests.contains(&format!("f[\"code\"] == \"{c}\""))
-                && !vectors.contains(&format!(", \"{c}\")"))
+                && !vectors.contains(&format!(", \"{c}\""))
         })
         .collect();
     assert!(
