@@ -23,10 +23,17 @@ export PATH="$PWD/$venv/bin:$PATH"
 
 echo "== actionlint $(actionlint --version | head -n1)"
 actionlint .github/workflows/*.yml
+# The workflow `ci-attest init` writes into users' repositories, rendered as init renders it.
+rendered="$(mktemp -d)"
+trap 'rm -rf "$rendered"' EXIT
+mkdir -p "$rendered/.github/workflows"
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
+sed "s/{{VERSION}}/$version/g" src/cli/templates/ci-attest-verify.yml > "$rendered/.github/workflows/ci-attest-verify.yml"
+(cd "$rendered" && actionlint .github/workflows/ci-attest-verify.yml)
 
 echo "== $(zizmor --version)"
 # zizmor takes workflow files, directories and composite action definitions (action.yml) alike.
-zizmor --quiet --offline --strict-collection --pedantic .github/workflows/ action.yml
+zizmor --quiet --offline --strict-collection --pedantic .github/workflows/ action.yml "$rendered/.github/workflows/"
 
 echo "== $(shellcheck --version | sed -n 2p | tr -d '\n') (action.yml run scripts, this script)"
 tmp="$(mktemp -d)"

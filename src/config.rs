@@ -59,8 +59,22 @@ pub struct ReportConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SigningConfig {
+    /// How to sign: with a local key (default) or keylessly (OIDC -> Fulcio -> Rekor).
+    #[serde(default)]
+    pub method: SigningMethod,
     /// Path of the private key (relative to the repository root), for `method = "key"`.
     pub key: Option<PathBuf>,
+}
+
+/// `[signing] method`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SigningMethod {
+    /// A local P-256 key.
+    #[default]
+    Key,
+    /// Sigstore keyless signing.
+    Keyless,
 }
 
 /// `[store]`.

@@ -519,6 +519,17 @@ fn init_writes_config_and_policy_for_a_cargo_project() {
     let config = std::fs::read_to_string(p.root.join(".ci-attest.toml")).expect("config");
     assert!(config.contains("cargo clippy"), "{config}");
     ci_attest::config::Config::parse(&config, "init").expect("init writes a valid config");
+    let workflow = std::fs::read_to_string(p.root.join(".github/workflows/ci-attest-verify.yml"))
+        .expect("init writes the verifier workflow");
+    assert!(
+        workflow.contains(&format!("--version \"={}\"", env!("CARGO_PKG_VERSION"))),
+        "the workflow pins this ci-attest version: {workflow}"
+    );
+    assert!(workflow.contains("--report check") && workflow.contains("checks: write"));
+    assert!(
+        !workflow.contains("{{VERSION}}"),
+        "no unrendered placeholder"
+    );
     // A second init keeps the user's files.
     std::fs::write(p.root.join(".ci-attest.toml"), "# mine").expect("write");
     assert!(p.cmd().arg("init").output().expect("runs").status.success());

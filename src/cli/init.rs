@@ -177,6 +177,11 @@ pristine = true
     )
 }
 
+/// The verifier workflow for the user's repository: the template with this version of ci-attest.
+pub fn verifier_workflow() -> String {
+    include_str!("templates/ci-attest-verify.yml").replace("{{VERSION}}", env!("CARGO_PKG_VERSION"))
+}
+
 fn write_new(path: &Path, text: &str) -> Result<bool, Failure> {
     if path.exists() {
         println!("kept     {} (already exists)", path.display());
@@ -221,6 +226,12 @@ pub fn run(repo_dir: &Path, _args: Args) -> CmdResult {
     );
     write_new(&root.join(CONFIG_FILE), config_for(project))?;
     write_new(&root.join("policies/default.toml"), &policy_for(project))?;
-    println!("\nnext: ci-attest keygen --out keys && ci-attest run && ci-attest verify");
+    write_new(
+        &root.join(".github/workflows/ci-attest-verify.yml"),
+        &verifier_workflow(),
+    )?;
+    println!(
+        "\nnext: ci-attest keygen --out keys && ci-attest run && ci-attest verify\n      then commit the workflow and require the `ci-attest` check from the GitHub Actions app (docs/github.md)"
+    );
     Ok(EXIT_OK)
 }

@@ -26,6 +26,77 @@ pub struct Args {
     /// Configuration file (default: .ci-attest.toml at the repository root).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Sign keylessly: OIDC token -> Fulcio certificate -> Rekor entry (also `[signing] method = "keyless"`).
+    #[arg(long, conflicts_with = "key")]
+    keyless: bool,
+    /// The OIDC identity token (else GitHub Actions' ambient token, else an interactive login).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SIGSTORE_ID_TOKEN",
+        hide_env_values = true
+    )]
+    identity_token: Option<String>,
+    /// Fulcio URL (default: public-good).
+    #[arg(long, value_name = "URL")]
+    fulcio_url: Option<String>,
+    /// Rekor URL (default: public-good).
+    #[arg(long, value_name = "URL")]
+    rekor_url: Option<String>,
+    /// RFC 3161 timestamp authority URL (optional).
+    #[arg(long, value_name = "URL")]
+    tsa_url: Option<String>,
+    /// A sigstore signing_config.json naming Fulcio, Rekor and TSA.
+    #[arg(long, value_name = "FILE")]
+    signing_config: Option<PathBuf>,
+    /// Use the public-good staging services.
+    #[arg(long)]
+    staging: bool,
+    /// Use the device-code login even where a browser could open.
+    #[arg(long)]
+    device_code: bool,
+}
+
+/// How `run` will sign, decided before any check runs.
+enum Signing {
+    Key(Box<SigningKey>),
+    Keyless(
+        Box<ci_attest::sign::oidc::IdentityToken>,
+        ci_attest::sign::keyless::Services,
+    ),
+}
+
+fn keyless_setup(args: &Args) -> Result<Signing, Failure> {
+    use ci_attest::sign::keyless::Services;
+    use ci_attest::sign::oidc::{TokenOptions, obtain_token};
+    let mut services = match &args.signing_config {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                Failure::usage(anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            })?;
+            Services::from_signing_config(&bytes, std::time::SystemTime::now())
+                .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))?
+        }
+        None if args.staging => Services::staging(),
+        None => Services::public_good(),
+    };
+    if let Some(u) = &args.fulcio_url {
+        services.fulcio_url = u.clone();
+    }
+    if let Some(u) = &args.rekor_url {
+        services.rekor_url = u.clone();
+    }
+    if args.tsa_url.is_some() {
+        services.tsa_url = args.tsa_url.clone();
+    }
+    let options = TokenOptions {
+        explicit: args.identity_token.clone(),
+        interactive: std::io::stdin().is_terminal() && std::env::var_os("CI").is_none(),
+        force_device_code: args.device_code,
+        ..TokenOptions::default()
+    };
+    let (token, _source) = obtain_token(&options).map_err(Failure::usage)?;
+    Ok(Signing::Keyless(Box::new(token), services))
 }
 
 struct CliProgress {
@@ -70,18 +141,26 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         .clone()
         .unwrap_or_else(|| repo.root().join(CONFIG_FILE));
     let config = Config::load(&config_path).map_err(Failure::usage)?;
-    let key_path = args
-        .key
-        .clone()
-        .or_else(|| config.signing.key.as_ref().map(|k| repo.root().join(k)))
-        .ok_or_else(|| {
-            Failure::usage(anyhow::anyhow!(
-                "no signing key: pass --key FILE or set [signing] key in {}",
-                config_path.display()
-            ))
-        })?;
-    // Load the key first: a wrong password should fail before minutes of tests, not after.
-    let key = load_key(&key_path)?;
+    // Get the key or the token first: a wrong password or no login should fail before minutes of
+    // tests, not after.
+    let keyless = args.keyless
+        || (args.key.is_none()
+            && config.signing.method == ci_attest::config::SigningMethod::Keyless);
+    let signing = if keyless {
+        keyless_setup(&args)?
+    } else {
+        let key_path = args
+            .key
+            .clone()
+            .or_else(|| config.signing.key.as_ref().map(|k| repo.root().join(k)))
+            .ok_or_else(|| {
+                Failure::usage(anyhow::anyhow!(
+                    "no signing key: pass --key FILE (or --keyless), or set [signing] key in {}",
+                    config_path.display()
+                ))
+            })?;
+        Signing::Key(Box::new(load_key(&key_path)?))
+    };
 
     let store_root = repo.root().join(&config.store.dir);
     let store = DirStore::new(&store_root);
@@ -105,12 +184,28 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         );
     }
 
-    let bundle = ci_attest::sign::sign_statement(&out.statement.to_json(), &key);
-    let public = key.public_key();
-    let fingerprint = public.key_id().to_string();
-    store
-        .put_public_key(fingerprint.trim_start_matches("sha256:"), &public.to_pem())
-        .map_err(Failure::unavailable)?;
+    let (bundle, fingerprint) = match &signing {
+        Signing::Key(key) => {
+            let public = key.public_key();
+            let fingerprint = public.key_id().to_string();
+            store
+                .put_public_key(fingerprint.trim_start_matches("sha256:"), &public.to_pem())
+                .map_err(Failure::unavailable)?;
+            (
+                ci_attest::sign::sign_statement(&out.statement.to_json(), key),
+                fingerprint,
+            )
+        }
+        Signing::Keyless(token, services) => {
+            let bundle = ci_attest::sign::keyless::sign_statement_keyless(
+                &out.statement.to_json(),
+                token,
+                services,
+            )
+            .map_err(Failure::unavailable)?;
+            (bundle, format!("{} (keyless)", token.identity()))
+        }
+    };
     let location = store
         .put(&out.commit.id, bundle.to_json().as_bytes())
         .map_err(Failure::unavailable)?;

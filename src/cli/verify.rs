@@ -57,6 +57,12 @@ pub struct Args {
     /// Forbid all network use (the dir store and key bundles never use the network anyway).
     #[arg(long)]
     offline: bool,
+    /// trusted_root.json for keyless bundles (default: the embedded public-good production root).
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+    /// Use the embedded public-good staging root for keyless bundles.
+    #[arg(long, conflicts_with = "trusted_root")]
+    staging: bool,
     /// Where to read the commit's bundles from (ignored with --bundle).
     #[arg(long, value_enum, default_value_t = FromStore::Dir)]
     from: FromStore,
@@ -128,7 +134,19 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             }
         }
     };
+    let trusted_root = match &args.trusted_root {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            })?;
+            ci_attest::trust::TrustedRoot::from_json(&bytes)
+                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", path.display())))?
+        }
+        None if args.staging => ci_attest::trust::TrustedRoot::staging(),
+        None => ci_attest::trust::TrustedRoot::production(),
+    };
     let ctx = Context {
+        trusted_root: &trusted_root,
         commit: &commit,
         policy: &policy,
         keys: &store,

@@ -92,6 +92,8 @@ pub struct Context<'a> {
     pub keys: &'a dyn KeySource,
     /// The verification time (now, or the auditor's replay time).
     pub at: SystemTime,
+    /// Trust material for keyless bundles (Fulcio CAs, CT logs, Rekor logs, TSAs).
+    pub trusted_root: &'a crate::trust::TrustedRoot,
 }
 
 /// The result of verifying one bundle (before the policy).
@@ -173,23 +175,39 @@ pub fn verify_bundle(bytes: &[u8], ctx: &Context<'_>) -> BundleVerification {
     }
     let statement = parse_statement(&envelope.payload, &mut out.findings);
 
-    // 2. Verification material.
+    // 2. Verification material. A certificate (keyless) bundle goes through the full sigstore
+    // verification (chain, SCT, log proofs, timestamps, signature, identity) for each keyless
+    // signer of the policy; the commit binding is checked in step 5 below.
+    if public_key_hint(&bundle).is_none() {
+        let signer = verify_keyless(bytes, ctx, &mut out.findings);
+        if let Some(st) = &statement {
+            check_subject(&st.subject, ctx.commit, &mut out.findings);
+        }
+        out.parsed = statement.clone();
+        if let (Some(st), Some(name)) = (statement, signer) {
+            if !out.findings.iter().any(Finding::is_error) {
+                out.verified = Some(VerifiedStatement::new(st, name));
+            }
+        }
+        return out;
+    }
     let key_hint = public_key_hint(&bundle).map(str::to_string);
     out.key_id = key_hint.clone();
-    let candidates = match public_key_hint(&bundle) {
-        Some(_) => trusted_keys(ctx, &mut out.findings),
-        None => {
-            out.findings.push(
-                Finding::error(
-                    Code::VerificationMaterialUnsupported,
-                    "the bundle is not signed with a public key",
-                )
-                .expected_found("verificationMaterial.publicKey", material_kind(&bundle))
-                .hint("keyless (certificate) bundles need a verifier with a trusted root; this policy lists key signers"),
-            );
-            Vec::new()
-        }
-    };
+    let candidates = trusted_keys(ctx, &mut out.findings);
+    if ctx.policy.require.tlog.as_ref().is_some_and(|(t, _)| *t) {
+        out.findings.push(
+            Finding::error(
+                Code::TlogEntryMissing,
+                "the policy requires a transparency-log entry, and key-signed bundles carry none",
+            )
+            .expected_found(
+                "a bundle logged in Rekor (keyless signing)",
+                "a key-signed bundle",
+            )
+            .origin(ctx.policy.require.tlog.as_ref().map(|(_, o)| o.clone()))
+            .hint("sign with `ci-attest run --keyless`, or drop `tlog = true` from the policy"),
+        );
+    }
 
     // 3. Transparency log.
     if bundle.verification_material.tlog_entries.is_empty() {
@@ -283,6 +301,78 @@ pub fn verify_bundle(bytes: &[u8], ctx: &Context<'_>) -> BundleVerification {
         }
     }
     out
+}
+
+/// Verifies a certificate bundle against each keyless signer of the policy; returns the name of
+/// the signer it verified for, or records why it did not.
+fn verify_keyless(bytes: &[u8], ctx: &Context<'_>, findings: &mut Vec<Finding>) -> Option<String> {
+    use crate::policy::{KeylessIdentity, SignerIdentity};
+    use crate::verify::cert::{IdentityMatcher, SanRegex};
+    let keyless: Vec<_> = ctx
+        .policy
+        .signers
+        .iter()
+        .filter_map(|s| match &s.identity {
+            SignerIdentity::Keyless { issuer, identity } => Some((s, issuer, identity)),
+            _ => None,
+        })
+        .collect();
+    if keyless.is_empty() {
+        findings.push(
+            Finding::error(
+                Code::VerificationMaterialUnsupported,
+                "the bundle is signed keylessly, and the policy lists no keyless signer",
+            )
+            .expected_found(
+                "verificationMaterial.publicKey (the policy trusts keys only)",
+                "a certificate",
+            )
+            .origin(ctx.policy.signers.first().map(|s| s.origin.clone()))
+            .hint("add a [[signer]] with `issuer` and `identity` (or `identity_regex`) to trust keyless signers"),
+        );
+        return None;
+    }
+    // The commit binding: the subject's sha256 of the commit object.
+    let artifact = hex::decode(&ctx.commit.sha256).ok().map(|digest| {
+        crate::verify::sigstore::Artifact::Digest {
+            algorithm: "sha256".into(),
+            digest,
+        }
+    });
+    let mut best: Option<(Vec<Finding>, &crate::policy::Signer)> = None;
+    for (signer, issuer, identity) in keyless {
+        let matcher = match identity {
+            KeylessIdentity::Exact(id) => IdentityMatcher::Exact(id.clone()),
+            KeylessIdentity::Regex(re) => match SanRegex::new(re) {
+                Ok(r) => IdentityMatcher::Regex(r),
+                Err(_) => continue, // checked when the policy loaded
+            },
+        };
+        let result = crate::verify::sigstore::verify(
+            bytes,
+            ctx.trusted_root,
+            &crate::verify::sigstore::Signer::Keyless {
+                issuer,
+                identity: &matcher,
+            },
+            artifact.as_ref(),
+        );
+        match result {
+            Ok(_) => return Some(signer.name.clone()),
+            Err(fs) => {
+                if best.as_ref().is_none_or(|(b, _)| fs.len() < b.len()) {
+                    best = Some((fs, signer));
+                }
+            }
+        }
+    }
+    if let Some((fs, signer)) = best {
+        findings.extend(
+            fs.into_iter()
+                .map(|f| f.origin(Some(signer.origin.clone()))),
+        );
+    }
+    None
 }
 
 /// The key id a key-signed bundle names in `publicKey.hint`.
