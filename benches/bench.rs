@@ -94,7 +94,9 @@ fn bench_verify(dir: &Path) {
         location: bundle_path.display().to_string(),
         bytes: std::fs::read(&bundle_path).expect("read"),
     }];
+    let trusted_root = ci_attest::trust::TrustedRoot::production();
     let ctx = Context {
+        trusted_root: &trusted_root,
         commit: &commit,
         policy: &policy,
         keys: &NoKeys,
