@@ -298,3 +298,4 @@ pub fn resign(
     std::fs::write(&out, bundle.to_json()).expect("write");
     out
 }
+pub mod sigstore_local;
