@@ -199,15 +199,7 @@ mod tests {
     }
 
     fn malformed(input: &str) -> (Option<String>, String, String) {
-        match parse(input.as_bytes()) {
-            Err(ReportError::Malformed {
-                location,
-                expected,
-                found,
-                ..
-            }) => (location, expected, found),
-            other => panic!("expected Malformed, got {other:?}"),
-        }
+        super::super::test_support::malformed_parts(parse(input.as_bytes()))
     }
 
     fn message(level: &str, text: &str, spans: &str, code: &str, rendered: &str) -> String {

@@ -209,15 +209,7 @@ mod tests {
     }
 
     fn malformed(input: &str) -> (Option<String>, String, String) {
-        match parse(input.as_bytes()) {
-            Err(ReportError::Malformed {
-                location,
-                expected,
-                found,
-                ..
-            }) => (location, expected, found),
-            other => panic!("expected Malformed, got {other:?}"),
-        }
+        super::super::test_support::malformed_parts(parse(input.as_bytes()))
     }
 
     /// Real output of `coverage xml` (coverage.py 7.17 with `--branch`): empty `<methods/>`.

@@ -100,15 +100,7 @@ mod tests {
     }
 
     fn malformed(input: &str) -> (Option<String>, String, String) {
-        match parse(input.as_bytes()) {
-            Err(ReportError::Malformed {
-                location,
-                expected,
-                found,
-                ..
-            }) => (location, expected, found),
-            other => panic!("expected Malformed, got {other:?}"),
-        }
+        super::super::test_support::malformed_parts(parse(input.as_bytes()))
     }
 
     /// Real output of `pytest --junitxml` (pytest 9.2, xunit2): one pass, one failure, a skip, an

@@ -137,15 +137,7 @@ mod tests {
     }
 
     fn malformed(input: &str) -> (Option<String>, String, String) {
-        match parse(input.as_bytes()) {
-            Err(ReportError::Malformed {
-                location,
-                expected,
-                found,
-                ..
-            }) => (location, expected, found),
-            other => panic!("expected Malformed, got {other:?}"),
-        }
+        super::super::test_support::malformed_parts(parse(input.as_bytes()))
     }
 
     /// Real output of `cargo +nightly test -- -Z unstable-options --format json --report-time`:

@@ -306,6 +306,27 @@ pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
+/// Helpers shared by the parsers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::ReportError;
+
+    /// The location, expected and found of a `Malformed` error; panics on anything else.
+    pub(crate) fn malformed_parts<T: std::fmt::Debug>(
+        result: Result<T, ReportError>,
+    ) -> (Option<String>, String, String) {
+        match result {
+            Err(ReportError::Malformed {
+                location,
+                expected,
+                found,
+                ..
+            }) => (location, expected, found),
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
