@@ -5,7 +5,9 @@
 //! `trusted_root.json` / `signing_config.json`. ci-attest signs against it; sigstore-python 4.5.1
 //! (an implementation we did not write) verifies the bundles offline with that trust material,
 //! and must reject them for another identity or issuer. ci-attest must also read what
-//! sigstore-python signs there.
+//! sigstore-python signs there. ci-attest's own verifier (`verify::sigstore::verify`) accepts both
+//! tools' bundles with the local trusted root, and rejects another identity, another instance's
+//! root, and an altered inclusion proof, SET, checkpoint or payload, each with its finding code.
 //!
 //! Needs `tests/sigstore-local/install.sh` to have run; without it these tests FAIL (a skipped
 //! interop test proves nothing).
@@ -16,9 +18,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use ci_attest::bundle::{Bundle, Content, KeyMaterial};
+use ci_attest::finding::Finding;
 use ci_attest::sign::keyless::{Services, sign_artifact_keyless, sign_statement_keyless};
 use ci_attest::sign::oidc::{IdentityToken, unsigned_jwt};
+use ci_attest::trust::TrustedRoot;
+use ci_attest::verify::cert::{IdentityMatcher, SanRegex};
+use ci_attest::verify::sigstore::{Artifact, Signer, Verified, verify};
 use sha2::{Digest as _, Sha256};
 
 const INSTALL_HINT: &str =
@@ -42,47 +50,51 @@ struct Local {
     trust_config: PathBuf,
 }
 
+/// Starts one instance of the local services (fresh keys, its own trusted root). The server exits
+/// when its stdin closes, i.e. when the returned `Local` is dropped or this test process ends.
+fn start_services() -> Local {
+    let dir = local_dir();
+    assert!(
+        dir.join("node_modules/@sigstore/mock/package.json")
+            .is_file(),
+        "@sigstore/mock is not installed in {}; {INSTALL_HINT}",
+        dir.display()
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new("node")
+        .arg(dir.join("server.mjs"))
+        .arg("--dir")
+        .arg(out.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run node: {e}; {INSTALL_HINT}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the server's address");
+    let info: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        panic!("tests/sigstore-local/server.mjs did not start ({e}): {line:?}; {INSTALL_HINT}")
+    });
+    let s = |k: &str| info[k].as_str().expect(k).to_owned();
+    Local {
+        fulcio: s("fulcio"),
+        rekor: s("rekor"),
+        tsa: s("tsa"),
+        trusted_root: s("trusted_root").into(),
+        signing_config: s("signing_config").into(),
+        trust_config: s("trust_config").into(),
+        _child: Mutex::new(child),
+        _dir: out,
+    }
+}
+
+/// The services shared by this test binary, started once.
 fn local() -> &'static Local {
     static LOCAL: OnceLock<Local> = OnceLock::new();
-    LOCAL.get_or_init(|| {
-        let dir = local_dir();
-        assert!(
-            dir.join("node_modules/@sigstore/mock/package.json")
-                .is_file(),
-            "@sigstore/mock is not installed in {}; {INSTALL_HINT}",
-            dir.display()
-        );
-        let out = tempfile::tempdir().expect("tempdir");
-        // The server exits when its stdin closes, i.e. when this test process ends.
-        let mut child = Command::new("node")
-            .arg(dir.join("server.mjs"))
-            .arg("--dir")
-            .arg(out.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run node: {e}; {INSTALL_HINT}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the server's address");
-        let info: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-            panic!("tests/sigstore-local/server.mjs did not start ({e}): {line:?}; {INSTALL_HINT}")
-        });
-        let s = |k: &str| info[k].as_str().expect(k).to_owned();
-        Local {
-            fulcio: s("fulcio"),
-            rekor: s("rekor"),
-            tsa: s("tsa"),
-            trusted_root: s("trusted_root").into(),
-            signing_config: s("signing_config").into(),
-            trust_config: s("trust_config").into(),
-            _child: Mutex::new(child),
-            _dir: out,
-        }
-    })
+    LOCAL.get_or_init(start_services)
 }
 
 fn python() -> PathBuf {
@@ -360,19 +372,17 @@ fn sigstore_python_verifies_keyless_message_signature() {
     assert!(python_verify(&path, &artifact, "someone@example.com", ISSUER).is_err());
 }
 
-#[test]
-fn reads_a_bundle_signed_by_sigstore_python() {
+/// Signs `artifact` with `sigstore attest` (sigstore-python) against the local services; returns
+/// the bundle's path (in `dir`).
+fn python_attest(dir: &Path, artifact: &Path) -> PathBuf {
     let l = local();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let artifact = dir.path().join("art.txt");
-    std::fs::write(&artifact, b"signed by python\n").expect("write");
-    let predicate = dir.path().join("pred.json");
+    let predicate = dir.join("pred.json");
     std::fs::write(
         &predicate,
         r#"{"buildDefinition":{"buildType":"https://example.com/t","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/b"}}}"#,
     )
     .expect("write");
-    let bundle_path = dir.path().join("py.sigstore.json");
+    let bundle_path = dir.join("py.sigstore.json");
     let token = token_for(ISSUER, IDENTITY);
     let out = Command::new(python())
         .args(["-m", "sigstore", "--trust-config"])
@@ -386,7 +396,7 @@ fn reads_a_bundle_signed_by_sigstore_python() {
         .arg(&predicate)
         .arg("--bundle")
         .arg(&bundle_path)
-        .arg(&artifact)
+        .arg(artifact)
         .output()
         .unwrap_or_else(|e| panic!("cannot run sigstore-python: {e}; {INSTALL_HINT}"));
     assert!(
@@ -394,6 +404,16 @@ fn reads_a_bundle_signed_by_sigstore_python() {
         "sigstore attest failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    bundle_path
+}
+
+#[test]
+fn reads_a_bundle_signed_by_sigstore_python() {
+    let l = local();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = dir.path().join("art.txt");
+    std::fs::write(&artifact, b"signed by python\n").expect("write");
+    let bundle_path = python_attest(dir.path(), &artifact);
     let bytes = std::fs::read(&bundle_path).expect("python's bundle");
     let bundle = Bundle::from_slice(&bytes).expect("ci-attest parses sigstore-python's bundle");
     assert!(matches!(
@@ -419,4 +439,278 @@ fn reads_a_bundle_signed_by_sigstore_python() {
     // And our trusted root model reads the local root both tools used.
     ci_attest::trust::TrustedRoot::from_json(&std::fs::read(&l.trusted_root).expect("root"))
         .expect("ci-attest reads the local trusted_root.json");
+}
+
+// ---- ci-attest's own sigstore verifier against the local services ----
+
+/// The local services' trusted root, as ci-attest reads it.
+fn local_root() -> TrustedRoot {
+    TrustedRoot::from_json(&std::fs::read(&local().trusted_root).expect("trusted_root.json"))
+        .expect("ci-attest reads the local trusted_root.json")
+}
+
+/// The signer the local tokens name: [`ISSUER`] and exactly [`IDENTITY`].
+fn expected_identity() -> IdentityMatcher {
+    IdentityMatcher::Exact(IDENTITY.to_owned())
+}
+
+fn sha256_of(bytes: &[u8]) -> Artifact {
+    Artifact::Digest {
+        algorithm: "sha256".into(),
+        digest: Sha256::digest(bytes).to_vec(),
+    }
+}
+
+/// A ci-attest keyless bundle (as JSON) over `statement_for(b"artifact")`, signed after a few other
+/// signings so that the log has several leaves and the inclusion proof has hashes.
+fn signed_bundle_json() -> String {
+    static BUNDLE: OnceLock<String> = OnceLock::new();
+    BUNDLE
+        .get_or_init(|| {
+            let services = services_with_tsa();
+            let token = token_for(ISSUER, IDENTITY);
+            for i in 0..3u8 {
+                sign_statement_keyless(&statement_for(&[i]), &token, &services).expect("signs");
+            }
+            let bundle = sign_statement_keyless(&statement_for(b"artifact"), &token, &services)
+                .expect("signs");
+            let proof = bundle.verification_material.tlog_entries[0]
+                .inclusion_proof
+                .as_ref()
+                .expect("inclusion proof");
+            assert!(!proof.hashes.is_empty(), "{proof:?}");
+            bundle.to_json()
+        })
+        .clone()
+}
+
+/// Verifies with the local root, the expected signer and the statement's subject.
+fn verify_local(bytes: &[u8], root: &TrustedRoot) -> Result<Verified, Vec<Finding>> {
+    let identity = expected_identity();
+    verify(
+        bytes,
+        root,
+        &Signer::Keyless {
+            issuer: ISSUER,
+            identity: &identity,
+        },
+        Some(&sha256_of(b"artifact")),
+    )
+}
+
+/// The codes of the findings a rejected verification returned (it must have been rejected).
+fn rejection_codes(result: Result<Verified, Vec<Finding>>) -> Vec<String> {
+    match result {
+        Ok(v) => panic!("expected a rejection, but it verified: {v:?}"),
+        Err(findings) => {
+            assert!(!findings.is_empty());
+            findings.iter().map(|f| f.code.to_string()).collect()
+        }
+    }
+}
+
+/// The bundle JSON with `edit` applied to its first tlog entry.
+fn with_entry_edited(json: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut value: serde_json::Value = serde_json::from_str(json).expect("bundle JSON");
+    edit(&mut value["verificationMaterial"]["tlogEntries"][0]);
+    serde_json::to_vec(&value).expect("JSON")
+}
+
+/// Flips the low bit of the first byte of a base64 string field.
+fn flip_base64_byte(field: &mut serde_json::Value) {
+    let mut bytes = STANDARD
+        .decode(field.as_str().expect("a base64 string"))
+        .expect("base64");
+    bytes[0] ^= 0x01;
+    *field = serde_json::Value::String(STANDARD.encode(bytes));
+}
+
+#[test]
+fn ci_attest_verifies_its_own_keyless_bundle() {
+    let json = signed_bundle_json();
+    let verified = verify_local(json.as_bytes(), &local_root())
+        .unwrap_or_else(|f| panic!("ci-attest rejected its own keyless bundle: {f:#?}"));
+    assert!(verified.verified_log_entries >= 1, "{verified:?}");
+    assert!(!verified.signing_times.is_empty(), "{verified:?}");
+    assert_eq!(
+        verified.identity,
+        Some((IDENTITY.to_owned(), ISSUER.to_owned()))
+    );
+    let (payload_type, payload) = verified.dsse_payload.expect("a DSSE payload");
+    assert_eq!(payload_type, "application/vnd.in-toto+json");
+    assert_eq!(payload, statement_for(b"artifact"));
+    // The same bundle also verifies by regex identity and against the artifact's bytes.
+    let regex = IdentityMatcher::Regex(
+        SanRegex::new(r"https://github\.com/acme/app/\.github/workflows/ci\.yml@refs/heads/.+")
+            .expect("regex"),
+    );
+    verify(
+        json.as_bytes(),
+        &local_root(),
+        &Signer::Keyless {
+            issuer: ISSUER,
+            identity: &regex,
+        },
+        Some(&Artifact::Bytes(b"artifact".to_vec())),
+    )
+    .unwrap_or_else(|f| panic!("regex identity and artifact bytes: {f:#?}"));
+}
+
+#[test]
+fn ci_attest_verifies_a_bundle_sigstore_python_signed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let artifact = dir.path().join("art.txt");
+    std::fs::write(&artifact, b"signed by python, verified by ci-attest\n").expect("write");
+    let bundle = std::fs::read(python_attest(dir.path(), &artifact)).expect("python's bundle");
+    let identity = expected_identity();
+    let signer = Signer::Keyless {
+        issuer: ISSUER,
+        identity: &identity,
+    };
+    let verified = verify(
+        &bundle,
+        &local_root(),
+        &signer,
+        Some(&Artifact::Bytes(
+            b"signed by python, verified by ci-attest\n".to_vec(),
+        )),
+    )
+    .unwrap_or_else(|f| panic!("ci-attest rejected sigstore-python's bundle: {f:#?}"));
+    assert!(verified.verified_log_entries >= 1, "{verified:?}");
+    assert!(!verified.signing_times.is_empty(), "{verified:?}");
+    // And it is bound to that artifact only.
+    let codes = rejection_codes(verify(
+        &bundle,
+        &local_root(),
+        &signer,
+        Some(&Artifact::Bytes(b"another artifact".to_vec())),
+    ));
+    assert_eq!(codes, ["artifact-mismatch"]);
+}
+
+#[test]
+fn ci_attest_rejects_another_identity_or_issuer() {
+    let json = signed_bundle_json();
+    let root = local_root();
+    let other = IdentityMatcher::Exact(
+        "https://github.com/evil/app/.github/workflows/ci.yml@refs/heads/main".to_owned(),
+    );
+    let codes = rejection_codes(verify(
+        json.as_bytes(),
+        &root,
+        &Signer::Keyless {
+            issuer: ISSUER,
+            identity: &other,
+        },
+        Some(&sha256_of(b"artifact")),
+    ));
+    assert_eq!(codes, ["identity-mismatch"]);
+    let identity = expected_identity();
+    let codes = rejection_codes(verify(
+        json.as_bytes(),
+        &root,
+        &Signer::Keyless {
+            issuer: "https://accounts.google.com",
+            identity: &identity,
+        },
+        Some(&sha256_of(b"artifact")),
+    ));
+    assert_eq!(codes, ["identity-mismatch"]);
+    // A regex is anchored: a fragment of the identity does not match.
+    let partial = IdentityMatcher::Regex(SanRegex::new("github\\.com/acme/app").expect("regex"));
+    let codes = rejection_codes(verify(
+        json.as_bytes(),
+        &root,
+        &Signer::Keyless {
+            issuer: ISSUER,
+            identity: &partial,
+        },
+        Some(&sha256_of(b"artifact")),
+    ));
+    assert_eq!(codes, ["identity-mismatch"]);
+}
+
+#[test]
+fn ci_attest_rejects_another_instances_trusted_root() {
+    let json = signed_bundle_json();
+    // A second instance of the services: same shape, fresh Fulcio, Rekor and TSA keys.
+    let other = start_services();
+    let other_root = TrustedRoot::from_json(&std::fs::read(&other.trusted_root).expect("root"))
+        .expect("the other instance's trusted root");
+    drop(other);
+    let codes = rejection_codes(verify_local(json.as_bytes(), &other_root));
+    // Under the other root the entry's log ID names no trusted log (`tlog-log-untrusted`) and the
+    // RFC 3161 timestamp is not from a trusted TSA (`timestamp-invalid`), so no signing time is
+    // verified; the certificate, checked at the entry's claimed time, does not chain to the other
+    // Fulcio CA (`certificate-invalid`). Each alone rejects; all three are reported.
+    assert!(
+        codes
+            .iter()
+            .any(|c| c == "certificate-invalid" || c == "tlog-log-untrusted"),
+        "{codes:?}"
+    );
+    for code in [
+        "tlog-log-untrusted",
+        "timestamp-invalid",
+        "certificate-invalid",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "{code} in {codes:?}");
+    }
+}
+
+#[test]
+fn ci_attest_rejects_an_altered_inclusion_proof() {
+    let json = signed_bundle_json();
+    let bytes = with_entry_edited(&json, |entry| {
+        flip_base64_byte(&mut entry["inclusionProof"]["hashes"][0]);
+    });
+    let codes = rejection_codes(verify_local(&bytes, &local_root()));
+    // Only this step fails: the rest of the entry, the certificate and the signature hold.
+    assert_eq!(codes, ["tlog-inclusion-proof-invalid"]);
+}
+
+#[test]
+fn ci_attest_rejects_an_altered_signed_entry_timestamp() {
+    let json = signed_bundle_json();
+    let bytes = with_entry_edited(&json, |entry| {
+        flip_base64_byte(&mut entry["inclusionPromise"]["signedEntryTimestamp"]);
+    });
+    let codes = rejection_codes(verify_local(&bytes, &local_root()));
+    // Only this step fails: the rest of the entry, the certificate and the signature hold.
+    assert_eq!(codes, ["tlog-set-invalid"]);
+}
+
+#[test]
+fn ci_attest_rejects_an_altered_checkpoint() {
+    let json = signed_bundle_json();
+    let bytes = with_entry_edited(&json, |entry| {
+        let envelope = &mut entry["inclusionProof"]["checkpoint"]["envelope"];
+        let text = envelope.as_str().expect("checkpoint text").to_owned();
+        // origin, tree size, base64 root hash, then the signatures.
+        let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+        let root_line = &mut lines[2];
+        let first = root_line.chars().next().expect("a root hash");
+        let replacement = if first == 'A' { "B" } else { "A" };
+        root_line.replace_range(0..first.len_utf8(), replacement);
+        *envelope = serde_json::Value::String(lines.join("\n"));
+    });
+    let codes = rejection_codes(verify_local(&bytes, &local_root()));
+    // Only this step fails: the rest of the entry, the certificate and the signature hold.
+    assert_eq!(codes, ["tlog-checkpoint-invalid"]);
+}
+
+#[test]
+fn ci_attest_rejects_a_tampered_dsse_payload() {
+    let json = signed_bundle_json();
+    let mut bundle = Bundle::from_slice(json.as_bytes()).expect("bundle");
+    let Content::DsseEnvelope(env) = &mut bundle.content else {
+        panic!("a DSSE bundle");
+    };
+    let text = String::from_utf8(env.payload.clone()).expect("utf8");
+    assert!(text.contains("\"checks\":[]"));
+    env.payload = text.replace("\"checks\":[]", "\"checks\":[1]").into_bytes();
+    let codes = rejection_codes(verify_local(bundle.to_json().as_bytes(), &local_root()));
+    // The log entry records the original payload's hash (`tlog-entry-mismatch`) and the signature
+    // is over the original PAE (`signature-invalid`): both are reported.
+    assert_eq!(codes, ["tlog-entry-mismatch", "signature-invalid"]);
 }
