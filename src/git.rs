@@ -164,6 +164,37 @@ impl Repo {
         })
     }
 
+    /// The commits of a revision range (`A..B`, or a single revision for all its ancestors), oldest
+    /// first, at most `limit` of them.
+    pub fn rev_list(&self, range: &str, limit: usize) -> Result<Vec<CommitId>, GitError> {
+        if range.starts_with('-') {
+            return Err(GitError::Unexpected {
+                args: format!("rev-list {range}"),
+                expected: "a revision range".into(),
+                found: range.into(),
+            });
+        }
+        let max = format!("--max-count={limit}");
+        let out = self.git(&[
+            "rev-list",
+            "--reverse",
+            "--topo-order",
+            &max,
+            "--end-of-options",
+            range,
+        ])?;
+        String::from_utf8_lossy(&out)
+            .lines()
+            .map(|l| {
+                CommitId::parse(l.trim()).ok_or_else(|| GitError::Unexpected {
+                    args: format!("rev-list {range}"),
+                    expected: "full commit ids".into(),
+                    found: l.to_string(),
+                })
+            })
+            .collect()
+    }
+
     /// The full ref name HEAD points to, when HEAD is on a branch.
     pub fn head_ref(&self) -> Option<String> {
         self.git_line(&["symbolic-ref", "-q", "HEAD"])

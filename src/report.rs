@@ -246,6 +246,131 @@ impl Report {
     }
 }
 
+/// Schema URI of the JSON audit report.
+pub const AUDIT_SCHEMA: &str = "https://ci-attest.dev/audit-report/v1";
+
+/// An audit: one verdict per commit, replayed offline with one policy and one trust root.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditReport {
+    /// Always [`AUDIT_SCHEMA`].
+    pub schema: &'static str,
+    /// The revision range audited.
+    pub range: String,
+    /// The policy file used.
+    pub policy: String,
+    /// The verification time used (RFC 3339).
+    pub at: String,
+    /// Commits accepted.
+    pub accepted: usize,
+    /// Commits rejected.
+    pub rejected: usize,
+    /// One report per commit, oldest first.
+    pub commits: Vec<Report>,
+}
+
+impl AuditReport {
+    /// Pretty JSON with sorted keys and a trailing newline (byte-stable for the same inputs).
+    pub fn to_json(&self) -> String {
+        let value = serde_json::to_value(self).expect("report types always serialise");
+        let mut s = serde_json::to_string_pretty(&value).expect("a Value always serialises");
+        s.push('\n');
+        s
+    }
+
+    /// A markdown summary table, then each rejected commit's findings.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# ci-attest audit\n\nRange `{}`, policy `{}`, as of {}: **{} accepted, {} rejected**.\n",
+            md_escape(&self.range),
+            md_escape(&self.policy),
+            self.at,
+            self.accepted,
+            self.rejected
+        );
+        let _ = writeln!(
+            s,
+            "| commit | verdict | signer | run finished | findings |\n|---|---|---|---|---|"
+        );
+        for r in &self.commits {
+            let selected = r.bundles.iter().find(|b| b.selected);
+            let errors: Vec<String> = r
+                .findings
+                .iter()
+                .filter(|f| f.is_error())
+                .map(|f| format!("`{}`", f.code))
+                .collect();
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} | {} |",
+                r.commit,
+                match r.verdict {
+                    Verdict::Accepted => "accepted",
+                    Verdict::Rejected => "**rejected**",
+                },
+                md_escape(selected.and_then(|b| b.signer.as_deref()).unwrap_or("-")),
+                selected
+                    .and_then(|b| b.finished_on.as_deref())
+                    .unwrap_or("-"),
+                errors.join(" ")
+            );
+        }
+        for r in self
+            .commits
+            .iter()
+            .filter(|r| r.verdict == Verdict::Rejected)
+        {
+            let _ = writeln!(s, "\n## `{}`\n", r.commit);
+            for f in r.findings.iter().filter(|f| f.is_error()) {
+                let _ = writeln!(
+                    s,
+                    "- `{}`: {} (expected {}; found {})",
+                    f.code,
+                    md_escape(&f.message),
+                    md_escape(f.expected.as_deref().unwrap_or("-")),
+                    md_escape(f.found.as_deref().unwrap_or("-"))
+                );
+            }
+        }
+        s
+    }
+
+    /// One line per commit, for a terminal.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for r in &self.commits {
+            let codes: Vec<String> = r
+                .findings
+                .iter()
+                .filter(|f| f.is_error())
+                .map(|f| f.code.to_string())
+                .collect();
+            let _ = writeln!(
+                s,
+                "{}  {:<8}  {}",
+                r.commit,
+                match r.verdict {
+                    Verdict::Accepted => "ACCEPTED",
+                    Verdict::Rejected => "REJECTED",
+                },
+                codes.join(", ")
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\n{} commit(s): {} accepted, {} rejected (policy {}, as of {})",
+            self.commits.len(),
+            self.accepted,
+            self.rejected,
+            self.policy,
+            self.at
+        );
+        s
+    }
+}
+
 fn mark(f: &Finding) -> &'static str {
     match f.severity {
         Severity::Error => "✗",

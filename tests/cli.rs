@@ -554,3 +554,66 @@ fn inspect_shows_signer_subject_and_results() {
     assert!(s.contains("signer   sha256:"), "{s}");
     assert!(s.contains("coverage     PASSED  "), "{s}");
 }
+
+#[test]
+fn audit_replays_every_commit_offline_with_one_verdict_each() {
+    let p = attested();
+    let first = p.head();
+    p.write("README", "a change nobody attested");
+    let second = p.commit("unattested");
+    let audit = |extra: &[&str]| {
+        p.cmd()
+            .args([
+                "audit",
+                "--range",
+                "HEAD",
+                "--format",
+                "json",
+                "--at",
+                "2026-12-01T00:00:00Z",
+            ])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let out = audit(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a rejected commit fails the audit: {}",
+        text(&out)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["schema"], "https://ci-attest.dev/audit-report/v1");
+    assert_eq!(json["commits"][0]["commit"], first);
+    assert_eq!(json["commits"][0]["verdict"], "accepted");
+    assert_eq!(json["commits"][1]["commit"], second);
+    assert_eq!(json["commits"][1]["verdict"], "rejected");
+    assert_eq!(
+        (json["accepted"].as_u64(), json["rejected"].as_u64()),
+        (Some(1), Some(1))
+    );
+    // The same inputs and time give the same bytes: an auditor can reproduce the report.
+    assert_eq!(audit(&[]).stdout, out.stdout);
+    // A report they can keep: JSON and markdown, written atomically, never overwritten.
+    let keep = p.root.join("audit-2026-12");
+    assert_eq!(
+        audit(&["--out", keep.to_str().expect("utf-8")])
+            .status
+            .code(),
+        Some(1)
+    );
+    let md = std::fs::read_to_string(keep.join("audit.md")).expect("markdown report");
+    assert!(
+        md.contains(&format!("| `{second}` | **rejected** |")),
+        "{md}"
+    );
+    let kept = std::fs::read(keep.join("audit.json")).expect("json report");
+    assert_eq!(kept, out.stdout);
+    let again = audit(&["--out", keep.to_str().expect("utf-8")]);
+    assert_eq!(
+        again.status.code(),
+        Some(3),
+        "an existing report is never overwritten"
+    );
+}

@@ -1,5 +1,6 @@
 //! Command definitions, exit codes and error classification.
 
+mod audit;
 mod init;
 mod inspect;
 mod keygen;
@@ -122,6 +123,10 @@ enum Command {
     ///
     /// Example: ci-attest verify-bundle --bundle a.sigstore.json --certificate-identity ID --certificate-oidc-issuer URL a.txt
     VerifyBundle(verify_bundle::Args),
+    /// Replay the verification of every commit in a range, offline: one verdict per commit.
+    ///
+    /// Example: ci-attest audit --range v1.0..main --policy policies/default.toml --at 2026-11-23T12:00:00Z --out audit/
+    Audit(audit::Args),
     /// Sign a file or an in-toto statement keylessly (sigstore-conformance protocol).
     ///
     /// Example: ci-attest sign-bundle --identity-token $TOKEN --bundle a.sigstore.json a.txt
@@ -146,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Push(a) => push::run(&repo, a),
         Command::VerifyBundle(a) => verify_bundle::run(a),
+        Command::Audit(a) => audit::run(&repo, a),
         Command::SignBundle(a) => sign_bundle::run(a),
     };
     match result {

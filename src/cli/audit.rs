@@ -1,0 +1,149 @@
+//! `ci-attest audit`: replay every verification of a commit range offline.
+
+use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
+use ci_attest::config::{CONFIG_FILE, Config, DEFAULT_STORE_DIR};
+use ci_attest::git::Repo;
+use ci_attest::policy::Policy;
+use ci_attest::report::{AUDIT_SCHEMA, AuditReport, Verdict};
+use ci_attest::store::Store;
+use ci_attest::store::dir::DirStore;
+use ci_attest::store::git::GitStore;
+use ci_attest::verify::{Context, verify_commit};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Most commits one audit replays.
+const MAX_COMMITS: usize = 100_000;
+
+/// Where the bundles are, offline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    /// The dir store (`.ci-attest/` or `[store] dir`).
+    Dir,
+    /// Local git refs `refs/ci-attest/<commit>/*` (fetch them first: `git fetch origin 'refs/ci-attest/*:refs/ci-attest/*'`).
+    Git,
+}
+
+/// Arguments of `audit`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The commits to audit: a range (`v1.0..main`) or a revision (all its ancestors).
+    #[arg(long, default_value = "HEAD", value_name = "RANGE")]
+    range: String,
+    /// The policy file.
+    #[arg(long, default_value = "policies/default.toml", value_name = "FILE")]
+    policy: PathBuf,
+    /// Where the bundles are (never the network).
+    #[arg(long, value_enum, default_value_t = Source::Dir)]
+    from: Source,
+    /// trusted_root.json for keyless bundles (default: the embedded public-good production root).
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+    /// Replay as of this time (RFC 3339); default now. Record it to reproduce the audit exactly.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also write the JSON and markdown reports to <DIR>/audit.json and <DIR>/audit.md (never overwriting).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Audits; exit 0 when every commit is accepted, 1 when any is rejected.
+pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
+    let at = match &args.at {
+        Some(t) => humantime::parse_rfc3339_weak(t).map_err(|e| {
+            Failure::usage(anyhow::anyhow!(
+                "--at: expected an RFC 3339 time, found {t:?} ({e})"
+            ))
+        })?,
+        None => SystemTime::now(),
+    };
+    let policy = Policy::load(&args.policy).map_err(Failure::usage)?;
+    let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
+    let trusted_root = match &args.trusted_root {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            })?;
+            ci_attest::trust::TrustedRoot::from_json(&bytes)
+                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", path.display())))?
+        }
+        None => ci_attest::trust::TrustedRoot::production(),
+    };
+    let config_path = repo.root().join(CONFIG_FILE);
+    let store_dir = if config_path.exists() {
+        Config::load(&config_path)
+            .map_err(Failure::usage)?
+            .store
+            .dir
+    } else {
+        PathBuf::from(DEFAULT_STORE_DIR)
+    };
+    let dir_store = DirStore::new(repo.root().join(store_dir));
+    let git_store = GitStore::new(repo.root().to_path_buf(), "origin");
+    let commits = repo
+        .rev_list(&args.range, MAX_COMMITS)
+        .map_err(Failure::usage)?;
+    let mut reports = Vec::with_capacity(commits.len());
+    for id in &commits {
+        let commit = repo.commit_info(id).map_err(Failure::unavailable)?;
+        let bundles = match args.from {
+            Source::Dir => dir_store.fetch(id),
+            Source::Git => git_store.fetch(id),
+        }
+        .map_err(Failure::unavailable)?;
+        let ctx = Context {
+            commit: &commit,
+            policy: &policy,
+            keys: &dir_store,
+            at,
+            trusted_root: &trusted_root,
+        };
+        reports.push(verify_commit(&bundles, &ctx));
+    }
+    let accepted = reports
+        .iter()
+        .filter(|r| r.verdict == Verdict::Accepted)
+        .count();
+    let audit = AuditReport {
+        schema: AUDIT_SCHEMA,
+        range: args.range.clone(),
+        policy: policy.file.clone(),
+        at: ci_attest::attest::rfc3339(at),
+        accepted,
+        rejected: reports.len() - accepted,
+        commits: reports,
+    };
+    if let Some(dir) = &args.out {
+        write_new(dir, "audit.json", &audit.to_json())?;
+        write_new(dir, "audit.md", &audit.to_markdown())?;
+    }
+    print!(
+        "{}",
+        match args.format {
+            Format::Text => audit.to_text(),
+            Format::Json => audit.to_json(),
+            Format::Markdown => audit.to_markdown(),
+        }
+    );
+    Ok(if audit.rejected == 0 {
+        EXIT_OK
+    } else {
+        EXIT_REJECTED
+    })
+}
+
+fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), Failure> {
+    let io = |e: std::io::Error| {
+        Failure::unavailable(anyhow::anyhow!("{}: {e}", dir.join(name).display()))
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(text.as_bytes()).map_err(io)?;
+    tmp.persist_noclobber(dir.join(name))
+        .map_err(|e| io(e.error))?;
+    Ok(())
+}
