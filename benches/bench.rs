@@ -2,7 +2,10 @@
 //! - verifying one key-signed bundle in-process (parse, signer, signature, subject, policy);
 //! - the whole `ci-attest verify` process (spawned, as CI runs it);
 //! - parsing 100 MB JUnit and LCOV reports: throughput and peak memory (each parse runs in a fresh
-//!   child process so its peak resident set is its own).
+//!   child process so its peak resident set is its own);
+//! - verifying one keyless bundle (signed by the local sigstore services, `tests/sigstore-local`;
+//!   skipped when they are not installed) with the sigstore verifier in-process, and the whole
+//!   `ci-attest verify-bundle` process.
 
 use ci_attest::git::Repo;
 use ci_attest::policy::Policy;
@@ -134,6 +137,140 @@ fn bench_verify(dir: &Path) {
         })
         .collect();
     println!("`ci-attest verify`, whole process      {}", stats(samples));
+}
+
+/// The local sigstore services (`tests/sigstore-local/server.mjs`), if node and their packages are
+/// installed: the child (it exits when its stdin closes, i.e. when dropped) and its address line.
+fn start_local_sigstore(out: &Path) -> Option<(std::process::Child, serde_json::Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sigstore-local");
+    if !dir
+        .join("node_modules/@sigstore/mock/package.json")
+        .is_file()
+    {
+        return None;
+    }
+    let mut child = Command::new("node")
+        .arg(dir.join("server.mjs"))
+        .arg("--dir")
+        .arg(out)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .ok()?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take()?),
+        &mut line,
+    )
+    .ok()?;
+    let info = serde_json::from_str(&line).ok()?;
+    Some((child, info))
+}
+
+/// One keyless bundle from the local services, verified offline: `verify::sigstore::verify`
+/// in-process (certificate chain and SCT, SET, inclusion proof and signed checkpoint, RFC 3161
+/// timestamp, DSSE signature, identity, subject) and the whole `ci-attest verify-bundle` process.
+fn bench_keyless(dir: &Path) {
+    use ci_attest::sign::keyless::{Services, sign_statement_keyless};
+    use ci_attest::sign::oidc::{IdentityToken, unsigned_jwt};
+    use ci_attest::verify::cert::IdentityMatcher;
+    use ci_attest::verify::sigstore::{Artifact, Signer, verify};
+    use sha2::{Digest as _, Sha256};
+
+    const ISSUER: &str = "https://token.actions.githubusercontent.com";
+    const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/main";
+    let out = dir.join("sigstore-local");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let Some((child, info)) = start_local_sigstore(&out) else {
+        println!("keyless: skipped (run tests/sigstore-local/install.sh)");
+        return;
+    };
+    let url = |k: &str| info[k].as_str().expect(k).to_owned();
+    let services = Services {
+        fulcio_url: url("fulcio"),
+        rekor_url: url("rekor"),
+        tsa_url: Some(url("tsa")),
+    };
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let token = IdentityToken::parse(&unsigned_jwt(&serde_json::json!({
+        "iss": ISSUER, "sub": IDENTITY, "aud": "sigstore",
+        "iat": now, "nbf": now, "exp": now + 600,
+    })))
+    .expect("token");
+    let digest = Sha256::digest(b"keyless bench artifact");
+    let statement = format!(
+        r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"a","digest":{{"sha256":"{}"}}}}],"predicateType":"https://ci-attest.dev/local-run/v1","predicate":{{"checks":[]}}}}"#,
+        hex::encode(digest)
+    );
+    // A few entries first, so the inclusion proof has hashes to check.
+    let mut bundle = None;
+    for _ in 0..4 {
+        bundle =
+            Some(sign_statement_keyless(statement.as_bytes(), &token, &services).expect("signs"));
+    }
+    let bytes = bundle.expect("signed").to_json().into_bytes();
+    let bundle_path = dir.join("keyless.sigstore.json");
+    std::fs::write(&bundle_path, &bytes).expect("write");
+    let root_path = dir.join("keyless-trusted_root.json");
+    std::fs::copy(url("trusted_root"), &root_path).expect("copy the trusted root");
+    // Verification is offline: the services are no longer needed.
+    drop(child);
+
+    let root = ci_attest::trust::TrustedRoot::from_json(&std::fs::read(&root_path).expect("root"))
+        .expect("trusted root");
+    let identity = IdentityMatcher::Exact(IDENTITY.to_owned());
+    let signer = Signer::Keyless {
+        issuer: ISSUER,
+        identity: &identity,
+    };
+    let artifact = Artifact::Digest {
+        algorithm: "sha256".into(),
+        digest: digest.to_vec(),
+    };
+    for _ in 0..10 {
+        verify(&bytes, &root, &signer, Some(&artifact)).expect("verifies");
+    }
+    let samples: Vec<Duration> = (0..if full() { 200 } else { 5 })
+        .map(|_| {
+            let t = Instant::now();
+            let r = verify(&bytes, &root, &signer, Some(&artifact));
+            let d = t.elapsed();
+            assert!(r.is_ok(), "{:?}", r.err());
+            d
+        })
+        .collect();
+    println!("verify keyless bundle, in-process      {}", stats(samples));
+
+    let digest_arg = format!("sha256:{}", hex::encode(digest));
+    let samples: Vec<Duration> = (0..if full() { 20 } else { 2 })
+        .map(|_| {
+            let t = Instant::now();
+            let out = Command::new(BIN)
+                .arg("verify-bundle")
+                .arg("--bundle")
+                .arg(&bundle_path)
+                .args(["--certificate-identity", IDENTITY])
+                .args(["--certificate-oidc-issuer", ISSUER])
+                .arg("--trusted-root")
+                .arg(&root_path)
+                .arg(&digest_arg)
+                .output()
+                .expect("runs");
+            let d = t.elapsed();
+            assert!(
+                out.status.success(),
+                "verify-bundle: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            d
+        })
+        .collect();
+    println!("`ci-attest verify-bundle`, keyless     {}", stats(samples));
 }
 
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it, and then
@@ -283,4 +420,5 @@ fn main() {
     );
     bench_verify(dir.path());
     bench_parse(dir.path());
+    bench_keyless(dir.path());
 }
