@@ -12,10 +12,12 @@
 //! Needs `tests/sigstore-local/install.sh` to have run; without it these tests FAIL (a skipped
 //! interop test proves nothing).
 
-use std::io::{BufRead as _, BufReader};
+mod common;
+
+use common::sigstore_local::{local, start_services};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -36,65 +38,6 @@ const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/ci.yml@ref
 
 fn local_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sigstore-local")
-}
-
-/// The running local services and their trust files.
-struct Local {
-    _child: Mutex<Child>,
-    _dir: tempfile::TempDir,
-    fulcio: String,
-    rekor: String,
-    tsa: String,
-    trusted_root: PathBuf,
-    signing_config: PathBuf,
-    trust_config: PathBuf,
-}
-
-/// Starts one instance of the local services (fresh keys, its own trusted root). The server exits
-/// when its stdin closes, i.e. when the returned `Local` is dropped or this test process ends.
-fn start_services() -> Local {
-    let dir = local_dir();
-    assert!(
-        dir.join("node_modules/@sigstore/mock/package.json")
-            .is_file(),
-        "@sigstore/mock is not installed in {}; {INSTALL_HINT}",
-        dir.display()
-    );
-    let out = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new("node")
-        .arg(dir.join("server.mjs"))
-        .arg("--dir")
-        .arg(out.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run node: {e}; {INSTALL_HINT}"));
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the server's address");
-    let info: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-        panic!("tests/sigstore-local/server.mjs did not start ({e}): {line:?}; {INSTALL_HINT}")
-    });
-    let s = |k: &str| info[k].as_str().expect(k).to_owned();
-    Local {
-        fulcio: s("fulcio"),
-        rekor: s("rekor"),
-        tsa: s("tsa"),
-        trusted_root: s("trusted_root").into(),
-        signing_config: s("signing_config").into(),
-        trust_config: s("trust_config").into(),
-        _child: Mutex::new(child),
-        _dir: out,
-    }
-}
-
-/// The services shared by this test binary, started once.
-fn local() -> &'static Local {
-    static LOCAL: OnceLock<Local> = OnceLock::new();
-    LOCAL.get_or_init(start_services)
 }
 
 fn python() -> PathBuf {

@@ -23,47 +23,56 @@ pub struct Local {
     pub tsa: String,
     /// A trusted_root.json for the services' fresh keys.
     pub trusted_root: PathBuf,
+    /// A signing_config.json naming the services.
+    pub signing_config: PathBuf,
+    /// A sigstore-python ClientTrustConfig wrapping both.
+    pub trust_config: PathBuf,
 }
 
-/// Starts the services (once) and returns them.
+/// Starts one instance of the services (fresh keys, its own trusted root). The server exits when
+/// its stdin closes, i.e. when the returned `Local` is dropped or the test process ends.
+pub fn start_services() -> Local {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sigstore-local");
+    assert!(
+        dir.join("node_modules/@sigstore/mock/package.json")
+            .is_file(),
+        "@sigstore/mock is not installed in {}; {INSTALL_HINT}",
+        dir.display()
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new("node")
+        .arg(dir.join("server.mjs"))
+        .arg("--dir")
+        .arg(out.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run node: {e}; {INSTALL_HINT}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the server's address");
+    let info: serde_json::Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("server.mjs did not start ({e}): {line:?}; {INSTALL_HINT}"));
+    let s = |k: &str| info[k].as_str().expect(k).to_owned();
+    Local {
+        fulcio: s("fulcio"),
+        rekor: s("rekor"),
+        tsa: s("tsa"),
+        trusted_root: s("trusted_root").into(),
+        signing_config: s("signing_config").into(),
+        trust_config: s("trust_config").into(),
+        _child: Mutex::new(child),
+        _dir: out,
+    }
+}
+
+/// The services shared by one test binary, started once.
 pub fn local() -> &'static Local {
     static LOCAL: OnceLock<Local> = OnceLock::new();
-    LOCAL.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sigstore-local");
-        assert!(
-            dir.join("node_modules/@sigstore/mock/package.json")
-                .is_file(),
-            "@sigstore/mock is not installed in {}; {INSTALL_HINT}",
-            dir.display()
-        );
-        let out = tempfile::tempdir().expect("tempdir");
-        // The server exits when its stdin closes, i.e. when this test process ends.
-        let mut child = Command::new("node")
-            .arg(dir.join("server.mjs"))
-            .arg("--dir")
-            .arg(out.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run node: {e}; {INSTALL_HINT}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the server's address");
-        let info: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("server.mjs did not start ({e}): {line:?}; {INSTALL_HINT}"));
-        let s = |k: &str| info[k].as_str().expect(k).to_owned();
-        Local {
-            fulcio: s("fulcio"),
-            rekor: s("rekor"),
-            tsa: s("tsa"),
-            trusted_root: s("trusted_root").into(),
-            _child: Mutex::new(child),
-            _dir: out,
-        }
-    })
+    LOCAL.get_or_init(start_services)
 }
 
 /// An (unsigned) OIDC token for the local Fulcio, which does not check token signatures; ci-attest's
