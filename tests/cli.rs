@@ -617,3 +617,23 @@ fn audit_replays_every_commit_offline_with_one_verdict_each() {
         "an existing report is never overwritten"
     );
 }
+
+#[test]
+fn log_entries_on_a_key_signed_bundle_are_verified_not_skipped() {
+    let p = attested();
+    // A real Rekor entry, but for another signature (sigstore-conformance managed-key-happy-path).
+    let donor: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "tests/vectors/third-party/sigstore-conformance/bundle-verify/managed-key-happy-path/bundle.sigstore.json",
+        ))
+        .expect("vector"),
+    )
+    .expect("json");
+    let edited = p.root.join("edited.json");
+    edit_bundle(&p.bundles()[0], &edited, |b| {
+        b["verificationMaterial"]["tlogEntries"] =
+            donor["verificationMaterial"]["tlogEntries"].clone();
+    });
+    let (_, report) = p.verify_json(&["--bundle", edited.to_str().expect("utf-8")]);
+    assert_finding(&report, "tlog-entry-mismatch");
+}

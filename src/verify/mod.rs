@@ -220,12 +220,9 @@ pub fn verify_bundle(bytes: &[u8], ctx: &Context<'_>) -> BundleVerification {
                 "the signing time comes from the statement alone; keyless signing adds a log entry",
             ),
         );
-    } else {
-        out.findings.push(Finding::info(
-            Code::CheckSkipped,
-            "transparency log: the bundle has log entries, which this verifier does not check for key-signed bundles",
-        ));
     }
+    // A key-signed bundle that does carry log entries has them verified (step 4, once the key is
+    // known) like any sigstore bundle: body, SET, inclusion proof and checkpoint.
 
     // 4. Signature.
     let mut signer = None;
@@ -244,6 +241,9 @@ pub fn verify_bundle(bytes: &[u8], ctx: &Context<'_>) -> BundleVerification {
         {
             signer = Some(name.clone());
             out.key_id = Some(fp.clone());
+            if !bundle.verification_material.tlog_entries.is_empty() {
+                verify_key_bundle_log(bytes, ctx, key_of(&ordered, fp), &mut out.findings);
+            }
         } else if ordered
             .iter()
             .any(|(_, fp, _)| Some(fp.as_str()) == key_hint.as_deref())
@@ -301,6 +301,41 @@ pub fn verify_bundle(bytes: &[u8], ctx: &Context<'_>) -> BundleVerification {
         }
     }
     out
+}
+
+fn key_of<'k>(keys: &'k [(String, String, PublicKey)], fingerprint: &str) -> Option<&'k PublicKey> {
+    keys.iter()
+        .find(|(_, fp, _)| fp == fingerprint)
+        .map(|(_, _, k)| k)
+}
+
+/// Verifies the log entries of a key-signed bundle through the sigstore path (the signature itself
+/// was already verified by the caller).
+fn verify_key_bundle_log(
+    bytes: &[u8],
+    ctx: &Context<'_>,
+    key: Option<&PublicKey>,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(key) = key else { return };
+    let spki = key.to_spki_der();
+    let Ok(vk) = crate::verify::pki::VerifyingKey::from_spki_der(spki) else {
+        return;
+    };
+    let artifact = hex::decode(&ctx.commit.sha256).ok().map(|digest| {
+        crate::verify::sigstore::Artifact::Digest {
+            algorithm: "sha256".into(),
+            digest,
+        }
+    });
+    if let Err(fs) = crate::verify::sigstore::verify(
+        bytes,
+        ctx.trusted_root,
+        &crate::verify::sigstore::Signer::Key(&vk, spki),
+        artifact.as_ref(),
+    ) {
+        findings.extend(fs);
+    }
 }
 
 /// Verifies a certificate bundle against each keyless signer of the policy; returns the name of
