@@ -82,7 +82,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write .ci-attest.toml and policies/default.toml for this project.
+    /// Write .ci-attest.toml, policies/default.toml and the verifier workflow for this project.
     ///
     /// Detects cargo, npm and python projects. Never overwrites an existing file.
     ///
