@@ -1,17 +1,14 @@
 //! `ci-attest audit`: replay every verification of a commit range offline.
 
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
-use ci_attest::config::{CONFIG_FILE, Config, DEFAULT_STORE_DIR};
 use ci_attest::git::Repo;
 use ci_attest::policy::Policy;
 use ci_attest::report::{AUDIT_SCHEMA, AuditReport, Verdict};
 use ci_attest::store::Store;
-use ci_attest::store::dir::DirStore;
 use ci_attest::store::git::GitStore;
 use ci_attest::verify::{Context, verify_commit};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// Most commits one audit replays.
 const MAX_COMMITS: usize = 100_000;
@@ -53,36 +50,11 @@ pub struct Args {
 
 /// Audits; exit 0 when every commit is accepted, 1 when any is rejected.
 pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
-    let at = match &args.at {
-        Some(t) => humantime::parse_rfc3339_weak(t).map_err(|e| {
-            Failure::usage(anyhow::anyhow!(
-                "--at: expected an RFC 3339 time, found {t:?} ({e})"
-            ))
-        })?,
-        None => SystemTime::now(),
-    };
+    let at = super::verification_time(args.at.as_deref())?;
     let policy = Policy::load(&args.policy).map_err(Failure::usage)?;
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
-    let trusted_root = match &args.trusted_root {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display()))
-            })?;
-            ci_attest::trust::TrustedRoot::from_json(&bytes)
-                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", path.display())))?
-        }
-        None => ci_attest::trust::TrustedRoot::production(),
-    };
-    let config_path = repo.root().join(CONFIG_FILE);
-    let store_dir = if config_path.exists() {
-        Config::load(&config_path)
-            .map_err(Failure::usage)?
-            .store
-            .dir
-    } else {
-        PathBuf::from(DEFAULT_STORE_DIR)
-    };
-    let dir_store = DirStore::new(repo.root().join(store_dir));
+    let trusted_root = super::trusted_root(args.trusted_root.as_deref(), false)?;
+    let dir_store = super::push::dir_store(&repo)?;
     let git_store = GitStore::new(repo.root().to_path_buf(), "origin");
     let commits = repo
         .rev_list(&args.range, MAX_COMMITS)

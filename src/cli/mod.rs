@@ -182,3 +182,42 @@ pub fn password(prompt: &str, confirm: bool) -> Result<Vec<u8>, Failure> {
     }
     Ok(first.into_bytes())
 }
+
+/// The verification time: `--at` (RFC 3339) for replays, else now.
+pub fn verification_time(at: Option<&str>) -> Result<std::time::SystemTime, Failure> {
+    match at {
+        Some(t) => humantime::parse_rfc3339_weak(t).map_err(|e| {
+            Failure::usage(anyhow::anyhow!(
+                "--at: expected an RFC 3339 time like 2026-11-23T12:00:00Z, found {t:?} ({e})"
+            ))
+        }),
+        None => Ok(std::time::SystemTime::now()),
+    }
+}
+
+/// The trusted root: a `--trusted-root` file, else the embedded staging or production root.
+pub fn trusted_root(
+    path: Option<&std::path::Path>,
+    staging: bool,
+) -> Result<ci_attest::trust::TrustedRoot, Failure> {
+    use ci_attest::trust::{MAX_TRUSTED_ROOT_BYTES, TrustedRoot};
+    match path {
+        Some(path) => {
+            let cannot = |e: std::io::Error| {
+                Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            };
+            let len = std::fs::metadata(path).map_err(cannot)?.len();
+            if len > MAX_TRUSTED_ROOT_BYTES as u64 {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "{}: expected at most {MAX_TRUSTED_ROOT_BYTES} bytes, found {len}",
+                    path.display()
+                )));
+            }
+            let bytes = std::fs::read(path).map_err(cannot)?;
+            TrustedRoot::from_json(&bytes)
+                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", path.display())))
+        }
+        None if staging => Ok(TrustedRoot::staging()),
+        None => Ok(TrustedRoot::production()),
+    }
+}

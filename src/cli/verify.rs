@@ -14,7 +14,6 @@ use ci_attest::verify::{Context, verify_commit};
 use clap::ValueEnum;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// Stores `verify` can read a commit's bundles from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,14 +76,7 @@ pub struct Args {
 
 /// Verifies and reports.
 pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
-    let at = match &args.at {
-        Some(t) => humantime::parse_rfc3339_weak(t).map_err(|e| {
-            Failure::usage(anyhow::anyhow!(
-                "--at: expected an RFC 3339 time like 2026-11-23T12:00:00Z, found {t:?} ({e})"
-            ))
-        })?,
-        None => SystemTime::now(),
-    };
+    let at = super::verification_time(args.at.as_deref())?;
     let policy = Policy::load(&args.policy).map_err(Failure::usage)?;
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let id = repo.resolve(&args.commit).map_err(Failure::usage)?;
@@ -134,17 +126,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             }
         }
     };
-    let trusted_root = match &args.trusted_root {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display()))
-            })?;
-            ci_attest::trust::TrustedRoot::from_json(&bytes)
-                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", path.display())))?
-        }
-        None if args.staging => ci_attest::trust::TrustedRoot::staging(),
-        None => ci_attest::trust::TrustedRoot::production(),
-    };
+    let trusted_root = super::trusted_root(args.trusted_root.as_deref(), args.staging)?;
     let ctx = Context {
         trusted_root: &trusted_root,
         commit: &commit,
