@@ -1,7 +1,6 @@
 //! `ci-attest verify-bundle`: the sigstore-conformance verification command, for any sigstore bundle.
 
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure};
-use ci_attest::trust::TrustedRoot;
 use ci_attest::verify::cert::{IdentityMatcher, SanRegex};
 use ci_attest::verify::pki::VerifyingKey;
 use ci_attest::verify::sigstore::{Artifact, Signer, verify};
@@ -52,14 +51,7 @@ fn read(path: &PathBuf, max: u64) -> Result<Vec<u8>, Failure> {
 
 /// Verifies and prints the findings; exit 0 verified, 1 rejected.
 pub fn run(args: Args) -> CmdResult {
-    let root = match &args.trusted_root {
-        Some(p) => {
-            TrustedRoot::from_json(&read(p, ci_attest::trust::MAX_TRUSTED_ROOT_BYTES as u64)?)
-                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", p.display())))?
-        }
-        None if args.staging => TrustedRoot::staging(),
-        None => TrustedRoot::production(),
-    };
+    let root = super::trusted_root(args.trusted_root.as_deref(), args.staging)?;
     let artifact = if args.file_or_digest.contains(':')
         && !std::path::Path::new(&args.file_or_digest).exists()
     {
