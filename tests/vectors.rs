@@ -438,3 +438,40 @@ fn a_log_entry_of_an_unsupported_kind_is_reported_as_malformed() {
         expected[0].0
     );
 }
+
+/// The sigstore-conformance CLI protocol: exit 0 when verified, non-zero otherwise, with the artifact
+/// as a file or as `sha256:<hex>`, and the embedded production root when none is given.
+#[test]
+fn verify_bundle_speaks_the_conformance_protocol() {
+    let run = |bundle: &str, artifact: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ci-attest"))
+            .args(["verify-bundle", "--bundle"])
+            .arg(dir().join(bundle))
+            .args([
+                "--certificate-identity",
+                BEACON,
+                "--certificate-oidc-issuer",
+                ACTIONS,
+            ])
+            .arg(artifact)
+            .output()
+            .expect("runs")
+    };
+    let file = dir().join(A_TXT).to_string_lossy().into_owned();
+    let digest = "sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf";
+    for artifact in [file.as_str(), digest] {
+        let ok = run(HAPPY, artifact);
+        assert_eq!(
+            ok.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        let bad = run(
+            "sigstore-conformance/bundle-verify/set-invalid-signature_fail/bundle.sigstore.json",
+            artifact,
+        );
+        assert_eq!(bad.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("tlog-set-invalid"));
+    }
+}
