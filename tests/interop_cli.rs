@@ -127,3 +127,33 @@ fn independent_verifiers_reject_a_tampered_bundle_from_run() {
         .arg(&key));
     assert_eq!(code, 1);
 }
+
+#[test]
+fn verify_reports_follow_the_published_report_schema() {
+    let p = attested();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    // An accepted report, and a rejected one full of findings with policy origins.
+    let strict = POLICY.replace(
+        "max = 0 }\n\"coverage",
+        "max = 0 }\n\"tests.skipped\" = { max = 0 }\n\"coverage",
+    );
+    p.write("policies/strict.toml", &strict);
+    for args in [
+        vec![],
+        vec![
+            "--policy",
+            "policies/strict.toml",
+            "--at",
+            "2099-01-01T00:00:00Z",
+        ],
+    ] {
+        let (out, _) = p.verify_json(&args);
+        let file = p.root.join("report.json");
+        std::fs::write(&file, &out.stdout).expect("write");
+        let (code, said) = run(Command::new(python())
+            .arg(interop("validate_json.py"))
+            .arg(&file)
+            .arg(&schema));
+        assert_eq!((code, said.as_str()), (0, "VALID"), "{args:?}");
+    }
+}
