@@ -109,6 +109,66 @@ codes! {
     ArtifactMismatch = "artifact-mismatch",
 }
 
+impl Code {
+    /// What to do about a finding of this code, when the check that raised it gives no better hint.
+    pub fn default_hint(self) -> &'static str {
+        match self {
+            Code::BundleMalformed | Code::BundleMediaTypeUnsupported | Code::EnvelopeMalformed => {
+                "the file is not a bundle ci-attest can verify; sign again with `ci-attest run`"
+            }
+            Code::PayloadTypeUnsupported
+            | Code::StatementMalformed
+            | Code::PredicateTypeUnsupported => {
+                "only ci-attest local-run statements count as runs; sign again with `ci-attest run`"
+            }
+            Code::VerificationMaterialUnsupported => {
+                "list a signer of the bundle's kind (key or keyless) in the policy"
+            }
+            Code::SignerUntrusted => {
+                "add the signer to the policy's [[signer]] list if you trust it"
+            }
+            Code::SignatureInvalid | Code::TlogEntryMismatch | Code::ArtifactMismatch => {
+                "the bundle was altered or belongs to something else: do not trust it"
+            }
+            Code::SubjectCommitMismatch | Code::SubjectDigestMismatch | Code::NoAttestation => {
+                "run `ci-attest run` on this commit, then verify again"
+            }
+            Code::RepositoryMismatch => {
+                "attestations count only for the repository the policy names"
+            }
+            Code::CheckSkipped => "nothing to do: the report records that this step did not apply",
+            Code::CheckMissing | Code::MetricMissing => {
+                "configure the check (and its report) in .ci-attest.toml, or change the policy"
+            }
+            Code::ThresholdNotMet | Code::CheckFailed => {
+                "fix the code so the check meets the policy, commit, and run `ci-attest run` again"
+            }
+            Code::AttestationTooOld => "run `ci-attest run` again on this commit",
+            Code::AttestationFromFuture => "check the signer's clock and the verifier's `--at`",
+            Code::CheckoutNotPristine => {
+                "run `ci-attest run`, which always uses a pristine worktree"
+            }
+            Code::CertificateInvalid
+            | Code::CertificateSctInvalid
+            | Code::TlogLogUntrusted
+            | Code::TlogInclusionProofInvalid
+            | Code::TlogCheckpointInvalid
+            | Code::TlogSetInvalid
+            | Code::TimestampInvalid
+            | Code::SigningTimeUnverified
+            | Code::TlogEntryMalformed => {
+                "check that --trusted-root is the root of the sigstore instance that signed; otherwise do not trust the bundle"
+            }
+            Code::IdentityMismatch => {
+                "the bundle was signed by another identity; add it to the policy only if you trust it"
+            }
+            Code::TlogEntryMissing => {
+                "sign keylessly (`ci-attest run --keyless`) so the bundle is logged"
+            }
+        }
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -172,7 +232,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A rejecting finding.
+    /// A rejecting finding, with the code's default hint (replace it with [`Finding::hint`]).
     pub fn error(code: Code, message: impl Into<String>) -> Finding {
         Finding {
             code,
@@ -181,7 +241,7 @@ impl Finding {
             expected: None,
             found: None,
             origin: None,
-            hint: None,
+            hint: Some(code.default_hint().to_string()),
         }
     }
 
@@ -237,6 +297,7 @@ mod tests {
                 "{name} is not kebab-case"
             );
             assert!(!code.description().is_empty(), "{name} has no description");
+            assert!(!code.default_hint().is_empty(), "{name} has no hint");
         }
     }
 }
