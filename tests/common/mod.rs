@@ -239,7 +239,10 @@ pub fn assert_finding(report: &serde_json::Value, code: &str) {
         finding["expected"].is_string() && finding["found"].is_string(),
         "{code} must say what was expected and what was found: {finding:#}"
     );
-    assert!(finding["hint"].is_string(), "{code} must give a hint: {finding:#}");
+    assert!(
+        finding["hint"].is_string(),
+        "{code} must give a hint: {finding:#}"
+    );
 }
 
 /// Rewrites a bundle's JSON with `edit` and writes it next to the project as `name`.
