@@ -61,12 +61,6 @@ pub fn parse(reader: impl BufRead) -> Result<LintCounts, ReportError> {
     let mut counts = LintCounts::default();
     let mut seen: HashSet<[u8; 32]> = HashSet::new();
     let mut finished = false;
-    let malformed = |lines: &Lines<_>, expected: &str, found: String| ReportError::Malformed {
-        format: ReportFormat::Clippy,
-        location: lines.location(),
-        expected: expected.to_string(),
-        found,
-    };
     while let Some(line) = lines.next_line()? {
         if line.trim_ascii().is_empty() {
             continue;
@@ -75,11 +69,7 @@ pub fn parse(reader: impl BufRead) -> Result<LintCounts, ReportError> {
             Ok(msg) => msg,
             Err(err) => {
                 let found = format!("{} ({err})", preview(line));
-                return Err(malformed(
-                    &lines,
-                    "a cargo JSON message object with a \"reason\"",
-                    found,
-                ));
+                return Err(lines.malformed("a cargo JSON message object with a \"reason\"", found));
             }
         };
         finished = msg.reason == "build-finished";
@@ -87,8 +77,7 @@ pub fn parse(reader: impl BufRead) -> Result<LintCounts, ReportError> {
             continue;
         }
         let Some(diag) = msg.message else {
-            return Err(malformed(
-                &lines,
+            return Err(lines.malformed(
                 "a \"message\" object in a compiler-message",
                 "a compiler-message without one".to_string(),
             ));
@@ -100,8 +89,7 @@ pub fn parse(reader: impl BufRead) -> Result<LintCounts, ReportError> {
             "failure-note" => continue,
             other => {
                 let found = format!("level {other:?}");
-                return Err(malformed(
-                    &lines,
+                return Err(lines.malformed(
                     "diagnostic level error, warning, note, help or failure-note",
                     found,
                 ));

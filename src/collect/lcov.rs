@@ -79,12 +79,7 @@ struct Parser<R> {
 
 impl<R: BufRead> Parser<R> {
     fn malformed(&self, expected: impl Into<String>, found: impl Into<String>) -> ReportError {
-        ReportError::Malformed {
-            format: ReportFormat::Lcov,
-            location: self.lines.location(),
-            expected: expected.into(),
-            found: found.into(),
-        }
+        self.lines.malformed(expected, found)
     }
 
     fn number(&self, tag: &str, what: &str, field: &[u8]) -> Result<u64, ReportError> {

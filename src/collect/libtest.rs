@@ -33,12 +33,6 @@ pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
     let mut counts = TestCounts::default();
     let mut events_seen = false;
     let mut open_suites: u64 = 0;
-    let malformed = |lines: &Lines<_>, expected: &str, found: String| ReportError::Malformed {
-        format: ReportFormat::LibtestJson,
-        location: lines.location(),
-        expected: expected.to_string(),
-        found,
-    };
     while let Some(line) = lines.next_line()? {
         if line.trim_ascii().is_empty() {
             continue;
@@ -47,11 +41,7 @@ pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
             Ok(event) => event,
             Err(err) => {
                 let found = format!("{} ({err})", preview(line));
-                return Err(malformed(
-                    &lines,
-                    "a libtest JSON event object with a \"type\"",
-                    found,
-                ));
+                return Err(lines.malformed("a libtest JSON event object with a \"type\"", found));
             }
         };
         events_seen = true;
@@ -75,17 +65,14 @@ pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
                     Some(other) => format!("event {other:?}"),
                     None => "a test line without \"event\"".to_string(),
                 };
-                return Err(malformed(
-                    &lines,
-                    "test event ok, failed, ignored, timeout or started",
-                    found,
-                ));
+                return Err(
+                    lines.malformed("test event ok, failed, ignored, timeout or started", found)
+                );
             }
             ("suite", Some("started")) => open_suites += 1,
             ("suite", Some("ok" | "failed")) => {
                 if open_suites == 0 {
-                    return Err(malformed(
-                        &lines,
+                    return Err(lines.malformed(
                         "a suite \"started\" event before the suite's result",
                         "a suite result without a started suite".to_string(),
                     ));

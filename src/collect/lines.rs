@@ -43,6 +43,20 @@ impl<R: BufRead> Lines<R> {
         Some(format!("line {}", self.line_no))
     }
 
+    /// A `Malformed` error located at the line last returned.
+    pub(crate) fn malformed(
+        &self,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> ReportError {
+        ReportError::Malformed {
+            format: self.format,
+            location: self.location(),
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+
     /// The next line without its terminator, or `None` at end of input.
     pub(crate) fn next_line(&mut self) -> Result<Option<&[u8]>, ReportError> {
         self.buf.clear();
