@@ -637,3 +637,32 @@ fn log_entries_on_a_key_signed_bundle_are_verified_not_skipped() {
     let (_, report) = p.verify_json(&["--bundle", edited.to_str().expect("utf-8")]);
     assert_finding(&report, "tlog-entry-mismatch");
 }
+
+#[test]
+fn a_signer_pinned_by_fingerprint_uses_the_stored_key_and_says_when_it_is_missing() {
+    let p = attested();
+    let keys = p.root.join(".ci-attest/keys");
+    let stored: Vec<_> = std::fs::read_dir(&keys)
+        .expect("run stores the key")
+        .flatten()
+        .collect();
+    let name = stored[0].file_name().to_string_lossy().into_owned();
+    let hex = name
+        .trim_start_matches("sha256-")
+        .trim_end_matches(".pub")
+        .to_string();
+    let policy = POLICY.replace(
+        "key = \"../keys/ci-attest.pub\"",
+        &format!("fingerprint = \"sha256:{hex}\""),
+    );
+    p.write("policies/pinned.toml", &policy);
+    let (out, report) = p.verify_json(&["--policy", "policies/pinned.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(report["verdict"], "accepted");
+
+    std::fs::remove_dir_all(&keys).expect("remove stored keys");
+    let (_, report) = p.verify_json(&["--policy", "policies/pinned.toml"]);
+    assert_finding(&report, "signer-untrusted");
+    let said = report["bundles"][0]["findings"].to_string();
+    assert!(said.contains("its key is not in the store"), "{report:#}");
+}

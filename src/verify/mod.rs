@@ -193,7 +193,7 @@ pub fn verify_bundle(bytes: &[u8], ctx: &Context<'_>) -> BundleVerification {
     }
     let key_hint = public_key_hint(&bundle).map(str::to_string);
     out.key_id = key_hint.clone();
-    let candidates = trusted_keys(ctx, &mut out.findings);
+    let candidates = trusted_keys(ctx, key_hint.as_deref(), &mut out.findings);
     if ctx.policy.require.tlog.as_ref().is_some_and(|(t, _)| *t) {
         out.findings.push(
             Finding::error(
@@ -235,14 +235,14 @@ pub fn verify_bundle(bytes: &[u8], ctx: &Context<'_>) -> BundleVerification {
         };
         if ordered.is_empty() {
             // No trusted key: nothing to verify the signature with; say why.
-        } else if let Some((name, fp, _)) = ordered
+        } else if let Some((name, fp, key)) = ordered
             .iter()
             .find(|(_, _, key)| crate::sign::verify_envelope_signature(envelope, key).is_ok())
         {
             signer = Some(name.clone());
             out.key_id = Some(fp.clone());
             if !bundle.verification_material.tlog_entries.is_empty() {
-                verify_key_bundle_log(bytes, ctx, key_of(&ordered, fp), &mut out.findings);
+                verify_key_bundle_log(bytes, ctx, key, &mut out.findings);
             }
         } else if ordered
             .iter()
@@ -303,24 +303,28 @@ pub fn verify_bundle(bytes: &[u8], ctx: &Context<'_>) -> BundleVerification {
     out
 }
 
-fn key_of<'k>(keys: &'k [(String, String, PublicKey)], fingerprint: &str) -> Option<&'k PublicKey> {
-    keys.iter()
-        .find(|(_, fp, _)| fp == fingerprint)
-        .map(|(_, _, k)| k)
-}
-
 /// Verifies the log entries of a key-signed bundle through the sigstore path (the signature itself
 /// was already verified by the caller).
 fn verify_key_bundle_log(
     bytes: &[u8],
     ctx: &Context<'_>,
-    key: Option<&PublicKey>,
+    key: &PublicKey,
     findings: &mut Vec<Finding>,
 ) {
-    let Some(key) = key else { return };
     let spki = key.to_spki_der();
-    let Ok(vk) = crate::verify::pki::VerifyingKey::from_spki_der(spki) else {
-        return;
+    let vk = match crate::verify::pki::VerifyingKey::from_spki_der(spki) {
+        Ok(vk) => vk,
+        Err(e) => {
+            // Fail closed: a log entry that cannot be checked does not count as checked.
+            findings.push(
+                Finding::error(
+                    Code::TlogEntryMalformed,
+                    "the log entries cannot be checked",
+                )
+                .expected_found("a signer key usable for log verification", e.to_string()),
+            );
+            return;
+        }
     };
     let artifact = hex::decode(&ctx.commit.sha256).ok().map(|digest| {
         crate::verify::sigstore::Artifact::Digest {
@@ -428,8 +432,12 @@ pub fn material_kind(bundle: &Bundle) -> &'static str {
 }
 
 /// The policy's key signers with their parsed keys: (name, fingerprint, key).
+///
+/// A key the bundle names (`hint`) that cannot be had or read is recorded, so a
+/// `signer-untrusted` verdict does not hide that the policy does trust that fingerprint.
 fn trusted_keys(
     ctx: &Context<'_>,
+    hint: Option<&str>,
     findings: &mut Vec<Finding>,
 ) -> Vec<(String, String, PublicKey)> {
     let mut keys = Vec::new();
@@ -442,7 +450,24 @@ fn trusted_keys(
             .public_key_pem()
             .map(str::to_string)
             .or_else(|| ctx.keys.public_key_pem(hex));
-        let Some(pem) = pem else { continue };
+        let named = hint == Some(fingerprint);
+        let Some(pem) = pem else {
+            if named {
+                findings.push(
+                    Finding::info(
+                        Code::SignerUntrusted,
+                        format!("the policy pins signer {} by fingerprint, but its key is not in the store", s.name),
+                    )
+                    .expected_found(
+                        format!("keys/sha256-{hex}.pub in the store"),
+                        "no such key",
+                    )
+                    .origin(Some(s.origin.clone()))
+                    .hint("give the signer as `key = \"<file>\"` in the policy, or fetch the store's keys/ folder"),
+                );
+            }
+            continue;
+        };
         match PublicKey::from_pem(pem.as_bytes()) {
             Ok(key) if key.key_id().to_string() == fingerprint => {
                 keys.push((s.name.clone(), fingerprint.to_string(), key));
@@ -458,7 +483,14 @@ fn trusted_keys(
                 .expected_found(fingerprint, key.key_id().to_string())
                 .origin(Some(s.origin.clone())),
             ),
-            Err(_) => {}
+            Err(e) => findings.push(
+                Finding::info(
+                    Code::SignerUntrusted,
+                    format!("the key for signer {} cannot be read", s.name),
+                )
+                .expected_found("a P-256 public key PEM", e.to_string())
+                .origin(Some(s.origin.clone())),
+            ),
         }
     }
     keys
