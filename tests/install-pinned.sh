@@ -15,11 +15,15 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "$name/install: node and npm are required (node >= 20.17)" >&2
   exit 1
 fi
+# Current when every installed package has its locked version and every locked package is installed,
+# except optional ones npm skips on this platform (e.g. fsevents off macOS).
 node_modules_current() {
   [ -f node_modules/.package-lock.json ] && node -e '
-    const versions = (f) => Object.entries(require(f).packages)
-      .filter(([k]) => k).map(([k, v]) => k + "@" + v.version).sort().join("\n");
-    process.exit(versions("./package-lock.json") === versions("./node_modules/.package-lock.json") ? 0 : 1);'
+    const want = require("./package-lock.json").packages;
+    const have = require("./node_modules/.package-lock.json").packages;
+    const ok = Object.entries(want).every(([k, v]) => !k || (have[k] ? have[k].version === v.version : v.optional))
+      && Object.keys(have).every((k) => !k || want[k]);
+    process.exit(ok ? 0 : 1);'
 }
 if node_modules_current; then
   echo "$name/install: node_modules is up to date"
