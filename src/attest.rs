@@ -112,6 +112,8 @@ pub fn run(
         },
         checks,
         result,
+        isolation: None,
+        config: None,
     };
     let statement = Statement {
         statement_type: STATEMENT_TYPE.to_string(),

@@ -128,7 +128,107 @@ pub struct LocalRunPredicate {
     pub checks: Vec<CheckRecord>,
     /// The worst outcome of all checks.
     pub result: Outcome,
+    /// How the checks were isolated from the signer's machine (revision 2; absent in older bundles,
+    /// which a policy requiring isolation rejects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
+    /// The `.ci-attest.toml` that decided what ran (revision 2; absent in older bundles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigRecord>,
 }
+
+/// How the checks were isolated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Isolation {
+    /// `sandbox` (checks sealed off from the working tree, secrets and ci-attest) or `none`.
+    pub mode: IsolationMode,
+    /// The mechanism, e.g. `bubblewrap 0.8.0`; absent for `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<String>,
+}
+
+/// `isolation.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IsolationMode {
+    /// Each check ran in a sandbox.
+    Sandbox,
+    /// The checks ran as ordinary child processes.
+    None,
+}
+
+impl IsolationMode {
+    /// The name used in the predicate and in policies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IsolationMode::Sandbox => "sandbox",
+            IsolationMode::None => "none",
+        }
+    }
+}
+
+/// The configuration file that decided which checks ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigRecord {
+    /// `commit` (the commit's own `.ci-attest.toml`) or `override` (`run --config FILE`).
+    pub source: ConfigSource,
+    /// Path: `.ci-attest.toml` inside the commit, or the override file as given.
+    pub path: String,
+    /// sha256 of the file's bytes (lowercase hex).
+    pub sha256: String,
+    /// The override's full text (only for `override`: the commit does not hold it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// `config.source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigSource {
+    /// The commit's own `.ci-attest.toml`.
+    Commit,
+    /// A file given with `run --config`, not part of the commit.
+    Override,
+}
+
+impl ConfigSource {
+    /// The name used in the predicate and in findings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigSource::Commit => "commit",
+            ConfigSource::Override => "override",
+        }
+    }
+}
+
+/// A failing test, named as its report names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailedTest {
+    /// Suite, class or test binary (`classname` in JUnit), when the report gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
+    /// The test's name.
+    pub name: String,
+    /// True when the report says the test errored rather than failed an assertion.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub error: bool,
+}
+
+impl FailedTest {
+    /// `suite::name`, or the name alone.
+    pub fn id(&self) -> String {
+        match &self.suite {
+            Some(s) if !s.is_empty() => format!("{s}::{}", self.name),
+            _ => self.name.clone(),
+        }
+    }
+}
+
+/// How many failing tests a check record names; the rest are counted in `failedTestsOmitted`.
+pub const MAX_FAILED_TESTS: usize = 100;
 
 /// The tool that made the attestation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +360,15 @@ pub struct CheckRecord {
     /// Diagnostic counts (lint checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lint: Option<LintCounts>,
+    /// The failing (and erroring) tests, at most [`MAX_FAILED_TESTS`] (tests checks; revision 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_tests: Vec<FailedTest>,
+    /// How many more failing tests there were than `failedTests` lists.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_tests_omitted: u64,
+    /// False when the check ran with its network cut (`network = false`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<bool>,
     /// Every report parsed, with its digest.
     #[serde(default)]
     pub reports: Vec<FileRecord>,
@@ -270,6 +379,10 @@ pub struct CheckRecord {
     /// command not started).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The metrics a policy threshold can name.
@@ -351,6 +464,9 @@ mod tests {
             }),
             coverage: None,
             lint: None,
+            failed_tests: vec![],
+            failed_tests_omitted: 0,
+            network: None,
             reports: vec![],
             log: None,
             problems: vec![],

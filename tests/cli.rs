@@ -418,14 +418,17 @@ fn an_envelope_with_two_signatures_is_rejected() {
 #[test]
 fn an_old_attestation_is_rejected_by_max_age() {
     let p = attested();
-    let (_, report) = p.verify_json(&["--at", "2099-01-01T00:00:00Z"]);
+    // The policy's max_age is 30 days: 31 days after the bundle's own time it is too old.
+    let at = p.bundle_time(31 * 86_400);
+    let (_, report) = p.verify_json(&["--at", &at]);
     assert_finding(&report, "attestation-too-old");
 }
 
 #[test]
 fn an_attestation_from_the_future_is_rejected() {
     let p = attested();
-    let (_, report) = p.verify_json(&["--at", "2000-01-01T00:00:00Z"]);
+    let at = p.bundle_time(-86_400);
+    let (_, report) = p.verify_json(&["--at", &at]);
     assert_finding(&report, "attestation-from-future");
 }
 
@@ -561,17 +564,11 @@ fn audit_replays_every_commit_offline_with_one_verdict_each() {
     let first = p.head();
     p.write("README", "a change nobody attested");
     let second = p.commit("unattested");
+    // An hour after the bundle was made: a fixed replay time that no calendar date can break.
+    let at = p.bundle_time(3600);
     let audit = |extra: &[&str]| {
         p.cmd()
-            .args([
-                "audit",
-                "--range",
-                "HEAD",
-                "--format",
-                "json",
-                "--at",
-                "2026-12-01T00:00:00Z",
-            ])
+            .args(["audit", "--range", "HEAD", "--format", "json", "--at", &at])
             .args(extra)
             .output()
             .expect("runs")

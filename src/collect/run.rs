@@ -174,6 +174,9 @@ fn run_check(
                 functions: c.functions.map(Into::into),
             }),
         lint: lint.filter(|_| check.kind == CheckKind::Lint),
+        failed_tests: Vec::new(),
+        failed_tests_omitted: 0,
+        network: None,
         reports,
         log: Some(FileRecord {
             path: log_path

@@ -49,6 +49,9 @@ pub fn check(name: &str, kind: CheckKind) -> CheckRecord {
         tests: None,
         coverage: None,
         lint: None,
+        failed_tests: vec![],
+        failed_tests_omitted: 0,
+        network: None,
         reports: vec![],
         log: None,
         problems: vec![],
@@ -130,6 +133,8 @@ pub fn predicate(checks: Vec<CheckRecord>) -> LocalRunPredicate {
             .iter()
             .fold(Outcome::Passed, |acc, c| acc.worst(c.result)),
         checks,
+        isolation: None,
+        config: None,
     }
 }
 

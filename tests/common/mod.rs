@@ -191,6 +191,12 @@ impl Project {
         (out, json)
     }
 
+    /// The newest bundle's signed `finishedOn`, moved by `offset_secs`, as RFC 3339: a `--at` that
+    /// is relative to the bundle's own time, so no test depends on today's date.
+    pub fn bundle_time(&self, offset_secs: i64) -> String {
+        bundle_time(self.bundles().last().expect("a bundle"), offset_secs)
+    }
+
     /// The bundle files in the store, in order.
     pub fn bundles(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.root.join(".ci-attest"))
@@ -243,6 +249,24 @@ pub fn assert_finding(report: &serde_json::Value, code: &str) {
         finding["hint"].is_string(),
         "{code} must give a hint: {finding:#}"
     );
+}
+
+/// A bundle's signed `finishedOn`, moved by `offset_secs`, as RFC 3339.
+pub fn bundle_time(bundle: &Path, offset_secs: i64) -> String {
+    use base64::Engine;
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle).expect("read bundle")).expect("JSON");
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(json["dsseEnvelope"]["payload"].as_str().expect("payload"))
+        .expect("base64");
+    let statement: serde_json::Value = serde_json::from_slice(&payload).expect("statement");
+    let finished = statement["predicate"]["finishedOn"]
+        .as_str()
+        .expect("finishedOn");
+    let t = humantime::parse_rfc3339(finished).expect("RFC 3339");
+    let d = std::time::Duration::from_secs(offset_secs.unsigned_abs());
+    let t = if offset_secs >= 0 { t + d } else { t - d };
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// Rewrites a bundle's JSON with `edit` and writes it next to the project as `name`.
