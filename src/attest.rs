@@ -3,16 +3,21 @@
 //! Signing and storing are separate steps (see [`crate::sign`] and [`crate::store`]), so the same
 //! statement can be signed with a local key or keylessly.
 
-use crate::collect::run::{Progress, RunError, run_checks};
-use crate::config::Config;
+use crate::collect::run::{Progress, RunError, Sealing, run_checks};
+use crate::config::{CONFIG_FILE, Config, ConfigError, LOCAL_SETTINGS_FILE};
 use crate::git::{CommitInfo, GitError, Repo};
+use crate::sandbox::{Bubblewrap, Seal, secret_paths};
 use crate::statement::{
-    DIGEST_GIT_COMMIT, DIGEST_SHA256, Host, LocalRunPredicate, LocalRunStatement, Outcome,
-    PREDICATE_TYPE, Repository, ResourceDescriptor, STATEMENT_TYPE, Source, Statement, Tool,
+    ConfigRecord, ConfigSource, DIGEST_GIT_COMMIT, DIGEST_SHA256, Host, Isolation, IsolationMode,
+    LocalRunPredicate, LocalRunStatement, Outcome, PREDICATE_TYPE, Repository, ResourceDescriptor,
+    STATEMENT_TYPE, Source, Statement, Tool,
 };
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
 
 /// The tool's name in the predicate.
@@ -30,6 +35,64 @@ pub enum AttestError {
     /// The checks could not be started.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The commit's configuration (or the override) cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The commit has no `.ci-attest.toml`.
+    #[error(
+        "commit {commit} has no {CONFIG_FILE}: run `ci-attest init`, commit the file, then run again (or pass --config FILE, which the attestation records as an override)"
+    )]
+    NoConfig {
+        /// The commit.
+        commit: String,
+    },
+    /// The run folder could not be made.
+    #[error("cannot create the run folder in {path}: {source}")]
+    RunDir {
+        /// The parent folder.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How the checks of a run are isolated.
+#[derive(Debug, Clone)]
+pub enum IsolationChoice {
+    /// Sealed in bubblewrap.
+    Sandbox(Bubblewrap),
+    /// Plain child processes (recorded as `isolation: none`).
+    None,
+}
+
+/// Everything a run needs besides the repository.
+pub struct RunOptions<'a> {
+    /// The revision to attest.
+    pub rev: &'a str,
+    /// `run --config FILE`: replaces the commit's configuration (recorded as an override).
+    pub config_override: Option<&'a Path>,
+    /// Where check logs go.
+    pub log_dir: &'a Path,
+    /// Repository folders (the store) that do not count as uncommitted changes.
+    pub ignore: &'a [&'a Path],
+    /// Sandbox or none.
+    pub isolation: IsolationChoice,
+    /// Secrets to hide from checks besides the built-in list (key file or folder, password file,
+    /// store, settings).
+    pub hide: Vec<PathBuf>,
+    /// The signer's home folder (for its credential folders).
+    pub home: Option<PathBuf>,
+    /// The signer's user id (for `/run/user/<uid>`).
+    pub uid: u32,
+    /// The environment of every check (see [`crate::sandbox::check_env`]).
+    pub env: Vec<(OsString, OsString)>,
+    /// Set when the user interrupts.
+    pub interrupted: &'a AtomicBool,
+    /// Folder under which the run's temporary checkout is made.
+    pub run_root: PathBuf,
+    /// The clock.
+    pub now: &'a dyn Fn() -> SystemTime,
 }
 
 /// What a run produced.
@@ -41,22 +104,21 @@ pub struct RunOutput {
     pub commit: CommitInfo,
     /// Paths with uncommitted changes in the developer's tree (not included in the run).
     pub uncommitted: Vec<String>,
+    /// Things the signer should know (the working tree's config differs, ignored settings...).
+    pub warnings: Vec<String>,
+    /// The configuration that decided what ran.
+    pub config: Config,
 }
 
-/// Runs the configured checks on a pristine worktree of `rev` and builds the statement.
-///
-/// `ignore` lists repository folders (the store) that do not count as uncommitted changes.
+/// Runs the commit's configured checks on a pristine checkout of `rev` and builds the statement.
 pub fn run(
     repo: &Repo,
-    config: &Config,
-    rev: &str,
-    log_dir: &Path,
-    ignore: &[&Path],
+    options: &RunOptions<'_>,
     progress: &mut dyn Progress,
 ) -> Result<RunOutput, AttestError> {
-    let id = repo.resolve(rev)?;
+    let id = repo.resolve(options.rev)?;
     let commit = repo.commit_info(&id)?;
-    let uncommitted = repo.uncommitted_changes(ignore)?;
+    let uncommitted = repo.uncommitted_changes(options.ignore)?;
     let head = repo.resolve("HEAD").ok();
     let git_ref = if head.as_ref() == Some(&id) {
         repo.head_ref()
@@ -65,17 +127,80 @@ pub fn run(
     };
     let repository_uri = repo.origin_url();
 
-    let worktree = repo.pristine_worktree(&id)?;
+    remove_stale_runs(&options.run_root);
+    std::fs::create_dir_all(&options.run_root).map_err(|source| AttestError::RunDir {
+        path: options.run_root.display().to_string(),
+        source,
+    })?;
+    let run_dir = tempfile::Builder::new()
+        .prefix(&format!("{RUN_PREFIX}{}-", std::process::id()))
+        .tempdir_in(&options.run_root)
+        .map_err(|source| AttestError::RunDir {
+            path: options.run_root.display().to_string(),
+            source,
+        })?;
+    let checkout = repo.pristine_checkout(&id, run_dir.path())?;
+    let mut warnings = Vec::new();
+    let (config, config_record) = load_config(repo, &checkout, options.config_override, &commit, &mut warnings)?;
+    if config.has_signer_settings {
+        warnings.push(format!(
+            "[signing] and [store] in {CONFIG_FILE} are ignored: a commit does not choose the key or the store; set them in {LOCAL_SETTINGS_FILE} (untracked) or ~/.config/ci-attest/config.toml, or pass --key"
+        ));
+    }
+
+    let (sandbox, isolation) = match &options.isolation {
+        IsolationChoice::Sandbox(bwrap) => {
+            let objects_at = run_dir.path().join("objects");
+            checkout.point_objects_at(&objects_at)?;
+            let mut extra = options.hide.clone();
+            extra.push(repo.common_dir()?);
+            extra.extend(repo.worktree_paths()?);
+            let seal = Seal {
+                repo_root: repo.root().to_path_buf(),
+                checkout: checkout.path().to_path_buf(),
+                objects: checkout.objects().to_path_buf(),
+                objects_at,
+                run_dir: run_dir.path().to_path_buf(),
+                hide: secret_paths(options.home.as_deref(), options.uid, &extra),
+                network: true,
+            };
+            (
+                Some((bwrap, seal)),
+                Isolation {
+                    mode: IsolationMode::Sandbox,
+                    mechanism: Some(bwrap.mechanism().to_string()),
+                },
+            )
+        }
+        IsolationChoice::None => (
+            None,
+            Isolation {
+                mode: IsolationMode::None,
+                mechanism: None,
+            },
+        ),
+    };
+    let sealing = Sealing {
+        sandbox,
+        env: options.env.clone(),
+        interrupted: options.interrupted,
+    };
+    let probe_dir = sealing
+        .sandbox
+        .as_ref()
+        .map_or(checkout.path(), |(_, seal)| seal.repo_root.as_path());
     let toolchains = std::thread::scope(|s| {
-        let probe = s.spawn(|| detect_toolchains(worktree.path()));
-        let started = SystemTime::now();
-        let checks = run_checks(&config.checks, worktree.path(), log_dir, progress);
-        let finished = SystemTime::now();
+        let probe = s.spawn(|| detect_toolchains(checkout.path(), probe_dir, &sealing));
+        let started = (options.now)();
+        let checks = run_checks(&config.checks, checkout.path(), options.log_dir, &sealing, progress);
+        let finished = (options.now)();
         let toolchains = probe.join().unwrap_or_default();
         checks.map(|c| (c, started, finished, toolchains))
     });
     let (checks, started, finished, toolchains) = toolchains?;
-    drop(worktree);
+    drop(sealing);
+    drop(checkout);
+    drop(run_dir);
 
     let result = checks
         .iter()
@@ -112,8 +237,8 @@ pub fn run(
         },
         checks,
         result,
-        isolation: None,
-        config: None,
+        isolation: Some(isolation),
+        config: Some(config_record),
     };
     let statement = Statement {
         statement_type: STATEMENT_TYPE.to_string(),
@@ -132,7 +257,173 @@ pub fn run(
         statement,
         commit,
         uncommitted,
+        warnings,
+        config,
     })
+}
+
+/// Name prefix of run folders: `ci-attest-run-<pid>-<random>`.
+const RUN_PREFIX: &str = "ci-attest-run-";
+
+/// Removes run folders left by a run that crashed (its process is gone).
+fn remove_stale_runs(run_root: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(run_root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(RUN_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().filter(|p| p.bytes().all(|b| b.is_ascii_digit())) else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The commit's `.ci-attest.toml` (from the checkout), or the override; and its record.
+fn load_config(
+    repo: &Repo,
+    checkout: &crate::git::Checkout,
+    config_override: Option<&Path>,
+    commit: &CommitInfo,
+    warnings: &mut Vec<String>,
+) -> Result<(Config, ConfigRecord), AttestError> {
+    let committed_path = checkout.path().join(CONFIG_FILE);
+    let committed = match std::fs::symlink_metadata(&committed_path) {
+        Ok(m) if m.is_file() => Some(std::fs::read(&committed_path).map_err(|source| {
+            ConfigError::Io {
+                path: CONFIG_FILE.to_string(),
+                source,
+            }
+        })?),
+        Ok(_) => {
+            return Err(ConfigError::Invalid {
+                path: format!("{CONFIG_FILE} in commit {}", commit.id),
+                message: "expected a regular file, found a link or folder".into(),
+            }
+            .into());
+        }
+        Err(_) => None,
+    };
+    if let Some(path) = config_override {
+        let text = std::fs::read(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if text.len() as u64 > crate::config::MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.display().to_string(),
+                size: text.len() as u64,
+            }
+            .into());
+        }
+        let label = path.display().to_string();
+        let utf8 = String::from_utf8(text.clone()).map_err(|_| ConfigError::Invalid {
+            path: label.clone(),
+            message: "expected UTF-8 text".into(),
+        })?;
+        let config = Config::parse(&utf8, &label)?;
+        warnings.push(format!(
+            "the configuration is {label}, not the commit's {CONFIG_FILE}: the attestation records it as an override, and policies can reject that"
+        ));
+        return Ok((
+            config,
+            ConfigRecord {
+                source: ConfigSource::Override,
+                path: label,
+                sha256: hex::encode(Sha256::digest(&text)),
+                content: Some(utf8),
+            },
+        ));
+    }
+    let Some(text) = committed else {
+        return Err(AttestError::NoConfig {
+            commit: commit.id.to_string(),
+        });
+    };
+    if text.len() as u64 > crate::config::MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: CONFIG_FILE.to_string(),
+            size: text.len() as u64,
+        }
+        .into());
+    }
+    let utf8 = String::from_utf8(text.clone()).map_err(|_| ConfigError::Invalid {
+        path: CONFIG_FILE.to_string(),
+        message: "expected UTF-8 text".into(),
+    })?;
+    let label = format!("{CONFIG_FILE} (commit {})", &commit.id.as_str()[..12]);
+    let config = Config::parse(&utf8, &label)?;
+    if let Ok(working) = std::fs::read(repo.root().join(CONFIG_FILE)) {
+        if working != text {
+            warnings.push(describe_difference(&working, &config));
+        }
+    }
+    Ok((
+        config,
+        ConfigRecord {
+            source: ConfigSource::Commit,
+            path: CONFIG_FILE.to_string(),
+            sha256: hex::encode(Sha256::digest(&text)),
+            content: None,
+        },
+    ))
+}
+
+/// A warning naming how the working tree's config differs from the commit's (which is the one used).
+fn describe_difference(working: &[u8], committed: &Config) -> String {
+    let head = format!(
+        "the working tree's {CONFIG_FILE} differs from the commit's and is NOT used (commit it to use it)"
+    );
+    let parsed = std::str::from_utf8(working)
+        .ok()
+        .and_then(|t| Config::parse(t, CONFIG_FILE).ok());
+    let Some(working) = parsed else {
+        return format!("{head}: the working tree's file does not parse");
+    };
+    let mut diffs = Vec::new();
+    for w in &working.checks {
+        match committed.checks.iter().find(|c| c.name == w.name) {
+            None => diffs.push(format!("check {:?} only in the working tree", w.name)),
+            Some(c) if c != w => {
+                let mut fields = Vec::new();
+                if c.run != w.run {
+                    fields.push("run");
+                }
+                if c.kind != w.kind {
+                    fields.push("kind");
+                }
+                if c.reports != w.reports {
+                    fields.push("reports");
+                }
+                if c.timeout_secs != w.timeout_secs {
+                    fields.push("timeout_secs");
+                }
+                if c.network != w.network {
+                    fields.push("network");
+                }
+                diffs.push(format!("check {:?}: {} differ", w.name, fields.join(", ")));
+            }
+            Some(_) => {}
+        }
+    }
+    for c in &committed.checks {
+        if !working.checks.iter().any(|w| w.name == c.name) {
+            diffs.push(format!("check {:?} only in the commit", c.name));
+        }
+    }
+    if diffs.is_empty() {
+        diffs.push("other settings or formatting differ".into());
+    }
+    format!("{head}: {}", diffs.join("; "))
 }
 
 /// Formats a time as RFC 3339 UTC with second precision.
@@ -141,36 +432,59 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Versions of the toolchains a project of this shape uses, probed in parallel with the checks.
-fn detect_toolchains(worktree: &Path) -> BTreeMap<String, String> {
-    let has = |f: &str| worktree.join(f).exists();
-    let mut probes: Vec<(&str, &[&str])> = Vec::new();
+///
+/// The probes run sealed like the checks: a commit's `rust-toolchain.toml` or `.python-version`
+/// chooses which program answers, so they are the commit's code too.
+fn detect_toolchains(checkout: &Path, cwd: &Path, sealing: &Sealing<'_>) -> BTreeMap<String, String> {
+    let has = |f: &str| checkout.join(f).exists();
+    let mut probes: Vec<(&str, &str)> = Vec::new();
     if has("Cargo.toml") {
-        probes.push(("rustc", &["--version"]));
-        probes.push(("cargo", &["--version"]));
+        probes.push(("rustc", "--version"));
+        probes.push(("cargo", "--version"));
     }
     if has("package.json") {
-        probes.push(("node", &["--version"]));
-        probes.push(("npm", &["--version"]));
+        probes.push(("node", "--version"));
+        probes.push(("npm", "--version"));
     }
     if has("pyproject.toml") || has("setup.py") || has("requirements.txt") {
-        probes.push(("python3", &["--version"]));
+        probes.push(("python3", "--version"));
     }
     if has("go.mod") {
-        probes.push(("go", &["version"]));
+        probes.push(("go", "version"));
     }
     let mut found = BTreeMap::new();
-    for (tool, args) in probes {
-        let out = Command::new(tool)
-            .args(args)
-            .current_dir(worktree)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output();
-        if let Some(out) = out.ok().filter(|o| o.status.success()) {
-            let line = String::from_utf8_lossy(&out.stdout);
-            let line = line.lines().next().unwrap_or("").trim();
-            if !line.is_empty() {
-                found.insert(tool.to_string(), line.chars().take(200).collect());
+    if probes.is_empty() {
+        return found;
+    }
+    // One shell runs every probe: `<tool>\t<first line>` per tool that answers.
+    let script: String = probes
+        .iter()
+        .map(|(tool, arg)| {
+            format!("v=$({tool} {arg} 2>/dev/null </dev/null | head -n 1) && [ -n \"$v\" ] && printf '{tool}\\t%s\\n' \"$v\"; ")
+        })
+        .collect();
+    let mut cmd = match &sealing.sandbox {
+        Some((bwrap, seal)) => bwrap.command(seal, &script),
+        None => {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(&script).current_dir(cwd);
+            c
+        }
+    };
+    let out = cmd
+        .env_clear()
+        .envs(sealing.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    let Ok(out) = out else {
+        return found;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines().take(probes.len()) {
+        if let Some((tool, version)) = line.split_once('\t') {
+            if probes.iter().any(|(t, _)| *t == tool) && !version.trim().is_empty() {
+                let clean: String = version.trim().chars().filter(|c| !c.is_control()).take(200).collect();
+                found.insert(tool.to_string(), clean);
             }
         }
     }

@@ -19,12 +19,16 @@ pub struct Config {
     /// The checks, in the order they run.
     #[serde(rename = "check", default)]
     pub checks: Vec<CheckConfig>,
-    /// How to sign.
+    /// How to sign. In a commit's file this is ignored by `run` (the signer decides, see
+    /// [`LocalSettings`]); kept so older files still parse.
     #[serde(default)]
     pub signing: SigningConfig,
-    /// Where bundles go.
+    /// Where bundles go; in a commit's file, ignored by `run` like `signing`.
     #[serde(default)]
     pub store: StoreConfig,
+    /// True when the file had a `[signing]` or `[store]` table (which `run` ignores).
+    #[serde(skip)]
+    pub has_signer_settings: bool,
 }
 
 /// One check.
@@ -43,6 +47,13 @@ pub struct CheckConfig {
     /// Seconds after which the command is killed and the check fails.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// `false` cuts the check's network (sandboxed runs only; loopback stays).
+    #[serde(default = "yes")]
+    pub network: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One report a check writes.
@@ -96,6 +107,112 @@ impl Default for StoreConfig {
 
 fn default_store_dir() -> PathBuf {
     PathBuf::from(DEFAULT_STORE_DIR)
+}
+
+/// The signer's own settings: what a commit must never decide (which key signs, where bundles go,
+/// which extra environment variables reach the checks, whether to run unsandboxed).
+///
+/// Read from `~/.config/ci-attest/config.toml` and then the repository's untracked
+/// `.ci-attest.local.toml` (whose values win); never from the commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSettings {
+    /// How to sign.
+    #[serde(default)]
+    pub signing: Option<SigningConfig>,
+    /// Where bundles go.
+    #[serde(default)]
+    pub store: Option<StoreConfig>,
+    /// Extra environment variables passed to every check (secrets listed here are refused).
+    #[serde(default)]
+    pub pass_env: Option<Vec<String>>,
+    /// `"none"` runs checks without a sandbox (recorded in the predicate); default `"sandbox"`.
+    #[serde(default)]
+    pub isolation: Option<IsolationSetting>,
+}
+
+/// `isolation` in the signer's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IsolationSetting {
+    /// Seal every check in a sandbox (the default); fail when none can be made.
+    Sandbox,
+    /// Run checks as plain child processes.
+    None,
+}
+
+/// File name of the repository-local signer settings (untracked).
+pub const LOCAL_SETTINGS_FILE: &str = ".ci-attest.local.toml";
+
+impl LocalSettings {
+    /// Reads one settings file; a missing file is empty settings.
+    pub fn load(path: &Path) -> Result<LocalSettings, ConfigError> {
+        let label = path.display().to_string();
+        let text = match read_limited(path) {
+            Ok(text) => text,
+            Err(ConfigError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(LocalSettings::default());
+            }
+            Err(e) => return Err(e),
+        };
+        let settings: LocalSettings = toml::from_str(&text).map_err(|e| syntax(&text, &label, &e))?;
+        for name in settings.pass_env.iter().flatten() {
+            if crate::sandbox::is_forbidden_env(name) {
+                return Err(ConfigError::Invalid {
+                    path: label,
+                    message: format!(
+                        "pass_env: {name} carries a signing or forge secret and never reaches a check \
+                         (a check is code from the commit, which could send it anywhere); remove it"
+                    ),
+                });
+            }
+        }
+        Ok(settings)
+    }
+
+    /// These settings with `over`'s values winning where it has them.
+    pub fn merged(self, over: LocalSettings) -> LocalSettings {
+        LocalSettings {
+            signing: over.signing.or(self.signing),
+            store: over.store.or(self.store),
+            pass_env: over.pass_env.or(self.pass_env),
+            isolation: over.isolation.or(self.isolation),
+        }
+    }
+}
+
+fn read_limited(path: &Path) -> Result<String, ConfigError> {
+    let label = path.display().to_string();
+    let io = |source| ConfigError::Io {
+        path: label.clone(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(ConfigError::Invalid {
+            path: label,
+            message: "expected a regular file".into(),
+        });
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: label,
+            size: meta.len(),
+        });
+    }
+    std::fs::read_to_string(path).map_err(io)
+}
+
+fn syntax(text: &str, label: &str, e: &toml::de::Error) -> ConfigError {
+    let (line, column) = e.span().map_or((1, 1), |s| line_column(text, s.start));
+    ConfigError::Syntax {
+        path: label.to_string(),
+        line,
+        column,
+        message: e.message().trim().to_string(),
+    }
 }
 
 /// Why the configuration cannot be used.
@@ -159,31 +276,18 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let label = path.display().to_string();
-        let io = |source| ConfigError::Io {
-            path: label.clone(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge { path: label, size });
-        }
-        let text = std::fs::read_to_string(path).map_err(io)?;
-        Config::parse(&text, &label)
+        let text = read_limited(path)?;
+        Config::parse(&text, &path.display().to_string())
     }
 
     /// Parses and validates configuration text; `label` names it in errors.
     pub fn parse(text: &str, label: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |s| line_column(text, s.start));
-            ConfigError::Syntax {
-                path: label.to_string(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
-        })?;
+        let config: Config = toml::from_str(text).map_err(|e| syntax(text, label, &e))?;
         config.validate(label)?;
+        let mut config = config;
+        config.has_signer_settings = toml::from_str::<toml::Table>(text)
+            .map(|t| t.contains_key("signing") || t.contains_key("store"))
+            .unwrap_or(false);
         Ok(config)
     }
 

@@ -230,56 +230,114 @@ impl Repo {
         (!url.is_empty()).then(|| canonical_remote_url(&url))
     }
 
-    /// Checks out the commit into a fresh, detached worktree in a temporary folder.
-    pub fn pristine_worktree(&self, id: &CommitId) -> Result<Worktree, GitError> {
-        let tmp = tempfile::Builder::new()
-            .prefix("ci-attest-")
-            .tempdir()
-            .map_err(GitError::Io)?;
-        let path = tmp.path().join("worktree");
-        let path_str = path.to_string_lossy().into_owned();
-        self.git(&[
-            "worktree",
-            "add",
-            "--quiet",
-            "--detach",
-            "--no-checkout",
-            &path_str,
-            id.as_str(),
-        ])?;
-        let wt = Worktree {
-            repo: self.clone(),
-            path,
-            _tmp: tmp,
+    /// The folder of the repository's object store (`git rev-parse --git-path objects`).
+    pub fn objects_dir(&self) -> Result<PathBuf, GitError> {
+        let line = self.git_line(&["rev-parse", "--path-format=absolute", "--git-path", "objects"])?;
+        Ok(PathBuf::from(line))
+    }
+
+    /// The repository's common git folder (`.git` of the main working tree).
+    pub fn common_dir(&self) -> Result<PathBuf, GitError> {
+        let line = self.git_line(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
+        Ok(PathBuf::from(line))
+    }
+
+    /// Every working tree of the repository (the main one and linked worktrees).
+    pub fn worktree_paths(&self) -> Result<Vec<PathBuf>, GitError> {
+        let out = self.git(&["worktree", "list", "--porcelain", "-z"])?;
+        Ok(out
+            .split(|&b| b == 0)
+            .filter_map(|e| e.strip_prefix(b"worktree "))
+            .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+            .collect())
+    }
+
+    /// Checks the commit out, exactly as committed, into `dir/checkout` with a private git folder.
+    ///
+    /// The checkout is not a `git worktree` of this repository: its `.git` is a folder of its own
+    /// with `HEAD` = the commit, no refs, no hooks and no config but the object format, and it reads
+    /// objects through `objects/info/alternates` (first the real object store; the sandbox points it
+    /// at a read-only mount). No user, system or repository config applies to the checkout, so
+    /// filters, hooks and `core.*` settings of the signer cannot change what is tested; replace refs
+    /// and grafts are ignored as in every git call.
+    pub fn pristine_checkout(&self, id: &CommitId, dir: &Path) -> Result<Checkout, GitError> {
+        let objects = self.objects_dir()?;
+        let path = dir.join("checkout");
+        let gitdir = path.join(".git");
+        let io = GitError::Io;
+        for sub in ["objects/info", "refs/heads", "refs/tags"] {
+            std::fs::create_dir_all(gitdir.join(sub)).map_err(io)?;
+        }
+        let config = if id.as_str().len() == 64 {
+            "[core]\n\trepositoryformatversion = 1\n\tbare = false\n[extensions]\n\tobjectformat = sha256\n"
+        } else {
+            "[core]\n\trepositoryformatversion = 0\n\tbare = false\n"
         };
-        run_git(&wt.path, &["checkout", "--quiet", "--detach", id.as_str()])?;
-        Ok(wt)
+        std::fs::write(gitdir.join("config"), config).map_err(io)?;
+        std::fs::write(gitdir.join("HEAD"), format!("{id}\n")).map_err(io)?;
+        let checkout = Checkout {
+            path,
+            objects,
+            alternates: gitdir.join("objects/info/alternates"),
+        };
+        checkout.point_objects_at(&checkout.objects.clone())?;
+        let out = Command::new("git")
+            .args(["read-tree", "--reset", "-u", id.as_str()])
+            .current_dir(&checkout.path)
+            .env_clear()
+            .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
+            .env("GIT_DIR", &gitdir)
+            .env("GIT_WORK_TREE", &checkout.path)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_ATTR_NOSYSTEM", "1")
+            .envs(SEALED_GIT_ENV.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(GitError::Spawn)?;
+        if !out.status.success() {
+            return Err(GitError::Failed {
+                args: format!("read-tree --reset -u {id}"),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(checkout)
     }
 }
 
-/// A temporary worktree; removed (and pruned from the repository) when dropped.
+/// A checkout of one commit with a private git folder (see [`Repo::pristine_checkout`]).
 #[derive(Debug)]
-pub struct Worktree {
-    repo: Repo,
+pub struct Checkout {
     path: PathBuf,
-    _tmp: tempfile::TempDir,
+    objects: PathBuf,
+    alternates: PathBuf,
 }
 
-impl Worktree {
-    /// The worktree's folder.
+impl Checkout {
+    /// The checkout's folder.
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
 
-impl Drop for Worktree {
-    fn drop(&mut self) {
-        let path = self.path.to_string_lossy().into_owned();
-        // Best effort: a failure leaves a prunable entry that `git worktree prune` cleans.
-        let _ = self.repo.git(&["worktree", "remove", "--force", &path]);
-        let _ = self.repo.git(&["worktree", "prune"]);
+    /// The repository's real object store, which the checkout borrows objects from.
+    pub fn objects(&self) -> &Path {
+        &self.objects
+    }
+
+    /// Points the checkout's alternates at `objects` (the sandbox mounts the store elsewhere).
+    pub fn point_objects_at(&self, objects: &Path) -> Result<(), GitError> {
+        let mut line = objects.as_os_str().to_string_lossy().into_owned();
+        line.push('\n');
+        std::fs::write(&self.alternates, line).map_err(GitError::Io)
     }
 }
+
+/// Set on every git command ci-attest runs: replace refs and grafts never change what a commit id
+/// means, so the commit attested is the commit as committed.
+pub const SEALED_GIT_ENV: &[(&str, &str)] = &[
+    ("GIT_NO_REPLACE_OBJECTS", "1"),
+    ("GIT_GRAFT_FILE", "/dev/null"),
+];
 
 /// sha256 over `commit <len>\0` + the raw commit object, lowercase hex.
 pub fn commit_object_sha256(object: &[u8]) -> String {
@@ -334,6 +392,7 @@ fn run_git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
+        .envs(SEALED_GIT_ENV.iter().copied())
         .stdin(Stdio::null())
         .output()
         .map_err(GitError::Spawn)?;

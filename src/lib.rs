@@ -18,6 +18,7 @@ pub mod git;
 pub mod github;
 pub mod policy;
 pub mod report;
+pub mod sandbox;
 pub mod sign;
 pub mod statement;
 pub mod store;

@@ -64,11 +64,8 @@ reports = [{ format = "clippy", path = "target/ci-attest-clippy.json" }]
 # run = "cargo llvm-cov --lcov --output-path target/lcov.info"
 # reports = [{ format = "lcov", path = "target/lcov.info" }]
 
-[signing]
-key = "keys/ci-attest.key"
-
-[store]
-dir = ".ci-attest"
+# The signing key and the store are the signer's settings, never the commit's: see
+# .ci-attest.local.toml (untracked) or ~/.config/ci-attest/config.toml.
 "#
         }
         Project::Npm => {
@@ -94,11 +91,8 @@ kind = "lint"
 run = "npx eslint . --format @microsoft/eslint-formatter-sarif --output-file reports/eslint.sarif"
 reports = [{ format = "sarif", path = "reports/eslint.sarif" }]
 
-[signing]
-key = "keys/ci-attest.key"
-
-[store]
-dir = ".ci-attest"
+# The signing key and the store are the signer's settings, never the commit's: see
+# .ci-attest.local.toml (untracked) or ~/.config/ci-attest/config.toml.
 "#
         }
         Project::Python => {
@@ -117,11 +111,8 @@ kind = "coverage"
 run = "test -f reports/coverage.xml"
 reports = [{ format = "cobertura", path = "reports/coverage.xml" }]
 
-[signing]
-key = "keys/ci-attest.key"
-
-[store]
-dir = ".ci-attest"
+# The signing key and the store are the signer's settings, never the commit's: see
+# .ci-attest.local.toml (untracked) or ~/.config/ci-attest/config.toml.
 "#
         }
         Project::Unknown => {
@@ -133,11 +124,8 @@ name = "tests"
 kind = "custom"
 run = "make test"
 
-[signing]
-key = "keys/ci-attest.key"
-
-[store]
-dir = ".ci-attest"
+# The signing key and the store are the signer's settings, never the commit's: see
+# .ci-attest.local.toml (untracked) or ~/.config/ci-attest/config.toml.
 "#
         }
     }
@@ -225,6 +213,11 @@ pub fn run(repo_dir: &Path, _args: Args) -> CmdResult {
         }
     );
     write_new(&root.join(CONFIG_FILE), config_for(project))?;
+    // The signer's settings: untracked, read from the working tree, never from a commit.
+    write_new(
+        &root.join(ci_attest::config::LOCAL_SETTINGS_FILE),
+        "# This signer's settings (keep out of git): which key signs, where bundles go, extra\n# environment for the checks (pass_env = [...]), isolation.\n[signing]\nkey = \"keys/ci-attest.key\"\n",
+    )?;
     write_new(&root.join("policies/default.toml"), &policy_for(project))?;
     write_new(
         &root.join(".github/workflows/ci-attest-verify.yml"),

@@ -39,6 +39,14 @@ impl Failure {
         }
     }
 
+    /// Interrupted by the user (exit 130, as shells report SIGINT).
+    pub fn interrupted(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 130,
+            error: error.into(),
+        }
+    }
+
     /// Could not run: I/O, git, trust material (exit 3).
     pub fn unavailable(error: impl Into<anyhow::Error>) -> Failure {
         Failure {

@@ -1,8 +1,10 @@
 //! `ci-attest run`.
 
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, password};
-use ci_attest::collect::run::Progress;
-use ci_attest::config::{CONFIG_FILE, Config};
+use ci_attest::attest::{AttestError, IsolationChoice, RunOptions};
+use ci_attest::collect::run::{Progress, RunError};
+use ci_attest::config::{IsolationSetting, LOCAL_SETTINGS_FILE, LocalSettings};
+use ci_attest::sandbox::Bubblewrap;
 use ci_attest::git::Repo;
 use ci_attest::report::{format_number, outcome_str};
 use ci_attest::sign::key::SigningKey;
@@ -12,6 +14,8 @@ use ci_attest::store::dir::DirStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Arguments of `run`.
@@ -23,9 +27,16 @@ pub struct Args {
     /// Private key to sign with (default: [signing] key in .ci-attest.toml).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
-    /// Configuration file (default: .ci-attest.toml at the repository root).
+    /// Replace the commit's .ci-attest.toml with this file (its sha256 and text are recorded in
+    /// the attestation as an override; policies can reject that).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Read the key's password from this file (e.g. /dev/fd/3) instead of CI_ATTEST_PASSWORD or a prompt.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Run checks without a sandbox (recorded as `isolation: none`; policies can reject it).
+    #[arg(long)]
+    no_sandbox: bool,
     /// Sign keylessly: OIDC token -> Fulcio certificate -> Rekor entry (also `[signing] method = "keyless"`).
     #[arg(long, conflicts_with = "key")]
     keyless: bool,
@@ -57,16 +68,18 @@ pub struct Args {
     device_code: bool,
 }
 
-/// How `run` will sign, decided before any check runs.
+/// How `run` will sign, decided before any check runs; the secret itself is taken only after the
+/// checks (a key checked and dropped before them, decrypted again after).
 enum Signing {
-    Key(Box<SigningKey>),
-    Keyless(
-        Box<ci_attest::sign::oidc::IdentityToken>,
-        ci_attest::sign::keyless::Services,
-    ),
+    Key {
+        path: PathBuf,
+        pem: String,
+        password: Option<Vec<u8>>,
+    },
+    Keyless,
 }
 
-fn keyless_setup(args: &Args) -> Result<Signing, Failure> {
+fn keyless_setup(args: &Args) -> Result<Signed, Failure> {
     use ci_attest::sign::keyless::Services;
     use ci_attest::sign::oidc::{TokenOptions, obtain_token};
     let mut services = match &args.signing_config {
@@ -96,7 +109,15 @@ fn keyless_setup(args: &Args) -> Result<Signing, Failure> {
         ..TokenOptions::default()
     };
     let (token, _source) = obtain_token(&options).map_err(Failure::usage)?;
-    Ok(Signing::Keyless(Box::new(token), services))
+    Ok(Signed::Keyless(Box::new(token), services))
+}
+
+enum Signed {
+    Key(Box<SigningKey>),
+    Keyless(
+        Box<ci_attest::sign::oidc::IdentityToken>,
+        ci_attest::sign::keyless::Services,
+    ),
 }
 
 struct CliProgress {
@@ -133,49 +154,150 @@ impl Progress for CliProgress {
     }
 }
 
+/// The signer's settings: `~/.config/ci-attest/config.toml`, then `.ci-attest.local.toml`.
+fn local_settings(repo: &Repo, home: Option<&Path>) -> Result<(LocalSettings, Vec<PathBuf>), Failure> {
+    let mut files = Vec::new();
+    let mut settings = LocalSettings::default();
+    if let Some(home) = home {
+        let user = home.join(".config/ci-attest/config.toml");
+        settings = LocalSettings::load(&user).map_err(Failure::usage)?;
+        files.push(user);
+    }
+    let local = repo.root().join(LOCAL_SETTINGS_FILE);
+    settings = settings.merged(LocalSettings::load(&local).map_err(Failure::usage)?);
+    files.push(local);
+    Ok((settings, files))
+}
+
 /// Runs, signs and stores.
 pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
+    // Secrets arrive below: no same-user process may read this one's memory or environment.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
-    let config_path = args
-        .config
-        .clone()
-        .unwrap_or_else(|| repo.root().join(CONFIG_FILE));
-    let config = Config::load(&config_path).map_err(Failure::usage)?;
-    // Get the key or the token first: a wrong password or no login should fail before minutes of
-    // tests, not after.
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let (settings, settings_files) = local_settings(&repo, home.as_deref())?;
+    let signing_settings = settings.signing.clone().unwrap_or_default();
+    let store_dir = settings.store.clone().unwrap_or_default().dir;
+
+    // Decide how to sign, and check the password, before minutes of tests; take no secret into
+    // the run itself.
     let keyless = args.keyless
         || (args.key.is_none()
-            && config.signing.method == ci_attest::config::SigningMethod::Keyless);
-    let signing = if keyless {
-        keyless_setup(&args)?
+            && signing_settings.method == ci_attest::config::SigningMethod::Keyless);
+    let mut hide: Vec<PathBuf> = settings_files;
+    let keep: Vec<&Path> = [Some(repo.root()), home.as_deref()].into_iter().flatten().collect();
+    let plan = if keyless {
+        if args.identity_token.is_none() {
+            eprintln!("keyless: you will be asked to log in after the checks have run");
+        }
+        Signing::Keyless
     } else {
         let key_path = args
             .key
             .clone()
-            .or_else(|| config.signing.key.as_ref().map(|k| repo.root().join(k)))
+            .or_else(|| signing_settings.key.as_ref().map(|k| repo.root().join(k)))
             .ok_or_else(|| {
                 Failure::usage(anyhow::anyhow!(
-                    "no signing key: pass --key FILE (or --keyless), or set [signing] key in {}",
-                    config_path.display()
+                    "no signing key: pass --key FILE (or --keyless), or set [signing] key in {LOCAL_SETTINGS_FILE} (untracked) or ~/.config/ci-attest/config.toml"
                 ))
             })?;
-        Signing::Key(Box::new(load_key(&key_path)?))
+        let key_path = std::path::absolute(&key_path).unwrap_or(key_path);
+        let pem = std::fs::read_to_string(&key_path).map_err(|e| {
+            Failure::usage(anyhow::anyhow!("cannot read key {}: {e}", key_path.display()))
+        })?;
+        let password = if pem.contains("ENCRYPTED") {
+            let pw = match &args.password_file {
+                Some(file) => read_password_file(file)?,
+                None => password(&format!("Password for {}: ", key_path.display()), false)?,
+            };
+            Some(pw)
+        } else {
+            None
+        };
+        // A wrong password fails now; the key itself is dropped until the checks are over.
+        drop(decrypt(&key_path, &pem, password.as_deref())?);
+        hide.push(ci_attest::sandbox::hide_with_folder(&key_path, &keep));
+        Signing::Key {
+            path: key_path,
+            pem,
+            password,
+        }
+    };
+    if let Some(file) = &args.password_file {
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+        hide.push(file);
+    }
+
+    let isolation = if args.no_sandbox || settings.isolation == Some(IsolationSetting::None) {
+        eprintln!(
+            "warning: checks run WITHOUT a sandbox: they can read the working tree, your files and credentials; the attestation records isolation: none"
+        );
+        IsolationChoice::None
+    } else {
+        let root = rustix::process::geteuid().is_root();
+        match Bubblewrap::detect(std::env::var_os("PATH").as_deref(), root) {
+            Ok(b) => IsolationChoice::Sandbox(b),
+            Err(e) => {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "{e}\nchecks are code from the commit and are sealed off from your machine by default; to run them unsealed anyway, pass --no-sandbox or set isolation = \"none\" in {LOCAL_SETTINGS_FILE} (the attestation then records isolation: none)"
+                )));
+            }
+        }
     };
 
-    let store_root = repo.root().join(&config.store.dir);
+    let store_root = repo.root().join(&store_dir);
+    hide.push(store_root.clone());
     let store = DirStore::new(&store_root);
     let id = repo.resolve(&args.commit).map_err(Failure::usage)?;
     let log_dir = store.new_log_dir(&id).map_err(Failure::unavailable)?;
+    let sandboxed = matches!(isolation, IsolationChoice::Sandbox(_));
+    let env = ci_attest::sandbox::check_env(
+        &|name| std::env::var_os(name),
+        settings.pass_env.as_deref().unwrap_or_default(),
+        sandboxed,
+    );
+
+    // Ctrl-C / SIGTERM during the checks: kill them, remove the checkout, exit 130. After the
+    // checks, a signal does what it always does.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let default_now = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_default(signal, default_now.clone());
+        let _ = signal_hook::flag::register(signal, interrupted.clone());
+    }
+    let options = RunOptions {
+        rev: id.as_str(),
+        config_override: args.config.as_deref(),
+        log_dir: &log_dir,
+        ignore: &[store_dir.as_path()],
+        isolation,
+        hide,
+        home,
+        uid: rustix::process::getuid().as_raw(),
+        env,
+        interrupted: &interrupted,
+        run_root: std::env::temp_dir(),
+        now: &std::time::SystemTime::now,
+    };
     let mut progress = CliProgress { bar: None };
-    let out = ci_attest::attest::run(
-        &repo,
-        &config,
-        id.as_str(),
-        &log_dir,
-        &[config.store.dir.as_path()],
-        &mut progress,
-    )
-    .map_err(Failure::unavailable)?;
+    let outcome = ci_attest::attest::run(&repo, &options, &mut progress);
+    default_now.store(true, Ordering::SeqCst);
+    let out = match outcome {
+        Ok(out) => out,
+        Err(AttestError::Run(RunError::Interrupted)) => {
+            return Err(Failure::interrupted(anyhow::anyhow!(
+                "interrupted: the checks were killed, the checkout removed, nothing signed"
+            )));
+        }
+        Err(e @ (AttestError::Config(_) | AttestError::NoConfig { .. })) => {
+            return Err(Failure::usage(e));
+        }
+        Err(e) => return Err(Failure::unavailable(e)),
+    };
+    for w in &out.warnings {
+        eprintln!("warning: {w}");
+    }
     if !out.uncommitted.is_empty() {
         eprintln!(
             "warning: {} uncommitted change(s) are NOT included: the checks ran on commit {} as committed",
@@ -184,8 +306,17 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         );
     }
 
-    let (bundle, fingerprint) = match &signing {
-        Signing::Key(key) => {
+    // Every check process is gone: now take the secret.
+    let signed = match plan {
+        Signing::Key {
+            path,
+            pem,
+            password,
+        } => Signed::Key(Box::new(decrypt(&path, &pem, password.as_deref())?)),
+        Signing::Keyless => keyless_setup(&args)?,
+    };
+    let (bundle, fingerprint) = match &signed {
+        Signed::Key(key) => {
             let public = key.public_key();
             let fingerprint = public.key_id().to_string();
             store
@@ -196,7 +327,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
                 fingerprint,
             )
         }
-        Signing::Keyless(token, services) => {
+        Signed::Keyless(token, services) => {
             let bundle = ci_attest::sign::keyless::sign_statement_keyless(
                 &out.statement.to_json(),
                 token,
@@ -242,14 +373,21 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     })
 }
 
-fn load_key(path: &Path) -> Result<SigningKey, Failure> {
-    let pem = std::fs::read_to_string(path)
-        .map_err(|e| Failure::usage(anyhow::anyhow!("cannot read key {}: {e}", path.display())))?;
-    if pem.contains("ENCRYPTED") {
-        let pw = password(&format!("Password for {}: ", path.display()), false)?;
-        SigningKey::from_pkcs8_pem(pem.as_bytes(), Some(&pw))
-    } else {
-        SigningKey::from_pkcs8_pem(pem.as_bytes(), None)
+fn read_password_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    let mut text = std::fs::read(path).map_err(|e| {
+        Failure::usage(anyhow::anyhow!("cannot read password file {}: {e}", path.display()))
+    })?;
+    // One final newline (as `echo` writes it) is not part of the password.
+    if text.ends_with(b"\n") {
+        text.pop();
+        if text.ends_with(b"\r") {
+            text.pop();
+        }
     }
-    .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))
+    Ok(text)
+}
+
+fn decrypt(path: &Path, pem: &str, password: Option<&[u8]>) -> Result<SigningKey, Failure> {
+    SigningKey::from_pkcs8_pem(pem.as_bytes(), password)
+        .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))
 }

@@ -209,6 +209,39 @@ pub enum ReportError {
     },
 }
 
+impl ReportError {
+    /// The error without anything copied from the report (the `found` part of a malformed report
+    /// can be any text of it): what the statement records. Says what was expected and where.
+    pub fn without_content(&self) -> String {
+        match self {
+            ReportError::Malformed {
+                format,
+                location,
+                expected,
+                ..
+            } => format!(
+                "malformed {format} report{}: expected {}",
+                location
+                    .as_deref()
+                    .map(|l| format!(" at {}", clean(l)))
+                    .unwrap_or_default(),
+                clean(expected)
+            ),
+            other => clean(&other.to_string()),
+        }
+    }
+}
+
+/// Drops control characters and caps the length of a message bound for the statement.
+fn clean(text: &str) -> String {
+    const MAX: usize = 300;
+    let mut out: String = text.chars().filter(|c| !c.is_control()).take(MAX).collect();
+    if text.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
 /// Parses one report from a buffered reader.
 pub fn parse_reader(format: ReportFormat, reader: impl BufRead) -> Result<Parsed, ReportError> {
     match format {
@@ -249,7 +282,7 @@ pub fn parse_file_hashed(
 }
 
 /// Parses a report from `source` while hashing every byte of it; see [`parse_file_hashed`].
-fn parse_hashed(
+pub(crate) fn parse_hashed(
     format: ReportFormat,
     source: impl Read,
 ) -> Result<(Parsed, [u8; 32]), ReportError> {

@@ -4,13 +4,16 @@
 //! whose sha256 is recorded (the output itself never goes into the statement). Reports are parsed
 //! after the command ends, each in one streaming pass that also hashes the file.
 
-use super::{Parsed, ReportError, parse_file_hashed};
+use super::{Parsed, ReportError};
 use crate::collect::{CoverageCounts, LintCounts, TestCounts};
 use crate::config::{CheckConfig, is_inside};
 use crate::statement::{CheckKind, CheckRecord, CoverageRecord, FileRecord, Outcome};
+use crate::sandbox::{Bubblewrap, Seal};
+use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Receives progress events; the CLI draws them, tests may record them.
@@ -30,10 +33,24 @@ impl Progress for NoProgress {
     fn check_finished(&mut self, _: &str, _: Outcome, _: Duration) {}
 }
 
+/// How the checks are sealed off from the signer's machine.
+#[derive(Debug)]
+pub struct Sealing<'a> {
+    /// The sandbox and what it shows and hides; `None` runs checks as plain child processes.
+    pub sandbox: Option<(&'a Bubblewrap, Seal)>,
+    /// The whole environment of every check (an allow-list; see [`crate::sandbox::check_env`]).
+    pub env: Vec<(OsString, OsString)>,
+    /// Set (by the CLI's signal handler) when the user interrupts: the running check is killed.
+    pub interrupted: &'a AtomicBool,
+}
+
 /// Why checks could not be run at all (a failing check is not an error: it is a result).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
+    /// The user interrupted the run (Ctrl-C, SIGTERM); the running check was killed.
+    #[error("interrupted: the running check was killed and nothing was signed")]
+    Interrupted,
     /// The log folder or a log file could not be created.
     #[error("cannot create log file {path}: {source}")]
     Log {
@@ -45,11 +62,12 @@ pub enum RunError {
     },
 }
 
-/// Runs every check in order in `worktree`, writing logs into `log_dir`.
+/// Runs every check in order in `worktree` (sealed as `sealing` says), writing logs into `log_dir`.
 pub fn run_checks(
     checks: &[CheckConfig],
     worktree: &Path,
     log_dir: &Path,
+    sealing: &Sealing<'_>,
     progress: &mut dyn Progress,
 ) -> Result<Vec<CheckRecord>, RunError> {
     std::fs::create_dir_all(log_dir).map_err(|source| RunError::Log {
@@ -59,7 +77,7 @@ pub fn run_checks(
     let mut records = Vec::with_capacity(checks.len());
     for (i, check) in checks.iter().enumerate() {
         progress.check_started(i, checks.len(), &check.name);
-        let record = run_check(check, worktree, log_dir)?;
+        let record = run_check(check, worktree, log_dir, sealing)?;
         progress.check_finished(
             &check.name,
             record.result,
@@ -74,6 +92,7 @@ fn run_check(
     check: &CheckConfig,
     worktree: &Path,
     log_dir: &Path,
+    sealing: &Sealing<'_>,
 ) -> Result<CheckRecord, RunError> {
     let log_path = log_dir.join(format!("{}.log", check.name));
     let log_err = |source| RunError::Log {
@@ -84,19 +103,37 @@ fn run_check(
     let log_for_stderr = log.try_clone().map_err(log_err)?;
     let started = Instant::now();
     let mut problems = Vec::new();
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(&check.run)
-        .current_dir(worktree)
-        .env("CI_ATTEST", "1")
+    let mut cmd = match &sealing.sandbox {
+        Some((bwrap, seal)) => {
+            let seal = Seal {
+                network: check.network,
+                ..seal.clone()
+            };
+            bwrap.command(&seal, &check.run)
+        }
+        None => {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c").arg(&check.run).current_dir(worktree);
+            cmd
+        }
+    };
+    cmd.env_clear()
+        .envs(sealing.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_for_stderr);
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let timeout = check.timeout_secs.map(Duration::from_secs);
+    let deadline = timeout.map(|t| started + t);
     let status = match cmd.spawn() {
-        Ok(child) => wait(child, check.timeout_secs.map(Duration::from_secs)),
-        Err(e) => Err(format!("command could not start: {e}")),
+        Ok(child) => wait(child, timeout, sealing.interrupted),
+        Err(e) => Err(Waited::Problem(format!("command could not start: {e}"))),
+    };
+    let status = match status {
+        Err(Waited::Interrupted) => return Err(RunError::Interrupted),
+        Err(Waited::Problem(p)) => Err(p),
+        Ok(s) => Ok(s),
     };
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let exit_code = match status {
@@ -121,7 +158,7 @@ fn run_check(
     let mut reports = Vec::new();
     for report in &check.reports {
         let label = report.path.display().to_string();
-        match parse_report(worktree, &report.path, report.format) {
+        match parse_report(worktree, &report.path, report.format, deadline) {
             Ok((parsed, sha256)) => {
                 match parsed {
                     Parsed::Tests(t) => tests.get_or_insert_default().add(&t),
@@ -134,7 +171,9 @@ fn run_check(
                     sha256: hex::encode(sha256),
                 });
             }
-            Err(e) => problems.push(format!("report {label}: {e}")),
+            // The statement says what and where, never what the report contained: a malformed
+            // report may hold anything (a token on an LCOV line), and attestations are often public.
+            Err(e) => problems.push(format!("report {label}: {}", e.without_content())),
         }
     }
 
@@ -176,7 +215,7 @@ fn run_check(
         lint: lint.filter(|_| check.kind == CheckKind::Lint),
         failed_tests: Vec::new(),
         failed_tests_omitted: 0,
-        network: None,
+        network: (!check.network).then_some(false),
         reports,
         log: Some(FileRecord {
             path: log_path
@@ -190,18 +229,23 @@ fn run_check(
     })
 }
 
-/// Resolves a report path inside the worktree (refusing symlinks that lead out of it) and parses it.
+/// Resolves a report path inside the worktree and parses it, under the check's deadline.
+///
+/// The report must be a regular file whose real path is inside the worktree: a link out of it, a
+/// FIFO, a device or a folder is refused before anything is read, and the file is opened without
+/// following a final link and without blocking, then checked again on the open handle.
 fn parse_report(
     worktree: &Path,
     relative: &Path,
     format: super::ReportFormat,
+    deadline: Option<Instant>,
 ) -> Result<(Parsed, [u8; 32]), ReportError> {
     let io = |source| ReportError::Io { format, source };
     if !is_inside(relative) {
         return Err(io(std::io::Error::other("path leaves the worktree")));
     }
     let path: PathBuf = worktree.join(relative);
-    if !path.exists() {
+    if std::fs::symlink_metadata(&path).is_err() {
         return Err(io(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!(
@@ -213,48 +257,114 @@ fn parse_report(
     let real = path.canonicalize().map_err(io)?;
     let root = worktree.canonicalize().map_err(io)?;
     if !real.starts_with(&root) {
-        return Err(io(std::io::Error::other(format!(
-            "expected a file inside the worktree, found a link to {}",
-            real.display()
-        ))));
+        return Err(io(std::io::Error::other(
+            "expected a file inside the worktree, found a link that leads out of it",
+        )));
     }
-    parse_file_hashed(format, &real)
+    let kind = |meta: &std::fs::Metadata| {
+        let t = meta.file_type();
+        if t.is_file() {
+            None
+        } else if t.is_dir() {
+            Some("a folder")
+        } else if t.is_symlink() {
+            Some("a symbolic link")
+        } else {
+            Some("a FIFO, socket or device")
+        }
+    };
+    let not_regular =
+        |what: &str| io(std::io::Error::other(format!("expected a regular file, found {what}")));
+    if let Some(what) = kind(&std::fs::symlink_metadata(&real).map_err(io)?) {
+        return Err(not_regular(what));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
+        options.custom_flags(flags.bits() as i32);
+    }
+    let file = options.open(&real).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if let Some(what) = kind(&meta) {
+        return Err(not_regular(what));
+    }
+    if meta.len() > super::MAX_REPORT_BYTES {
+        return Err(ReportError::TooLarge {
+            format,
+            what: format!("file of {} bytes", meta.len()),
+            limit: super::MAX_REPORT_BYTES,
+        });
+    }
+    super::parse_hashed(format, Deadline { inner: file, deadline })
 }
 
-fn wait(mut child: std::process::Child, timeout: Option<Duration>) -> Result<ExitStatus, String> {
-    let Some(timeout) = timeout else {
-        return child
-            .wait()
-            .map_err(|e| format!("waiting for command: {e}"));
-    };
-    let deadline = Instant::now() + timeout;
-    loop {
+/// A reader that fails once the check's deadline has passed.
+struct Deadline<R> {
+    inner: R,
+    deadline: Option<Instant>,
+}
+
+impl<R: std::io::Read> std::io::Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.deadline.is_some_and(|d| Instant::now() > d) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the check's timeout passed while its report was being read",
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
+
+enum Waited {
+    Interrupted,
+    Problem(String),
+}
+
+fn wait(
+    mut child: std::process::Child,
+    timeout: Option<Duration>,
+    interrupted: &AtomicBool,
+) -> Result<ExitStatus, Waited> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut pause = Duration::from_millis(1);
+    let result = loop {
         match child.try_wait() {
-            Ok(Some(status)) => return Ok(status),
-            Ok(None) if Instant::now() >= deadline => {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if interrupted.load(Ordering::SeqCst) => break Err(Waited::Interrupted),
+            Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => {
                 kill_group(&mut child);
                 let _ = child.wait();
-                return Err(format!(
+                break Err(Waited::Problem(format!(
                     "command timed out after {} s and was killed",
-                    timeout.as_secs()
-                ));
+                    timeout.unwrap_or_default().as_secs()
+                )));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("waiting for command: {e}")),
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => break Err(Waited::Problem(format!("waiting for command: {e}"))),
         }
-    }
+    };
+    // Whatever happened, nothing the command started may outlive it: in a sandbox the PID
+    // namespace dies with its first process; without one, the process group is killed.
+    kill_group(&mut child);
+    let _ = child.wait();
+    result
 }
 
 fn kill_group(child: &mut std::process::Child) {
     // The command runs in its own process group: kill the whole group so grandchildren die too.
-    let pgid = format!("-{}", child.id());
-    let killed = Command::new("kill")
-        .args(["-KILL", "--", &pgid])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let killed = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .is_some_and(|pid| {
+            rustix::process::kill_process_group(pid, rustix::process::Signal::KILL).is_ok()
+        });
     if !killed {
         let _ = child.kill();
     }

@@ -409,6 +409,7 @@ impl GitStore {
             .current_dir(&self.repo_root)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("LC_ALL", "C")
+            .envs(crate::git::SEALED_GIT_ENV.iter().copied())
             .envs(env.iter().copied())
             .stdin(if input.is_some() {
                 Stdio::piped()

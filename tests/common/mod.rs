@@ -60,10 +60,10 @@ name = "lint"
 kind = "lint"
 run = "mkdir -p out && cp fixtures/lint.sarif out/lint.sarif"
 reports = [{ format = "sarif", path = "out/lint.sarif" }]
-
-[signing]
-key = "keys/ci-attest.key"
 "#;
+
+/// The signer's own settings (untracked): which key signs is never the commit's choice.
+pub const LOCAL_SETTINGS: &str = "[signing]\nkey = \"keys/ci-attest.key\"\n";
 
 /// The policy used by most scenarios.
 pub const POLICY: &str = r#"
@@ -114,11 +114,12 @@ impl Project {
         std::fs::create_dir_all(&root).expect("mkdir");
         git(&root, &["init", "--quiet"]);
         let p = Project { _dir: dir, root };
-        p.write(".gitignore", "keys/\nout/\n");
+        p.write(".gitignore", "keys/\nout/\n.ci-attest.local.toml\n");
         for (path, text) in files {
             p.write(path, text);
         }
         p.commit("first");
+        p.write(".ci-attest.local.toml", LOCAL_SETTINGS);
         p
     }
 
