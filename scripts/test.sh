@@ -3,10 +3,12 @@
 #   tests/interop/        npm @sigstore/verify, Python cryptography + jsonschema (interop verifiers)
 #   tests/sigstore-local/ npm @sigstore/mock (local Fulcio, Rekor, TSA), Python sigstore 4.5.1
 #   tests/github/         npm @stoplight/prism-cli + @octokit/openapi (GitHub API contract tests)
+#   tests/sandbox/        bubblewrap (apt) and a pytest wheelhouse (sealed-run tests)
 # then runs every test.
 set -eu
 cd "$(dirname "$0")/.."
 bash tests/interop/install.sh
 bash tests/sigstore-local/install.sh
 bash tests/github/install.sh
+bash tests/sandbox/install.sh
 cargo test --all-targets --locked "$@"

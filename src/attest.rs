@@ -141,7 +141,13 @@ pub fn run(
         })?;
     let checkout = repo.pristine_checkout(&id, run_dir.path())?;
     let mut warnings = Vec::new();
-    let (config, config_record) = load_config(repo, &checkout, options.config_override, &commit, &mut warnings)?;
+    let (config, config_record) = load_config(
+        repo,
+        &checkout,
+        options.config_override,
+        &commit,
+        &mut warnings,
+    )?;
     if config.has_signer_settings {
         warnings.push(format!(
             "[signing] and [store] in {CONFIG_FILE} are ignored: a commit does not choose the key or the store; set them in {LOCAL_SETTINGS_FILE} (untracked) or ~/.config/ci-attest/config.toml, or pass --key"
@@ -192,7 +198,13 @@ pub fn run(
     let toolchains = std::thread::scope(|s| {
         let probe = s.spawn(|| detect_toolchains(checkout.path(), probe_dir, &sealing));
         let started = (options.now)();
-        let checks = run_checks(&config.checks, checkout.path(), options.log_dir, &sealing, progress);
+        let checks = run_checks(
+            &config.checks,
+            checkout.path(),
+            options.log_dir,
+            &sealing,
+            progress,
+        );
         let finished = (options.now)();
         let toolchains = probe.join().unwrap_or_default();
         checks.map(|c| (c, started, finished, toolchains))
@@ -278,7 +290,11 @@ fn remove_stale_runs(run_root: &Path) {
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(RUN_PREFIX)) else {
             continue;
         };
-        let Some(pid) = rest.split('-').next().filter(|p| p.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = rest
+            .split('-')
+            .next()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
@@ -298,12 +314,14 @@ fn load_config(
 ) -> Result<(Config, ConfigRecord), AttestError> {
     let committed_path = checkout.path().join(CONFIG_FILE);
     let committed = match std::fs::symlink_metadata(&committed_path) {
-        Ok(m) if m.is_file() => Some(std::fs::read(&committed_path).map_err(|source| {
-            ConfigError::Io {
-                path: CONFIG_FILE.to_string(),
-                source,
-            }
-        })?),
+        Ok(m) if m.is_file() => {
+            Some(
+                std::fs::read(&committed_path).map_err(|source| ConfigError::Io {
+                    path: CONFIG_FILE.to_string(),
+                    source,
+                })?,
+            )
+        }
         Ok(_) => {
             return Err(ConfigError::Invalid {
                 path: format!("{CONFIG_FILE} in commit {}", commit.id),
@@ -435,7 +453,11 @@ pub fn rfc3339(t: SystemTime) -> String {
 ///
 /// The probes run sealed like the checks: a commit's `rust-toolchain.toml` or `.python-version`
 /// chooses which program answers, so they are the commit's code too.
-fn detect_toolchains(checkout: &Path, cwd: &Path, sealing: &Sealing<'_>) -> BTreeMap<String, String> {
+fn detect_toolchains(
+    checkout: &Path,
+    cwd: &Path,
+    sealing: &Sealing<'_>,
+) -> BTreeMap<String, String> {
     let has = |f: &str| checkout.join(f).exists();
     let mut probes: Vec<(&str, &str)> = Vec::new();
     if has("Cargo.toml") {
@@ -480,10 +502,18 @@ fn detect_toolchains(checkout: &Path, cwd: &Path, sealing: &Sealing<'_>) -> BTre
     let Ok(out) = out else {
         return found;
     };
-    for line in String::from_utf8_lossy(&out.stdout).lines().take(probes.len()) {
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .take(probes.len())
+    {
         if let Some((tool, version)) = line.split_once('\t') {
             if probes.iter().any(|(t, _)| *t == tool) && !version.trim().is_empty() {
-                let clean: String = version.trim().chars().filter(|c| !c.is_control()).take(200).collect();
+                let clean: String = version
+                    .trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect();
                 found.insert(tool.to_string(), clean);
             }
         }

@@ -157,7 +157,8 @@ impl LocalSettings {
             }
             Err(e) => return Err(e),
         };
-        let settings: LocalSettings = toml::from_str(&text).map_err(|e| syntax(&text, &label, &e))?;
+        let settings: LocalSettings =
+            toml::from_str(&text).map_err(|e| syntax(&text, &label, &e))?;
         for name in settings.pass_env.iter().flatten() {
             if crate::sandbox::is_forbidden_env(name) {
                 return Err(ConfigError::Invalid {

@@ -232,7 +232,12 @@ impl Repo {
 
     /// The folder of the repository's object store (`git rev-parse --git-path objects`).
     pub fn objects_dir(&self) -> Result<PathBuf, GitError> {
-        let line = self.git_line(&["rev-parse", "--path-format=absolute", "--git-path", "objects"])?;
+        let line = self.git_line(&[
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-path",
+            "objects",
+        ])?;
         Ok(PathBuf::from(line))
     }
 

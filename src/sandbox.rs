@@ -210,7 +210,8 @@ impl Bubblewrap {
     /// A command that runs `sh -c script` sealed as the [`Seal`] says.
     pub fn command(&self, seal: &Seal, script: &str) -> Command {
         let mut cmd = Command::new(&self.program);
-        cmd.args(seal.args(self.root)).args(["--", "sh", "-c", script]);
+        cmd.args(seal.args(self.root))
+            .args(["--", "sh", "-c", script]);
         cmd
     }
 }
@@ -339,7 +340,11 @@ mod tests {
         let get = |name: &str| Some(OsString::from(format!("value-of-{name}")));
         let env = check_env(
             &get,
-            &["GITHUB_TOKEN".into(), "MY_FLAG".into(), "ACTIONS_ID_TOKEN_X".into()],
+            &[
+                "GITHUB_TOKEN".into(),
+                "MY_FLAG".into(),
+                "ACTIONS_ID_TOKEN_X".into(),
+            ],
             true,
         );
         let names: Vec<String> = env
@@ -348,7 +353,12 @@ mod tests {
             .collect();
         assert!(names.contains(&"MY_FLAG".to_string()));
         assert!(names.contains(&"PATH".to_string()));
-        for bad in ["GITHUB_TOKEN", "CI_ATTEST_PASSWORD", "SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_X"] {
+        for bad in [
+            "GITHUB_TOKEN",
+            "CI_ATTEST_PASSWORD",
+            "SIGSTORE_ID_TOKEN",
+            "ACTIONS_ID_TOKEN_X",
+        ] {
             assert!(!names.contains(&bad.to_string()), "{bad} passed");
         }
         assert!(env.contains(&("TMPDIR".into(), "/tmp".into())));
@@ -392,8 +402,14 @@ mod tests {
         assert!(joined.contains("--cap-drop ALL"), "{joined}");
         assert!(joined.contains("--unshare-net"), "{joined}");
         assert!(!joined.contains("/nonexistent"), "{joined}");
-        assert!(!joined.contains("--tmpfs / "), "never hides the root: {joined}");
-        assert!(!joined.contains("--tmpfs /r "), "never hides the repository: {joined}");
+        assert!(
+            !joined.contains("--tmpfs / "),
+            "never hides the root: {joined}"
+        );
+        assert!(
+            !joined.contains("--tmpfs /r "),
+            "never hides the repository: {joined}"
+        );
         assert!(
             joined.ends_with("--bind /t/run/checkout /r --chdir /r"),
             "{joined}"

@@ -4,9 +4,9 @@ use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, password};
 use ci_attest::attest::{AttestError, IsolationChoice, RunOptions};
 use ci_attest::collect::run::{Progress, RunError};
 use ci_attest::config::{IsolationSetting, LOCAL_SETTINGS_FILE, LocalSettings};
-use ci_attest::sandbox::Bubblewrap;
 use ci_attest::git::Repo;
 use ci_attest::report::{format_number, outcome_str};
+use ci_attest::sandbox::Bubblewrap;
 use ci_attest::sign::key::SigningKey;
 use ci_attest::statement::Outcome;
 use ci_attest::store::Store;
@@ -155,7 +155,10 @@ impl Progress for CliProgress {
 }
 
 /// The signer's settings: `~/.config/ci-attest/config.toml`, then `.ci-attest.local.toml`.
-fn local_settings(repo: &Repo, home: Option<&Path>) -> Result<(LocalSettings, Vec<PathBuf>), Failure> {
+fn local_settings(
+    repo: &Repo,
+    home: Option<&Path>,
+) -> Result<(LocalSettings, Vec<PathBuf>), Failure> {
     let mut files = Vec::new();
     let mut settings = LocalSettings::default();
     if let Some(home) = home {
@@ -186,7 +189,10 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         || (args.key.is_none()
             && signing_settings.method == ci_attest::config::SigningMethod::Keyless);
     let mut hide: Vec<PathBuf> = settings_files;
-    let keep: Vec<&Path> = [Some(repo.root()), home.as_deref()].into_iter().flatten().collect();
+    let keep: Vec<&Path> = [Some(repo.root()), home.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
     let plan = if keyless {
         if args.identity_token.is_none() {
             eprintln!("keyless: you will be asked to log in after the checks have run");
@@ -204,7 +210,10 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             })?;
         let key_path = std::path::absolute(&key_path).unwrap_or(key_path);
         let pem = std::fs::read_to_string(&key_path).map_err(|e| {
-            Failure::usage(anyhow::anyhow!("cannot read key {}: {e}", key_path.display()))
+            Failure::usage(anyhow::anyhow!(
+                "cannot read key {}: {e}",
+                key_path.display()
+            ))
         })?;
         let password = if pem.contains("ENCRYPTED") {
             let pw = match &args.password_file {
@@ -375,7 +384,10 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
 
 fn read_password_file(path: &Path) -> Result<Vec<u8>, Failure> {
     let mut text = std::fs::read(path).map_err(|e| {
-        Failure::usage(anyhow::anyhow!("cannot read password file {}: {e}", path.display()))
+        Failure::usage(anyhow::anyhow!(
+            "cannot read password file {}: {e}",
+            path.display()
+        ))
     })?;
     // One final newline (as `echo` writes it) is not part of the password.
     if text.ends_with(b"\n") {

@@ -7,8 +7,8 @@
 use super::{Parsed, ReportError};
 use crate::collect::{CoverageCounts, LintCounts, TestCounts};
 use crate::config::{CheckConfig, is_inside};
-use crate::statement::{CheckKind, CheckRecord, CoverageRecord, FileRecord, Outcome};
 use crate::sandbox::{Bubblewrap, Seal};
+use crate::statement::{CheckKind, CheckRecord, CoverageRecord, FileRecord, Outcome};
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -273,8 +273,11 @@ fn parse_report(
             Some("a FIFO, socket or device")
         }
     };
-    let not_regular =
-        |what: &str| io(std::io::Error::other(format!("expected a regular file, found {what}")));
+    let not_regular = |what: &str| {
+        io(std::io::Error::other(format!(
+            "expected a regular file, found {what}"
+        )))
+    };
     if let Some(what) = kind(&std::fs::symlink_metadata(&real).map_err(io)?) {
         return Err(not_regular(what));
     }
@@ -298,7 +301,13 @@ fn parse_report(
             limit: super::MAX_REPORT_BYTES,
         });
     }
-    super::parse_hashed(format, Deadline { inner: file, deadline })
+    super::parse_hashed(
+        format,
+        Deadline {
+            inner: file,
+            deadline,
+        },
+    )
 }
 
 /// A reader that fails once the check's deadline has passed.
