@@ -77,6 +77,10 @@ codes! {
     AttestationFromFuture = "attestation-from-future",
     /// The checks did not run on a pristine checkout, and the policy requires one.
     CheckoutNotPristine = "checkout-not-pristine",
+    /// The checks did not run in a sandbox (or the bundle does not say), and the policy requires one.
+    IsolationNotMet = "isolation-not-met",
+    /// The checks were decided by a `run --config` override, not the commit's own `.ci-attest.toml`.
+    ConfigNotFromCommit = "config-not-from-commit",
     /// A check in the statement itself failed (its command exited non-zero or its report was unusable).
     CheckFailed = "check-failed",
     /// No attestation for the commit was found, or none from a trusted signer verified.
@@ -147,6 +151,12 @@ impl Code {
             Code::AttestationFromFuture => "check the signer's clock and the verifier's `--at`",
             Code::CheckoutNotPristine => {
                 "run `ci-attest run`, which always uses a pristine worktree"
+            }
+            Code::IsolationNotMet => {
+                "re-run `ci-attest run` without --no-sandbox on a machine where bubblewrap works"
+            }
+            Code::ConfigNotFromCommit => {
+                "commit the configuration as .ci-attest.toml and run `ci-attest run` without --config"
             }
             Code::CertificateInvalid
             | Code::CertificateSctInvalid

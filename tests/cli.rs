@@ -284,6 +284,90 @@ fn a_statement_that_is_not_pristine_is_rejected_when_required() {
 }
 
 #[test]
+fn a_run_without_a_sandbox_is_rejected_when_the_policy_requires_one() {
+    let p = attested();
+    let policy = POLICY.replace(
+        "pristine = true",
+        "pristine = true\nisolation = \"sandbox\"",
+    );
+    p.write("policies/sandbox.toml", &policy);
+    let unsandboxed = resign(
+        &p,
+        |s| s["predicate"]["isolation"] = serde_json::json!({ "mode": "none" }),
+        None,
+    );
+    let (out, report) = p.verify_json(&[
+        "--policy",
+        "policies/sandbox.toml",
+        "--bundle",
+        unsandboxed.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_finding(&report, "isolation-not-met");
+
+    let sandboxed = resign(
+        &p,
+        |s| {
+            s["predicate"]["isolation"] =
+                serde_json::json!({ "mode": "sandbox", "mechanism": "bubblewrap 0.8.0" })
+        },
+        None,
+    );
+    let (out, report) = p.verify_json(&[
+        "--policy",
+        "policies/sandbox.toml",
+        "--bundle",
+        sandboxed.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(report["verdict"], "accepted", "{report:#}");
+}
+
+#[test]
+fn a_config_override_is_always_reported_and_rejected_when_the_policy_forbids_it() {
+    let p = attested();
+    let sha = "cd".repeat(32);
+    let overridden = resign(
+        &p,
+        |s| {
+            s["predicate"]["config"] = serde_json::json!({
+                "source": "override",
+                "path": "lenient.toml",
+                "sha256": sha,
+                "content": "[[check]]\nname = \"tests\"\n",
+            })
+        },
+        None,
+    );
+    let bundle = overridden.to_str().expect("utf-8");
+
+    // The default policy allows overrides: accepted, with the override on record.
+    let (out, report) = p.verify_json(&["--bundle", bundle]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(report["verdict"], "accepted", "{report:#}");
+    let note = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "config-not-from-commit" && f["severity"] == "info")
+        .unwrap_or_else(|| panic!("no info config-not-from-commit in {report:#}"));
+    let found = note["found"].as_str().expect("found");
+    assert!(
+        found.contains("lenient.toml") && found.contains(&sha),
+        "{found}"
+    );
+
+    let policy = POLICY.replace(
+        "pristine = true",
+        "pristine = true\nconfig_from_commit = true",
+    );
+    p.write("policies/strict.toml", &policy);
+    let (out, report) = p.verify_json(&["--policy", "policies/strict.toml", "--bundle", bundle]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_finding(&report, "config-not-from-commit");
+}
+
+#[test]
 fn an_untrusted_key_is_rejected() {
     let p = attested();
     p.keygen_named("mallory");

@@ -6,7 +6,7 @@
 
 use super::{Policy, Threshold};
 use crate::finding::{Code, Finding};
-use crate::statement::{CheckRecord, LocalRunPredicate, METRICS, Outcome};
+use crate::statement::{CheckRecord, ConfigSource, LocalRunPredicate, METRICS, Outcome};
 use crate::verify::VerifiedStatement;
 use std::time::{Duration, SystemTime};
 
@@ -16,15 +16,19 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Judges `statement` against `policy` at verification time `now`.
 ///
-/// Returns every rejecting finding, in the order: statement time (future, `max_age`), pristine
-/// checkout, repository, required checks (in policy order), thresholds (in policy order). An empty
-/// list means the statement meets the policy. Signer trust is not judged here: the verifier has
-/// already matched the signer against [`Policy::signers`].
+/// Returns every finding, in the order: statement time (future, `max_age`), pristine checkout,
+/// isolation, configuration source, repository, required checks (in policy order), thresholds (in
+/// policy order). The statement meets the policy when no finding is an error: the only
+/// non-rejecting finding is the info-level `config-not-from-commit` that reports a `run --config`
+/// override the policy does not forbid. Signer trust is not judged here: the verifier has already
+/// matched the signer against [`Policy::signers`].
 pub fn evaluate(policy: &Policy, statement: &VerifiedStatement, now: SystemTime) -> Vec<Finding> {
     let p = statement.predicate();
     let mut findings = Vec::new();
     time(policy, p, now, &mut findings);
     pristine(policy, p, &mut findings);
+    isolation(policy, p, &mut findings);
+    config_source(policy, p, &mut findings);
     repository(policy, p, &mut findings);
     required_checks(policy, p, &mut findings);
     for t in &policy.thresholds {
@@ -128,6 +132,97 @@ fn pristine(policy: &Policy, p: &LocalRunPredicate, out: &mut Vec<Finding>) {
                  without options that reuse the working tree",
             ),
         );
+    }
+}
+
+fn isolation(policy: &Policy, p: &LocalRunPredicate, out: &mut Vec<Finding>) {
+    let Some((wanted, origin)) = &policy.require.isolation else {
+        return;
+    };
+    let found = match &p.isolation {
+        Some(i) if i.mode == *wanted => return,
+        Some(i) => format!("isolation = {}", i.mode.as_str()),
+        None => "isolation absent (bundle predates revision 2)".to_string(),
+    };
+    out.push(
+        Finding::error(
+            Code::IsolationNotMet,
+            format!(
+                "the checks did not run with the isolation the policy requires ({})",
+                wanted.as_str()
+            ),
+        )
+        .expected_found(format!("isolation = {}", wanted.as_str()), found)
+        .origin(Some(origin.clone()))
+        .hint(
+            "re-run `ci-attest run` without --no-sandbox on a machine where bubblewrap works \
+             (a bundle made before isolation was recorded never meets this rule)",
+        ),
+    );
+}
+
+fn config_source(policy: &Policy, p: &LocalRunPredicate, out: &mut Vec<Finding>) {
+    let required = match &policy.require.config_from_commit {
+        Some((true, origin)) => Some(origin),
+        _ => None,
+    };
+    let expected = "config.source = commit (the commit's own .ci-attest.toml)";
+    match (&p.config, required) {
+        (Some(c), _) if c.source == ConfigSource::Commit => {}
+        (None, None) => {}
+        (None, Some(origin)) => out.push(
+            Finding::error(
+                Code::ConfigNotFromCommit,
+                "the statement does not record which configuration decided the checks, and the \
+                 policy requires the commit's own",
+            )
+            .expected_found(
+                expected,
+                "config record absent (bundle predates revision 2)",
+            )
+            .origin(Some(origin.clone()))
+            .hint(
+                "run `ci-attest run` again with this version (without `run --config`) so the \
+                 bundle records the commit's .ci-attest.toml",
+            ),
+        ),
+        (Some(c), required) => {
+            let found = format!(
+                "config.source = override: {} (sha256 {})",
+                clip(&c.path),
+                clip(&c.sha256)
+            );
+            let finding = match required {
+                Some(origin) => Finding::error(
+                    Code::ConfigNotFromCommit,
+                    "the checks were decided by a `run --config` override, and the policy \
+                     requires the commit's own .ci-attest.toml",
+                )
+                .origin(Some(origin.clone()))
+                .hint(
+                    "commit the configuration as .ci-attest.toml and run `ci-attest run` again \
+                     without `run --config`",
+                ),
+                None => Finding::info(
+                    Code::ConfigNotFromCommit,
+                    "the checks were decided by a `run --config` override, not the commit's own \
+                     .ci-attest.toml",
+                )
+                .origin(
+                    policy
+                        .require
+                        .config_from_commit
+                        .as_ref()
+                        .map(|(_, o)| o.clone()),
+                )
+                .hint(
+                    "review the override (the statement holds its text); set \
+                     `config_from_commit = true` in the policy's [require] to reject runs made \
+                     with `run --config`",
+                ),
+            };
+            out.push(finding.expected_found(expected, found));
+        }
     }
 }
 
@@ -399,11 +494,12 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{
-        FINISHED, at, check, coverage_check, lint_check, policy, predicate, tests_check, verified,
+        FINISHED, FP, at, check, coverage_check, lint_check, parse, policy, predicate, tests_check,
+        verified,
     };
     use super::*;
     use crate::finding::Severity;
-    use crate::statement::CheckKind;
+    use crate::statement::{CheckKind, ConfigRecord, Isolation, IsolationMode};
     use proptest::prelude::*;
 
     fn now() -> SystemTime {
@@ -682,6 +778,165 @@ repository = "https://github.com/acme/app"
             vec![]
         );
         assert_eq!(judge("", p, now()), vec![]);
+    }
+
+    fn isolated(mode: Option<IsolationMode>) -> LocalRunPredicate {
+        let mut p = all_green();
+        p.isolation = mode.map(|mode| Isolation {
+            mode,
+            mechanism: (mode == IsolationMode::Sandbox).then(|| "bubblewrap 0.8.0".into()),
+        });
+        p
+    }
+
+    fn configured(source: Option<ConfigSource>) -> LocalRunPredicate {
+        let mut p = all_green();
+        p.config = source.map(|source| ConfigRecord {
+            source,
+            path: match source {
+                ConfigSource::Commit => ".ci-attest.toml".into(),
+                ConfigSource::Override => "/tmp/lenient.toml".into(),
+            },
+            sha256: "ab".repeat(32),
+            content: (source == ConfigSource::Override).then(|| "[[check]]\n".into()),
+        });
+        p
+    }
+
+    const SANDBOX: &str = "[require]\nisolation = \"sandbox\"\n";
+    const FROM_COMMIT: &str = "[require]\nconfig_from_commit = true\n";
+
+    #[test]
+    fn sandbox_required_and_sandboxed_passes() {
+        assert_eq!(
+            judge(SANDBOX, isolated(Some(IsolationMode::Sandbox)), now()),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn sandbox_required_but_none_is_rejected() {
+        let f = judge(SANDBOX, isolated(Some(IsolationMode::None)), now());
+        assert_eq!(codes(&f), [Code::IsolationNotMet]);
+        assert_complete(&f);
+        assert_eq!(f[0].expected.as_deref(), Some("isolation = sandbox"));
+        assert_eq!(f[0].found.as_deref(), Some("isolation = none"));
+        assert_eq!(
+            f[0].origin.as_ref().map(|o| (o.line, o.column)),
+            Some((6, 13))
+        );
+        assert!(
+            f[0].hint
+                .as_deref()
+                .is_some_and(|h| h.contains("--no-sandbox")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn sandbox_required_but_isolation_absent_is_rejected_not_passed() {
+        let f = judge(SANDBOX, isolated(None), now());
+        assert_eq!(codes(&f), [Code::IsolationNotMet]);
+        assert_complete(&f);
+        assert_eq!(
+            f[0].found.as_deref(),
+            Some("isolation absent (bundle predates revision 2)")
+        );
+    }
+
+    #[test]
+    fn without_an_isolation_rule_any_isolation_is_accepted() {
+        for mode in [
+            None,
+            Some(IsolationMode::None),
+            Some(IsolationMode::Sandbox),
+        ] {
+            assert_eq!(judge("", isolated(mode), now()), vec![], "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn config_from_commit_required_and_from_commit_passes() {
+        assert_eq!(
+            judge(FROM_COMMIT, configured(Some(ConfigSource::Commit)), now()),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn config_from_commit_required_but_override_is_rejected() {
+        let f = judge(FROM_COMMIT, configured(Some(ConfigSource::Override)), now());
+        assert_eq!(codes(&f), [Code::ConfigNotFromCommit]);
+        assert_complete(&f);
+        let found = f[0].found.clone().unwrap_or_default();
+        assert!(found.contains("override"), "{found}");
+        assert!(found.contains("/tmp/lenient.toml"), "{found}");
+        assert!(found.contains(&"ab".repeat(32)), "{found}");
+        assert_eq!(
+            f[0].origin.as_ref().map(|o| (o.line, o.column)),
+            Some((6, 22))
+        );
+        assert!(
+            f[0].hint
+                .as_deref()
+                .is_some_and(|h| h.contains("run --config")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn config_from_commit_required_but_config_absent_is_rejected_not_passed() {
+        let f = judge(FROM_COMMIT, configured(None), now());
+        assert_eq!(codes(&f), [Code::ConfigNotFromCommit]);
+        assert_complete(&f);
+        assert!(
+            f[0].found.as_deref().is_some_and(|s| s.contains("absent")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn an_override_the_policy_allows_is_reported_but_does_not_reject() {
+        for rules in ["", "[require]\nconfig_from_commit = false\n"] {
+            let f = judge(rules, configured(Some(ConfigSource::Override)), now());
+            assert_eq!(codes(&f), [Code::ConfigNotFromCommit], "{rules}");
+            assert_eq!(f[0].severity, Severity::Info);
+            assert!(
+                !f.iter().any(Finding::is_error),
+                "the verdict accepts: {f:?}"
+            );
+            let found = f[0].found.clone().unwrap_or_default();
+            assert!(found.contains("/tmp/lenient.toml"), "{found}");
+            assert!(found.contains(&"ab".repeat(32)), "{found}");
+            assert!(f[0].hint.is_some());
+        }
+        // Neither a commit config nor an old bundle without a record is worth a note.
+        assert_eq!(
+            judge("", configured(Some(ConfigSource::Commit)), now()),
+            vec![]
+        );
+        assert_eq!(judge("", configured(None), now()), vec![]);
+    }
+
+    #[test]
+    fn a_bad_isolation_value_is_a_load_error_with_line_and_column() {
+        for bad in ["none", "bubblewrap", "Sandbox", ""] {
+            let text = format!(
+                "[[signer]]\nname = \"alice\"\nfingerprint = \"{FP}\"\n\n[require]\nisolation = \"{bad}\"\n"
+            );
+            let e = parse(&text).expect_err(bad);
+            assert_eq!((e.line, e.column), (6, 13), "{e}");
+            assert!(
+                e.message.contains("\"sandbox\""),
+                "lists the allowed values: {e}"
+            );
+            assert!(e.message.contains(&format!("`{bad}`")), "{e}");
+        }
+        let text = format!(
+            "[[signer]]\nname = \"alice\"\nfingerprint = \"{FP}\"\n\n[require]\nconfig_from_commit = \"yes\"\n"
+        );
+        let e = parse(&text).expect_err("not a bool");
+        assert_eq!((e.line, e.column), (6, 22), "{e}");
     }
 
     #[test]

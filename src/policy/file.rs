@@ -9,7 +9,7 @@ use super::{
     Threshold,
 };
 use crate::finding::Origin;
-use crate::statement::METRICS;
+use crate::statement::{IsolationMode, METRICS};
 use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -27,6 +27,9 @@ pub const MAX_POLICY_SIZE: u64 = 1024 * 1024;
 pub const MAX_KEY_FILE_SIZE: u64 = 64 * 1024;
 
 const FINGERPRINT_PREFIX: &str = "sha256:";
+
+/// The values `[require] isolation` accepts.
+const ISOLATION_VALUES: &[&str] = &["sandbox"];
 
 impl Policy {
     /// Reads and validates the policy file at `path`; key files are resolved relative to the
@@ -426,12 +429,38 @@ impl Source<'_> {
         let tlog = raw
             .tlog
             .map(|t| (*t.get_ref(), self.origin(t.span().start)));
+        let isolation = match raw.isolation {
+            None => None,
+            Some(i) => match i.get_ref().as_str() {
+                "sandbox" => Some((IsolationMode::Sandbox, self.origin(i.span().start))),
+                other => {
+                    return Err(self.error(
+                        i.span(),
+                        format!(
+                            "unknown isolation `{}`: expected one of {} (leave `isolation` out \
+                             to accept runs without a sandbox)",
+                            truncate(other, 100),
+                            ISOLATION_VALUES
+                                .iter()
+                                .map(|v| format!("\"{v}\""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            },
+        };
+        let config_from_commit = raw
+            .config_from_commit
+            .map(|c| (*c.get_ref(), self.origin(c.span().start)));
         Ok(Require {
             checks,
             max_age,
             pristine,
             repository,
             tlog,
+            isolation,
+            config_from_commit,
         })
     }
 
@@ -660,6 +689,10 @@ struct RawRequire {
     repository: Option<Spanned<String>>,
     #[serde(default)]
     tlog: Option<Spanned<bool>>,
+    #[serde(default)]
+    isolation: Option<Spanned<String>>,
+    #[serde(default)]
+    config_from_commit: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -896,6 +929,33 @@ repository = "https://github.com/acme/app"
                 ("lint.errors".to_string(), None, Some(0.0), 16, 1),
             ]
         );
+    }
+
+    #[test]
+    fn isolation_and_config_from_commit_load_with_positions() {
+        let p = policy("[require]\nisolation = \"sandbox\"\nconfig_from_commit = true\n");
+        let (mode, at) = p.require.isolation.clone().expect("isolation");
+        assert_eq!(mode, IsolationMode::Sandbox);
+        assert_eq!((at.line, at.column), (6, 13));
+        let (from_commit, at) = p
+            .require
+            .config_from_commit
+            .clone()
+            .expect("config_from_commit");
+        assert!(from_commit);
+        assert_eq!((at.line, at.column), (7, 22));
+        let p = policy("[require]\nconfig_from_commit = false\n");
+        assert_eq!(p.require.config_from_commit.map(|(b, _)| b), Some(false));
+        assert_eq!(p.require.isolation, None);
+    }
+
+    #[test]
+    fn an_unknown_isolation_is_rejected_listing_the_allowed_values() {
+        let e = error(&format!("{SIGNER}[require]\nisolation = \"bwrap\"\n"));
+        assert_at(&e, 5, 13, "unknown isolation `bwrap`");
+        assert!(e.message.contains("expected one of \"sandbox\""), "{e}");
+        let e = error(&format!("{SIGNER}[require]\nisolation = true\n"));
+        assert_at(&e, 5, 13, "string");
     }
 
     #[test]

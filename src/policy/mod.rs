@@ -18,6 +18,7 @@ pub use evaluate::{CLOCK_SKEW, evaluate};
 pub use file::{MAX_KEY_FILE_SIZE, MAX_POLICY_SIZE};
 
 use crate::finding::Origin;
+use crate::statement::IsolationMode;
 use std::time::Duration;
 
 /// The only policy format version this build understands.
@@ -128,6 +129,13 @@ pub struct Require {
     pub repository: Option<(String, Origin)>,
     /// When `Some(true)`, the bundle must carry a transparency-log entry that verifies.
     pub tlog: Option<(bool, Origin)>,
+    /// When set, the predicate's `isolation.mode` must be this mode (the only value a policy can
+    /// give is [`IsolationMode::Sandbox`]); a bundle without an isolation record does not meet it.
+    pub isolation: Option<(IsolationMode, Origin)>,
+    /// When `Some(true)`, the checks must have been decided by the commit's own `.ci-attest.toml`
+    /// (`config.source = commit`), not by `run --config`; a bundle without a config record does not
+    /// meet it.
+    pub config_from_commit: Option<(bool, Origin)>,
 }
 
 /// A bound on one metric of one check: `min <= value <= max`, both inclusive.
