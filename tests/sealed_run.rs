@@ -571,3 +571,58 @@ fn an_editable_python_install_tests_the_committed_code() {
     let s = statement(&p);
     assert_eq!(s["predicate"]["checks"][0]["tests"]["failed"], 1, "{s:#}");
 }
+
+/// The standard project's policy with extra `[require]` lines.
+fn policy_requiring(p: &Project, extra: &str) -> String {
+    let policy = POLICY.replace("[require]\n", &format!("[require]\n{extra}\n"));
+    p.write("policies/sealed.toml", &policy);
+    "policies/sealed.toml".into()
+}
+
+#[test]
+fn a_policy_requiring_the_sandbox_rejects_a_no_sandbox_bundle() {
+    assert_bwrap();
+    let p = Project::passing();
+    p.keygen();
+    let policy = policy_requiring(&p, "isolation = \"sandbox\"");
+    let out = p
+        .cmd()
+        .args(["run", "--no-sandbox"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let (out, report) = p.verify_json(&["--policy", &policy]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_finding(&report, "isolation-not-met");
+    // The same commit, run sealed, is accepted (the newest bundle decides).
+    let out = p.run();
+    assert!(out.status.success(), "{}", text(&out));
+    let (out, report) = p.verify_json(&["--policy", &policy]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+}
+
+#[test]
+fn a_policy_can_forbid_an_override_config() {
+    assert_bwrap();
+    let p = Project::passing();
+    p.keygen();
+    let other = p.root.join("keys/other.toml");
+    std::fs::copy(p.root.join(".ci-attest.toml"), &other).expect("copy");
+    let out = p
+        .cmd()
+        .args(["run", "--config", other.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    // Reported even where allowed...
+    let (out, report) = p.verify_json(&[]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert!(
+        codes(&report).contains(&"config-not-from-commit".to_string()),
+        "{report:#}"
+    );
+    // ...and rejected where the policy forbids it.
+    let policy = policy_requiring(&p, "config_from_commit = true");
+    let (_, report) = p.verify_json(&["--policy", &policy]);
+    assert_finding(&report, "config-not-from-commit");
+}
