@@ -3,7 +3,7 @@
 //! Signing and storing are separate steps (see [`crate::sign`] and [`crate::store`]), so the same
 //! statement can be signed with a local key or keylessly.
 
-use crate::collect::run::{Progress, RunError, run_checks};
+use crate::collect::run::{PassedTests, Progress, RunError, run_checks};
 use crate::config::Config;
 use crate::git::{CommitInfo, GitError, Repo};
 use crate::statement::{
@@ -41,6 +41,9 @@ pub struct RunOutput {
     pub commit: CommitInfo,
     /// Paths with uncommitted changes in the developer's tree (not included in the run).
     pub uncommitted: Vec<String>,
+    /// The passed tests of each `tests` check, for [`crate::test_result::test_result_statement`]
+    /// (not part of the signed local-run statement).
+    pub passed_tests: Vec<PassedTests>,
 }
 
 /// Runs the configured checks on a pristine worktree of `rev` and builds the statement.
@@ -74,7 +77,9 @@ pub fn run(
         let toolchains = probe.join().unwrap_or_default();
         checks.map(|c| (c, started, finished, toolchains))
     });
-    let (checks, started, finished, toolchains) = toolchains?;
+    let (runs, started, finished, toolchains) = toolchains?;
+    let checks = runs.records;
+    let passed_tests = runs.passed;
     drop(worktree);
 
     let result = checks
@@ -132,6 +137,7 @@ pub fn run(
         statement,
         commit,
         uncommitted,
+        passed_tests,
     })
 }
 
