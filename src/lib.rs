@@ -21,5 +21,6 @@ pub mod report;
 pub mod sign;
 pub mod statement;
 pub mod store;
+pub mod test_result;
 pub mod trust;
 pub mod verify;
