@@ -187,4 +187,4 @@ impl PolicyError {
 }
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
