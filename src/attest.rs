@@ -3,7 +3,7 @@
 //! Signing and storing are separate steps (see [`crate::sign`] and [`crate::store`]), so the same
 //! statement can be signed with a local key or keylessly.
 
-use crate::collect::run::{Progress, RunError, Sealing, run_checks};
+use crate::collect::run::{PassedTests, Progress, RunError, Sealing, run_checks};
 use crate::config::{CONFIG_FILE, Config, ConfigError, LOCAL_SETTINGS_FILE};
 use crate::git::{CommitInfo, GitError, Repo};
 use crate::sandbox::{Bubblewrap, Seal, secret_paths};
@@ -108,6 +108,9 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// The configuration that decided what ran.
     pub config: Config,
+    /// The passed tests of each `tests` check, for [`crate::test_result::test_result_statement`]
+    /// (not part of the signed local-run statement).
+    pub passed_tests: Vec<PassedTests>,
 }
 
 /// Runs the commit's configured checks on a pristine checkout of `rev` and builds the statement.
@@ -209,7 +212,9 @@ pub fn run(
         let toolchains = probe.join().unwrap_or_default();
         checks.map(|c| (c, started, finished, toolchains))
     });
-    let (checks, started, finished, toolchains) = toolchains?;
+    let (runs, started, finished, toolchains) = toolchains?;
+    let checks = runs.records;
+    let passed_tests = runs.passed;
     drop(sealing);
     drop(checkout);
     drop(run_dir);
@@ -271,6 +276,7 @@ pub fn run(
         uncommitted,
         warnings,
         config,
+        passed_tests,
     })
 }
 

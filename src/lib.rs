@@ -22,5 +22,6 @@ pub mod sandbox;
 pub mod sign;
 pub mod statement;
 pub mod store;
+pub mod test_result;
 pub mod trust;
 pub mod verify;

@@ -3,8 +3,9 @@
 //! The JSON form has a versioned schema (`docs/report.schema.json`) and sorted keys, so two runs on
 //! the same input are byte-identical. The text form ends with the next thing to do.
 
+use crate::collect::clean_name;
 use crate::finding::{Finding, Severity};
-use crate::statement::{CheckKind, CheckRecord, Outcome};
+use crate::statement::{CheckKind, CheckRecord, FailedTest, MAX_FAILED_TESTS, Outcome};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -33,20 +34,58 @@ pub struct CheckSummary {
     pub result: Outcome,
     /// Metric name -> value, for every metric the check has.
     pub metrics: BTreeMap<String, f64>,
+    /// Ids of the check's failing tests, cleaned for display (no control characters, capped), at
+    /// most [`MAX_FAILED_TESTS`]. Shown in the text and markdown reports; not part of the JSON
+    /// report, whose schema (`docs/report.schema.json`) has no such field.
+    #[serde(skip)]
+    pub failed_tests: Vec<String>,
+    /// How many failing tests there were beyond `failed_tests`.
+    #[serde(skip)]
+    pub failed_tests_omitted: u64,
 }
 
+/// How many failing test ids the text and markdown reports show per check before "and N more".
+pub const SHOWN_FAILED_TESTS: usize = 10;
+
 impl CheckSummary {
+    /// The failing test ids a report shows (at most [`SHOWN_FAILED_TESTS`]) and how many more
+    /// there were.
+    pub fn shown_failed_tests(&self) -> (&[String], u64) {
+        let shown = &self.failed_tests[..self.failed_tests.len().min(SHOWN_FAILED_TESTS)];
+        let more = ((self.failed_tests.len() - shown.len()) as u64)
+            .saturating_add(self.failed_tests_omitted);
+        (shown, more)
+    }
+
     /// Summarises a check record.
     pub fn of(check: &CheckRecord) -> CheckSummary {
         let metrics = crate::statement::METRICS
             .iter()
             .filter_map(|(m, _)| check.metric(m).map(|v| (m.to_string(), v)))
             .collect();
+        // The statement's names came from reports the checked code wrote: clean them again, since a
+        // statement need not have been made by this version of ci-attest.
+        let failed_tests: Vec<String> = check
+            .failed_tests
+            .iter()
+            .take(MAX_FAILED_TESTS)
+            .map(|t| {
+                FailedTest {
+                    suite: t.suite.as_deref().map(clean_name),
+                    name: clean_name(&t.name),
+                    error: t.error,
+                }
+                .id()
+            })
+            .collect();
+        let beyond = check.failed_tests.len().saturating_sub(failed_tests.len()) as u64;
         CheckSummary {
             name: check.name.clone(),
             kind: check.kind,
             result: check.result,
             metrics,
+            failed_tests,
+            failed_tests_omitted: check.failed_tests_omitted.saturating_add(beyond),
         }
     }
 }
@@ -140,6 +179,13 @@ impl Report {
                     outcome_str(c.result),
                     metrics_line(&c.metrics)
                 );
+                let (shown, more) = c.shown_failed_tests();
+                for id in shown {
+                    let _ = writeln!(s, "          {:<12} ✗ {id}", "");
+                }
+                if more > 0 {
+                    let _ = writeln!(s, "          {:<12}   and {more} more", "");
+                }
             }
             if !b.selected {
                 for f in &b.findings {
@@ -214,6 +260,20 @@ impl Report {
                 );
             }
             s.push('\n');
+            for c in &b.checks {
+                let (shown, more) = c.shown_failed_tests();
+                if shown.is_empty() && more == 0 {
+                    continue;
+                }
+                let _ = writeln!(s, "Failing tests of **{}**:\n", md_escape_text(&c.name));
+                for id in shown {
+                    let _ = writeln!(s, "- {}", md_escape_text(id));
+                }
+                if more > 0 {
+                    let _ = writeln!(s, "- and {more} more");
+                }
+                s.push('\n');
+            }
         } else {
             let _ = writeln!(
                 s,
@@ -416,9 +476,122 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// Escapes untrusted text (a test name) for markdown, in a table cell or a list item: no code
+/// spans, emphasis, links or HTML can start, no table cell or line can end, no control character
+/// is left.
+fn md_escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '|' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failing_check(names: &[&str], omitted: u64) -> CheckRecord {
+        CheckRecord {
+            name: "unit".into(),
+            kind: CheckKind::Tests,
+            command: "cargo test".into(),
+            exit_code: Some(101),
+            duration_ms: 5,
+            result: Outcome::Failed,
+            tests: None,
+            coverage: None,
+            lint: None,
+            failed_tests: names
+                .iter()
+                .map(|n| FailedTest {
+                    suite: Some("s".into()),
+                    name: n.to_string(),
+                    error: false,
+                })
+                .collect(),
+            failed_tests_omitted: omitted,
+            network: None,
+            reports: vec![],
+            log: None,
+            problems: vec![],
+        }
+    }
+
+    fn report_of(check: &CheckRecord) -> Report {
+        Report {
+            schema: REPORT_SCHEMA,
+            commit: "ab".repeat(20),
+            policy: ".ci-attest/policy.toml".into(),
+            verdict: Verdict::Rejected,
+            bundles: vec![BundleReport {
+                location: "b.sigstore.json".into(),
+                signer: Some("dev".into()),
+                key_id: None,
+                finished_on: None,
+                selected: true,
+                checks: vec![CheckSummary::of(check)],
+                findings: vec![],
+            }],
+            findings: vec![],
+        }
+    }
+
+    #[test]
+    fn text_report_lists_failing_tests_without_control_characters() {
+        let check = failing_check(&["\u{1b}[2Jwipe\u{1b}]0;title\u{7}", "plain"], 0);
+        let text = report_of(&check).to_text();
+        assert!(text.contains("✗ s::wipe\n"), "{text}");
+        assert!(text.contains("✗ s::plain\n"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text}"
+        );
+        assert!(!text.contains("more"), "{text}");
+    }
+
+    #[test]
+    fn text_report_bounds_the_list_and_counts_the_rest() {
+        let names: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let text = report_of(&failing_check(&names, 30)).to_text();
+        assert!(text.contains("✗ s::t9\n"), "{text}");
+        assert!(!text.contains("s::t10"), "{text}");
+        assert!(text.contains("and 32 more"), "{text}");
+    }
+
+    #[test]
+    fn markdown_report_escapes_failing_test_names() {
+        let check = failing_check(&["a`b|c<script>\nd*e_[x](y)"], 4);
+        let md = report_of(&check).to_markdown();
+        assert!(md.contains("Failing tests of **unit**:"), "{md}");
+        assert!(
+            md.contains("- s::a\\`b\\|c&lt;script&gt; d\\*e\\_\\[x\\](y)\n"),
+            "{md}"
+        );
+        assert!(md.contains("- and 4 more"), "{md}");
+        assert!(!md.contains("<script>"), "{md}");
+    }
+
+    #[test]
+    fn failing_tests_stay_out_of_the_json_report() {
+        let json = report_of(&failing_check(&["x"], 1)).to_json();
+        assert!(
+            !json.contains("failedTests") && !json.contains("s::x"),
+            "{json}"
+        );
+    }
 
     #[test]
     fn numbers_print_without_noise() {

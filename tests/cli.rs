@@ -747,3 +747,62 @@ fn a_signer_pinned_by_fingerprint_uses_the_stored_key_and_says_when_it_is_missin
     let said = report["bundles"][0]["findings"].to_string();
     assert!(said.contains("its key is not in the store"), "{report:#}");
 }
+
+/// A signed test-result bundle about the project's head commit, written beside its bundles.
+fn store_test_result_bundle(p: &Project) -> std::path::PathBuf {
+    use ci_attest::statement::{Outcome, ResourceDescriptor, STATEMENT_TYPE, Statement};
+    use ci_attest::test_result::{TEST_RESULT_PREDICATE_TYPE, TestResultPredicate};
+    let local = &p.bundles()[0];
+    let statement = Statement {
+        statement_type: STATEMENT_TYPE.to_string(),
+        subject: vec![ResourceDescriptor {
+            name: None,
+            uri: None,
+            digest: [("gitCommit".to_string(), p.head())].into_iter().collect(),
+        }],
+        predicate_type: TEST_RESULT_PREDICATE_TYPE.to_string(),
+        predicate: TestResultPredicate {
+            result: Outcome::Failed,
+            configuration: vec![],
+            url: None,
+            passed_tests: vec!["suite::ok".into()],
+            warned_tests: vec![],
+            failed_tests: vec!["suite::\u{1b}[31mbroken".into()],
+        },
+    };
+    let key = ci_attest::sign::key::SigningKey::generate().expect("rng");
+    let bundle = ci_attest::sign::sign_statement(&statement.to_json(), &key);
+    let path = local.with_file_name(format!("{}.2.sigstore.json", p.head()));
+    std::fs::write(&path, bundle.to_json()).expect("write bundle");
+    path
+}
+
+#[test]
+fn inspect_shows_a_test_result_bundle() {
+    let p = attested();
+    let bundle = store_test_result_bundle(&p);
+    let out = p.cmd().arg("inspect").arg(&bundle).output().expect("runs");
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.contains("result   FAILED"), "{s}");
+    assert!(s.contains("tests    1 passed, 0 warned, 1 failed"), "{s}");
+    assert!(s.contains("  ✗ suite::broken\n"), "{s}");
+    assert!(!s.contains('\u{1b}'), "{s}");
+}
+
+#[test]
+fn a_test_result_bundle_in_the_store_is_listed_not_rejected() {
+    let p = attested();
+    store_test_result_bundle(&p);
+    let (out, report) = p.verify_json(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(report["verdict"], "accepted");
+    let bundles = report["bundles"].as_array().expect("bundles");
+    assert_eq!(bundles.len(), 2, "{report:#}");
+    let listed = bundles
+        .iter()
+        .find(|b| b["selected"] == false)
+        .expect("the test-result bundle is listed");
+    assert_eq!(listed["findings"][0]["code"], "predicate-type-unsupported");
+    assert_eq!(listed["findings"][0]["severity"], "info");
+}

@@ -22,6 +22,12 @@ pub fn run(args: Args) -> CmdResult {
     let envelope = summary
         .single_signature_envelope()
         .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", args.bundle.display())))?;
+    let signer = ci_attest::verify::public_key_hint(&summary)
+        .map(str::to_string)
+        .unwrap_or_else(|| ci_attest::verify::material_kind(&summary).to_string());
+    if ci_attest::verify::is_test_result_bundle(&stored.bytes) {
+        return inspect_test_result(&args, &envelope.payload, &signer);
+    }
     let statement: ci_attest::statement::LocalRunStatement =
         serde_json::from_slice(&envelope.payload).map_err(|e| {
             Failure::usage(anyhow::anyhow!(
@@ -29,9 +35,6 @@ pub fn run(args: Args) -> CmdResult {
                 args.bundle.display()
             ))
         })?;
-    let signer = ci_attest::verify::public_key_hint(&summary)
-        .map(str::to_string)
-        .unwrap_or_else(|| ci_attest::verify::material_kind(&summary).to_string());
     let p = &statement.predicate;
     match args.format {
         Format::Json => {
@@ -114,6 +117,85 @@ pub fn run(args: Args) -> CmdResult {
                 for pr in &c.problems {
                     println!("  {:<12} ! {pr}", "");
                 }
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// Shows an in-toto test-result bundle: its subject, result, configuration and failing tests.
+fn inspect_test_result(args: &Args, payload: &[u8], signer: &str) -> CmdResult {
+    use ci_attest::collect::clean_name;
+    use ci_attest::report::SHOWN_FAILED_TESTS;
+    let statement: ci_attest::test_result::TestResultStatement = serde_json::from_slice(payload)
+        .map_err(|e| {
+            Failure::usage(anyhow::anyhow!(
+                "{}: the payload is not an in-toto test-result statement: {e}",
+                args.bundle.display()
+            ))
+        })?;
+    let p = &statement.predicate;
+    match args.format {
+        Format::Json => {
+            let value = serde_json::json!({
+                "bundle": args.bundle.display().to_string(),
+                "verified": false,
+                "signer": signer,
+                "subject": statement.subject,
+                "predicateType": statement.predicate_type,
+                "result": p.result,
+                "configuration": p.configuration,
+                "passedTests": p.passed_tests.len(),
+                "warnedTests": p.warned_tests,
+                "failedTests": p.failed_tests,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).map_err(Failure::unavailable)?
+            );
+        }
+        Format::Text | Format::Markdown => {
+            println!(
+                "bundle   {} (not verified: use `ci-attest verify`)",
+                args.bundle.display()
+            );
+            println!("signer   {signer}");
+            println!("type     {} (test result)", statement.predicate_type);
+            for s in &statement.subject {
+                println!(
+                    "subject  {}  {}",
+                    clean_name(s.name.as_deref().unwrap_or("-")),
+                    s.digest
+                        .iter()
+                        .map(|(k, v)| format!("{}:{}", clean_name(k), clean_name(v)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+            for c in &p.configuration {
+                println!(
+                    "config   {}  {}",
+                    clean_name(c.name.as_deref().unwrap_or("-")),
+                    c.digest
+                        .iter()
+                        .map(|(k, v)| format!("{}:{}", clean_name(k), clean_name(v)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+            println!("result   {}", outcome_str(p.result));
+            println!(
+                "tests    {} passed, {} warned, {} failed",
+                p.passed_tests.len(),
+                p.warned_tests.len(),
+                p.failed_tests.len()
+            );
+            for id in p.failed_tests.iter().take(SHOWN_FAILED_TESTS) {
+                println!("  ✗ {}", clean_name(id));
+            }
+            let more = p.failed_tests.len().saturating_sub(SHOWN_FAILED_TESTS);
+            if more > 0 {
+                println!("    and {more} more");
             }
         }
     }

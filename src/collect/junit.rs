@@ -8,31 +8,77 @@
 //! `<rerunFailure>` and `<rerunError>` describe earlier attempts and do not change the final result:
 //! a flaky test that passed on a retry counts as passed. `<testsuite>` elements may nest to any
 //! depth (within the XML reader's limit) and the root must be `<testsuites>` or `<testsuite>`.
+//!
+//! Each test case is named by its `classname` (the suite) and `name` attributes; failing cases
+//! (`error: true` when an `<error>` child made them fail) and passing cases are collected in a
+//! bounded [`TestNames`].
 
 use super::xml::{XmlEvent, XmlReader};
-use super::{ReportError, ReportFormat, TestCounts};
+use super::{ReportError, ReportFormat, TestCounts, TestNames, TestReport};
 use std::io::BufRead;
 
 /// Root elements a JUnit report may have.
 const ROOTS: &[&str] = &["testsuites", "testsuite"];
 
+/// Most bytes of a `name` or `classname` attribute looked at; the cleaned name is far shorter.
+const MAX_ATTR_BYTES: usize = 16 * 1024;
+
 /// What the direct children of the open `<testcase>` said so far.
 struct OpenCase {
     depth: usize,
     failed: bool,
+    errored: bool,
     skipped: bool,
+    suite: Option<String>,
+    name: String,
 }
 
-/// Parses a JUnit XML report, counting its `<testcase>` elements.
+/// An attribute's text with XML's predefined entities and character references resolved (an
+/// unknown entity is left as written), looking at most at [`MAX_ATTR_BYTES`] bytes. The caller
+/// cleans and caps it.
+fn attr_text<R: std::io::BufRead>(
+    xml: &XmlReader<R>,
+    tag: &quick_xml::events::BytesStart<'_>,
+    name: &str,
+) -> Result<Option<String>, ReportError> {
+    let Some(raw) = xml.attr(tag, name)? else {
+        return Ok(None);
+    };
+    let cut = raw.len() > MAX_ATTR_BYTES;
+    let mut bytes = &raw[..raw.len().min(MAX_ATTR_BYTES)];
+    if cut {
+        // Do not end inside an entity reference, which would make it unresolvable.
+        if let Some(amp) = bytes.iter().rposition(|&b| b == b'&') {
+            if !bytes[amp..].contains(&b';') {
+                bytes = &bytes[..amp];
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let mut text = match quick_xml::escape::unescape(&text) {
+        Ok(unescaped) => unescaped.into_owned(),
+        Err(_) => text.into_owned(),
+    };
+    if cut {
+        // Mark the cut even if what is left cleans to fewer than the cap's characters.
+        text.push('…');
+    }
+    Ok(Some(text))
+}
+
+/// Parses a JUnit XML report, counting its `<testcase>` elements and naming the failing and passing
+/// ones.
 ///
-/// Streams the document with a reused buffer; memory does not grow with the number of test cases.
+/// Streams the document with a reused buffer; memory does not grow with the number of test cases
+/// beyond the bounds of [`TestNames`].
 /// Errors: [`ReportError::Malformed`] (with a byte offset) for a wrong root element, malformed or
 /// truncated XML, or a `<testcase>` nested inside another; [`ReportError::TooLarge`] for a single
 /// XML token over [`super::MAX_TOKEN_BYTES`]; [`ReportError::Io`] when reading fails.
-pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
+pub fn parse(reader: impl BufRead) -> Result<TestReport, ReportError> {
     let mut xml = XmlReader::new(reader, ReportFormat::Junit, ROOTS);
     let mut buf = Vec::new();
     let mut counts = TestCounts::default();
+    let mut names = TestNames::default();
     let mut case: Option<OpenCase> = None;
     loop {
         match xml.next(&mut buf)? {
@@ -40,10 +86,16 @@ pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
                 let name = tag.local_name();
                 match (&mut case, name.as_ref()) {
                     (None, b"testcase") => {
+                        // Names are only needed for cases that will be named; the cleaner caps them.
+                        let name = attr_text(&xml, &tag, "name")?.unwrap_or_default();
+                        let suite = attr_text(&xml, &tag, "classname")?;
                         case = Some(OpenCase {
                             depth,
                             failed: false,
+                            errored: false,
                             skipped: false,
+                            suite,
+                            name,
                         });
                     }
                     (Some(_), b"testcase") => {
@@ -53,7 +105,11 @@ pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
                         ));
                     }
                     (Some(open), child) if depth == open.depth + 1 => match child {
-                        b"failure" | b"error" => open.failed = true,
+                        b"failure" => open.failed = true,
+                        b"error" => {
+                            open.failed = true;
+                            open.errored = true;
+                        }
                         b"skipped" => open.skipped = true,
                         // flakyFailure, flakyError, rerunFailure, rerunError, system-out, properties...
                         _ => {}
@@ -64,17 +120,24 @@ pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
             XmlEvent::Close { depth } => {
                 if let Some(open) = case.take_if(|open| open.depth == depth) {
                     counts.total += 1;
+                    let name = if open.name.is_empty() {
+                        "(unnamed)"
+                    } else {
+                        open.name.as_str()
+                    };
                     if open.failed {
                         counts.failed += 1;
+                        names.push_failed(open.suite.as_deref(), name, open.errored);
                     } else if open.skipped {
                         counts.skipped += 1;
                     } else {
                         counts.passed += 1;
+                        names.push_passed(open.suite.as_deref(), name);
                     }
                 }
             }
             XmlEvent::Other => {}
-            XmlEvent::End => return Ok(counts),
+            XmlEvent::End => return Ok(TestReport { counts, names }),
         }
     }
 }
@@ -85,7 +148,7 @@ mod tests {
 
     fn counts(input: &str) -> TestCounts {
         match parse(input.as_bytes()) {
-            Ok(counts) => counts,
+            Ok(report) => report.counts,
             Err(e) => panic!("parse failed: {e}"),
         }
     }
@@ -187,6 +250,121 @@ mod tests {
     #[test]
     fn counts_go_junit_report() {
         assert_eq!(counts(GO), tc(4, 2, 1, 1));
+    }
+
+    fn report(input: &str) -> TestReport {
+        match parse(input.as_bytes()) {
+            Ok(report) => report,
+            Err(e) => panic!("parse failed: {e}"),
+        }
+    }
+
+    fn failed_ids(input: &str) -> Vec<(String, bool)> {
+        report(input)
+            .names
+            .failed()
+            .iter()
+            .map(|f| (f.id(), f.error))
+            .collect()
+    }
+
+    #[test]
+    fn names_failing_tests_of_the_real_pytest_report() {
+        assert_eq!(
+            failed_ids(PYTEST),
+            [
+                ("test_calc::test_div_fails".to_string(), false),
+                ("test_calc::test_error".to_string(), true),
+            ]
+        );
+        let r = report(PYTEST);
+        assert_eq!(
+            r.names.passed(),
+            [
+                "test_calc::test_add",
+                "test_calc.TestSign::test_positive",
+                "test_calc.TestSign::test_zero"
+            ]
+        );
+        assert_eq!(r.names.failed_omitted(), 0);
+    }
+
+    #[test]
+    fn names_only_the_final_failure_of_the_real_nextest_report() {
+        // tests::flaky failed once then passed: it is a passed test, not a failing one.
+        assert_eq!(
+            failed_ids(NEXTEST),
+            [("demo::tests::fails".to_string(), false)]
+        );
+        assert_eq!(
+            report(NEXTEST).names.passed(),
+            ["demo::tests::adds", "demo::tests::flaky"]
+        );
+    }
+
+    #[test]
+    fn names_failing_tests_of_surefire_jest_and_go_reports() {
+        assert_eq!(
+            failed_ids(SUREFIRE),
+            [
+                ("com.example.CalculatorTest::testBroken".to_string(), false),
+                ("com.example.CalculatorTest::testNpe".to_string(), true),
+            ]
+        );
+        assert_eq!(
+            failed_ids(JEST),
+            [(
+                "format rounds halves up::format rounds halves up".to_string(),
+                false
+            )]
+        );
+        assert_eq!(
+            failed_ids(GO),
+            [("example.com/shop/cart::TestRemoveItem".to_string(), false)]
+        );
+    }
+
+    #[test]
+    fn names_resolve_xml_entities_and_lose_terminal_escapes() {
+        let input = "<testsuite><testcase classname=\"a&lt;b&gt;\" name=\"\u{1b}[31mred&#10;line\u{1b}[0m &amp; more\"><failure/></testcase></testsuite>";
+        assert_eq!(
+            failed_ids(input),
+            [("a<b>::red line & more".to_string(), false)]
+        );
+    }
+
+    #[test]
+    fn a_ten_kilobyte_name_is_capped_and_marked() {
+        let input = format!(
+            "<testsuite><testcase name=\"{}\"><failure/></testcase></testsuite>",
+            "x".repeat(10 * 1024)
+        );
+        let r = report(&input);
+        let name = &r.names.failed()[0].name;
+        assert_eq!(name.chars().count(), super::super::MAX_TEST_NAME_CHARS);
+        assert!(name.ends_with("x…"), "{name}");
+    }
+
+    #[test]
+    fn a_testcase_without_a_name_is_unnamed_and_an_empty_classname_is_no_suite() {
+        let input = r#"<testsuite><testcase classname=""><error/></testcase></testsuite>"#;
+        assert_eq!(failed_ids(input), [("(unnamed)".to_string(), true)]);
+    }
+
+    #[test]
+    fn more_than_a_hundred_failures_keep_a_hundred_and_count_the_rest() {
+        let mut input = String::from("<testsuite>");
+        for i in 0..150 {
+            input.push_str(&format!(
+                "<testcase classname=\"c\" name=\"t{i}\"><failure/></testcase>"
+            ));
+        }
+        input.push_str("</testsuite>");
+        let r = report(&input);
+        assert_eq!(r.counts.failed, 150);
+        assert_eq!(r.names.failed().len(), 100);
+        assert_eq!(r.names.failed()[99].id(), "c::t99");
+        assert_eq!(r.names.failed_omitted(), 50);
     }
 
     #[test]
@@ -293,7 +471,14 @@ mod tests {
                 stage: 0,
             },
         );
-        let counts = parse(reader).expect("valid generated report");
-        assert_eq!(counts, tc(200_000, 150_000, 50_000, 0));
+        let report = parse(reader).expect("valid generated report");
+        assert_eq!(report.counts, tc(200_000, 150_000, 50_000, 0));
+        assert_eq!(
+            report.names.failed().len(),
+            crate::statement::MAX_FAILED_TESTS
+        );
+        assert_eq!(report.names.failed_omitted(), 50_000 - 100);
+        assert_eq!(report.names.passed().len(), super::super::MAX_PASSED_TESTS);
+        assert_eq!(report.names.passed_omitted(), 150_000 - 10_000);
     }
 }

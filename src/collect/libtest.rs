@@ -7,9 +7,13 @@
 //! failed, since the test did fail. Suite, bench and other event types are not counted, but every
 //! suite that started must finish (`ok` or `failed`), so a stream cut off by a crashed test binary
 //! is reported as malformed rather than as a clean run. Lines are read with a bounded line reader.
+//!
+//! Failing (`failed`, `timeout`, `allowed_fail`) and passing (`ok`) tests are named by their
+//! `"name"`; their suite is the test binary when the event, or else the suite it belongs to, carries
+//! nextest's `"nextest": {"test_binary": ...}`, and none otherwise.
 
 use super::lines::{Lines, preview};
-use super::{ReportError, ReportFormat, TestCounts};
+use super::{ReportError, ReportFormat, TestCounts, TestNames, TestReport};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -21,16 +25,30 @@ struct Event<'a> {
     kind: Cow<'a, str>,
     #[serde(default, borrow)]
     event: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    nextest: Option<Nextest<'a>>,
 }
 
-/// Parses a libtest JSON event stream into test counts.
+/// nextest's extra object on libtest-json events.
+#[derive(Deserialize)]
+struct Nextest<'a> {
+    #[serde(default, borrow)]
+    test_binary: Option<Cow<'a, str>>,
+}
+
+/// Parses a libtest JSON event stream into test counts and the names of failing and passing tests.
 ///
 /// Errors: [`ReportError::Malformed`] with the line number for a line that is not a JSON object
 /// with a `"type"`, an unknown test event, an empty stream or a suite without its final event;
 /// [`ReportError::TooLarge`] for a line over [`super::MAX_TOKEN_BYTES`]; [`ReportError::Io`].
-pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
+pub fn parse(reader: impl BufRead) -> Result<TestReport, ReportError> {
     let mut lines = Lines::new(reader, ReportFormat::LibtestJson);
     let mut counts = TestCounts::default();
+    let mut names = TestNames::default();
+    // The test binary of the suite that started last (nextest), for tests that do not name theirs.
+    let mut suite_binary: Option<String> = None;
     let mut events_seen = false;
     let mut open_suites: u64 = 0;
     while let Some(line) = lines.next_line()? {
@@ -45,16 +63,26 @@ pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
             }
         };
         events_seen = true;
-        let name = event.event.as_deref();
-        match (event.kind.as_ref(), name) {
+        let binary = event
+            .nextest
+            .as_ref()
+            .and_then(|n| n.test_binary.as_deref());
+        let suite = binary.or(suite_binary.as_deref());
+        let test_name = match event.name.as_deref() {
+            Some(n) if !n.is_empty() => n,
+            _ => "(unnamed)",
+        };
+        match (event.kind.as_ref(), event.event.as_deref()) {
             ("test", Some("started")) => {}
             ("test", Some("ok")) => {
                 counts.total += 1;
                 counts.passed += 1;
+                names.push_passed(suite, test_name);
             }
             ("test", Some("failed" | "timeout" | "allowed_fail")) => {
                 counts.total += 1;
                 counts.failed += 1;
+                names.push_failed(suite, test_name, false);
             }
             ("test", Some("ignored")) => {
                 counts.total += 1;
@@ -69,7 +97,10 @@ pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
                     lines.malformed("test event ok, failed, ignored, timeout or started", found)
                 );
             }
-            ("suite", Some("started")) => open_suites += 1,
+            ("suite", Some("started")) => {
+                open_suites += 1;
+                suite_binary = binary.map(str::to_string);
+            }
             ("suite", Some("ok" | "failed")) => {
                 if open_suites == 0 {
                     return Err(lines.malformed(
@@ -100,7 +131,7 @@ pub fn parse(reader: impl BufRead) -> Result<TestCounts, ReportError> {
             found: "end of input".to_string(),
         });
     }
-    Ok(counts)
+    Ok(TestReport { counts, names })
 }
 
 #[cfg(test)]
@@ -109,7 +140,7 @@ mod tests {
 
     fn counts(input: &str) -> TestCounts {
         match parse(input.as_bytes()) {
-            Ok(counts) => counts,
+            Ok(report) => report.counts,
             Err(e) => panic!("parse failed: {e}"),
         }
     }
@@ -134,6 +165,48 @@ mod tests {
     #[test]
     fn counts_real_libtest_stream() {
         assert_eq!(counts(REAL), tc(4, 1, 2, 1));
+    }
+
+    #[test]
+    fn names_failing_and_passing_tests_of_the_real_stream() {
+        let r = parse(REAL.as_bytes()).expect("valid");
+        let failed: Vec<String> = r.names.failed().iter().map(|f| f.id()).collect();
+        assert_eq!(failed, ["tests::flaky", "tests::fails"]);
+        assert!(
+            r.names
+                .failed()
+                .iter()
+                .all(|f| f.suite.is_none() && !f.error)
+        );
+        assert_eq!(r.names.passed(), ["tests::adds"]);
+    }
+
+    #[test]
+    fn nextest_test_binary_is_the_suite() {
+        let input = r#"{"type":"suite","event":"started","nextest":{"crate":"app","test_binary":"it","kind":"test"}}
+{"type":"test","event":"failed","name":"from_suite"}
+{"type":"test","event":"timeout","name":"own","nextest":{"test_binary":"other"}}
+{"type":"suite","event":"failed","nextest":{"crate":"app","test_binary":"it","kind":"test"}}
+{"type":"suite","event":"started"}
+{"type":"test","event":"allowed_fail","name":"plain"}
+{"type":"suite","event":"failed"}
+"#;
+        let r = parse(input.as_bytes()).expect("valid");
+        let failed: Vec<String> = r.names.failed().iter().map(|f| f.id()).collect();
+        assert_eq!(failed, ["it::from_suite", "other::own", "plain"]);
+    }
+
+    #[test]
+    fn names_lose_escape_sequences_and_are_capped() {
+        let long = "y".repeat(10 * 1024);
+        let input = format!(
+            "{{\"type\":\"suite\",\"event\":\"started\"}}\n{{\"type\":\"test\",\"event\":\"failed\",\"name\":\"\\u001b[31mred\\u001b[0m\\u0007\"}}\n{{\"type\":\"test\",\"event\":\"failed\",\"name\":\"{long}\"}}\n{{\"type\":\"suite\",\"event\":\"failed\"}}\n"
+        );
+        let r = parse(input.as_bytes()).expect("valid");
+        assert_eq!(r.names.failed()[0].name, "red");
+        let capped = &r.names.failed()[1].name;
+        assert_eq!(capped.chars().count(), 200);
+        assert!(capped.ends_with('…'));
     }
 
     #[test]
@@ -242,6 +315,11 @@ mod tests {
         }
         input.push_str("{\"type\":\"suite\",\"event\":\"failed\"}\n");
         let reader = std::io::BufReader::with_capacity(1024, input.as_bytes());
-        assert_eq!(parse(reader).expect("valid"), tc(50_000, 45_000, 5_000, 0));
+        let report = parse(reader).expect("valid");
+        assert_eq!(report.counts, tc(50_000, 45_000, 5_000, 0));
+        assert_eq!(report.names.failed().len(), 100);
+        assert_eq!(report.names.failed()[0].name, "t0");
+        assert_eq!(report.names.failed()[99].name, "t990");
+        assert_eq!(report.names.failed_omitted(), 4_900);
     }
 }

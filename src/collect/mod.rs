@@ -14,6 +14,7 @@ pub mod sarif;
 mod lines;
 mod xml;
 
+use crate::statement::{FailedTest, MAX_FAILED_TESTS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -161,11 +162,191 @@ impl LintCounts {
     }
 }
 
+/// How many passed test names a [`TestNames`] keeps; the rest are only counted.
+pub const MAX_PASSED_TESTS: usize = 10_000;
+
+/// Longest test name or suite name kept, in characters; a longer one is cut and ends with `…`.
+pub const MAX_TEST_NAME_CHARS: usize = 200;
+
+/// The names of the tests a report says failed or passed, in bounded memory.
+///
+/// Names come from reports the checked code wrote, so they are untrusted: every name and suite is
+/// cleaned with [`clean_name`] (no control characters or terminal escapes, at most
+/// [`MAX_TEST_NAME_CHARS`] characters). At most [`MAX_FAILED_TESTS`] failing tests and
+/// [`MAX_PASSED_TESTS`] passing tests are named, in report order; the others are only counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestNames {
+    failed: Vec<FailedTest>,
+    failed_omitted: u64,
+    passed: Vec<String>,
+    passed_omitted: u64,
+}
+
+impl TestNames {
+    /// Records a failing (or, with `error`, erroring) test.
+    pub fn push_failed(&mut self, suite: Option<&str>, name: &str, error: bool) {
+        if self.failed.len() >= MAX_FAILED_TESTS {
+            self.failed_omitted = self.failed_omitted.saturating_add(1);
+            return;
+        }
+        self.failed.push(FailedTest {
+            suite: clean_suite(suite),
+            name: clean_name(name),
+            error,
+        });
+    }
+
+    /// Records a passing test; it is kept as its id (`suite::name`, see [`FailedTest::id`]).
+    pub fn push_passed(&mut self, suite: Option<&str>, name: &str) {
+        if self.passed.len() >= MAX_PASSED_TESTS {
+            self.passed_omitted = self.passed_omitted.saturating_add(1);
+            return;
+        }
+        let id = FailedTest {
+            suite: clean_suite(suite),
+            name: clean_name(name),
+            error: false,
+        }
+        .id();
+        self.passed.push(id);
+    }
+
+    /// Appends another report's names, keeping the bounds: what does not fit is counted.
+    pub fn merge(&mut self, other: TestNames) {
+        let room = MAX_FAILED_TESTS.saturating_sub(self.failed.len());
+        let overflow = other.failed.len().saturating_sub(room);
+        self.failed.extend(other.failed.into_iter().take(room));
+        self.failed_omitted = self
+            .failed_omitted
+            .saturating_add(other.failed_omitted)
+            .saturating_add(overflow as u64);
+        let room = MAX_PASSED_TESTS.saturating_sub(self.passed.len());
+        let overflow = other.passed.len().saturating_sub(room);
+        self.passed.extend(other.passed.into_iter().take(room));
+        self.passed_omitted = self
+            .passed_omitted
+            .saturating_add(other.passed_omitted)
+            .saturating_add(overflow as u64);
+    }
+
+    /// The failing tests named, at most [`MAX_FAILED_TESTS`].
+    pub fn failed(&self) -> &[FailedTest] {
+        &self.failed
+    }
+
+    /// How many failing tests there were beyond [`TestNames::failed`].
+    pub fn failed_omitted(&self) -> u64 {
+        self.failed_omitted
+    }
+
+    /// The ids of the passing tests named, at most [`MAX_PASSED_TESTS`].
+    pub fn passed(&self) -> &[String] {
+        &self.passed
+    }
+
+    /// How many passing tests there were beyond [`TestNames::passed`].
+    pub fn passed_omitted(&self) -> u64 {
+        self.passed_omitted
+    }
+
+    /// Splits into (failed, failed omitted, passed ids, passed omitted).
+    pub fn into_parts(self) -> (Vec<FailedTest>, u64, Vec<String>, u64) {
+        (
+            self.failed,
+            self.failed_omitted,
+            self.passed,
+            self.passed_omitted,
+        )
+    }
+}
+
+fn clean_suite(suite: Option<&str>) -> Option<String> {
+    suite.map(clean_name).filter(|s| !s.is_empty())
+}
+
+/// Makes an untrusted test or suite name safe to store and print.
+///
+/// Drops terminal escape sequences (CSI `ESC [ ... final` and OSC `ESC ] ... BEL/ESC \`, and a
+/// lone `ESC` with the character after it), every other control character (C0, DEL, C1; a newline
+/// or tab becomes a space) and Unicode bidirectional controls, and cuts the result to
+/// [`MAX_TEST_NAME_CHARS`] characters, the last of which is then `…`. Work is bounded by the input
+/// length; nothing here can panic.
+pub fn clean_name(raw: &str) -> String {
+    let mut out = String::new();
+    let mut kept = 0usize;
+    let mut truncated = false;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        let keep = match c {
+            '\u{1b}' => {
+                match chars.next() {
+                    // CSI: parameters and intermediates, then one final byte in @..~.
+                    Some('[') => {
+                        for c in chars.by_ref() {
+                            if ('\u{40}'..='\u{7e}').contains(&c) {
+                                break;
+                            }
+                        }
+                    }
+                    // OSC: up to BEL or ST (ESC \\).
+                    Some(']') => {
+                        while let Some(c) = chars.next() {
+                            if c == '\u{7}' || c == '\u{9c}' {
+                                break;
+                            }
+                            if c == '\u{1b}' {
+                                chars.next_if_eq(&'\\');
+                                break;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                None
+            }
+            '\u{9b}' => {
+                for c in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&c) {
+                        break;
+                    }
+                }
+                None
+            }
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' => None,
+            c => Some(c),
+        };
+        let Some(c) = keep else { continue };
+        if kept == MAX_TEST_NAME_CHARS {
+            truncated = true;
+            break;
+        }
+        out.push(c);
+        kept += 1;
+    }
+    if truncated {
+        // Make room for the mark: drop the last kept character.
+        out.pop();
+        out.push('…');
+    }
+    out
+}
+
+/// What a test report says: the counts, and the names of failing and passing tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestReport {
+    /// The counts (never bounded: every test case is counted).
+    pub counts: TestCounts,
+    /// The names, bounded as [`TestNames`] says.
+    pub names: TestNames,
+}
+
 /// What one parsed report says.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
     /// A test report.
-    Tests(TestCounts),
+    Tests(TestReport),
     /// A coverage report.
     Coverage(CoverageCounts),
     /// A lint report.
@@ -373,7 +554,13 @@ mod tests {
     #[test]
     fn hashed_parse_digests_the_whole_file() {
         let (parsed, digest) = parse_hashed(ReportFormat::Junit, PYTEST).expect("valid report");
-        assert!(matches!(parsed, Parsed::Tests(TestCounts { total: 7, .. })));
+        assert!(matches!(
+            parsed,
+            Parsed::Tests(TestReport {
+                counts: TestCounts { total: 7, .. },
+                ..
+            })
+        ));
         assert_eq!(digest, sha256(PYTEST));
     }
 
@@ -399,6 +586,44 @@ mod tests {
             parse_file(ReportFormat::Junit, &path).expect("valid report")
         );
         assert_eq!(digest, sha256(PYTEST));
+    }
+
+    #[test]
+    fn clean_name_drops_ansi_escapes_and_control_characters() {
+        assert_eq!(clean_name("\u{1b}[31mred\u{1b}[0m"), "red");
+        assert_eq!(clean_name("a\u{1b}]0;title\u{7}b"), "ab");
+        assert_eq!(clean_name("a\u{1b}]8;;http://x\u{1b}\\b"), "ab");
+        assert_eq!(clean_name("tab\there\nnl\u{0}\u{7f}\u{85}"), "tab here nl");
+        assert_eq!(clean_name("\u{9b}2Jclear"), "clear");
+        assert_eq!(clean_name("rtl\u{202e}txt"), "rtltxt");
+        assert_eq!(clean_name("unterminated\u{1b}["), "unterminated");
+        assert_eq!(clean_name("ünïcödé::ok"), "ünïcödé::ok");
+    }
+
+    #[test]
+    fn clean_name_caps_at_the_limit_and_marks_the_cut() {
+        let exact = "é".repeat(MAX_TEST_NAME_CHARS);
+        assert_eq!(clean_name(&exact), exact);
+        let long = clean_name(&"é".repeat(10 * 1024));
+        assert_eq!(long.chars().count(), MAX_TEST_NAME_CHARS);
+        assert!(long.ends_with("é…"));
+    }
+
+    #[test]
+    fn test_names_keep_bounds_when_merged() {
+        let mut a = TestNames::default();
+        let mut b = TestNames::default();
+        for i in 0..80 {
+            a.push_failed(Some("s"), &format!("a{i}"), false);
+            b.push_failed(None, &format!("b{i}"), i == 0);
+        }
+        b.push_passed(Some("s"), "ok");
+        a.merge(b);
+        assert_eq!(a.failed().len(), MAX_FAILED_TESTS);
+        assert_eq!(a.failed()[80].id(), "b0");
+        assert!(a.failed()[80].error);
+        assert_eq!(a.failed_omitted(), 60);
+        assert_eq!(a.passed(), ["s::ok"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! whose sha256 is recorded (the output itself never goes into the statement). Reports are parsed
 //! after the command ends, each in one streaming pass that also hashes the file.
 
-use super::{Parsed, ReportError};
+use super::{Parsed, ReportError, TestNames};
 use crate::collect::{CoverageCounts, LintCounts, TestCounts};
 use crate::config::{CheckConfig, is_inside};
 use crate::sandbox::{Bubblewrap, Seal};
@@ -62,6 +62,31 @@ pub enum RunError {
     },
 }
 
+/// The names of the tests that passed in one `tests` check.
+///
+/// They are kept beside the check's [`CheckRecord`], not in it: the signed local-run predicate
+/// names only failing tests, while the in-toto test-result statement
+/// ([`crate::test_result`]) lists the passing ones too. At most
+/// [`super::MAX_PASSED_TESTS`] ids are kept; `omitted` counts the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassedTests {
+    /// The check's name (as in its [`CheckRecord`]).
+    pub check: String,
+    /// Ids (`suite::name`) of the tests that passed, in report order.
+    pub names: Vec<String>,
+    /// How many more tests passed than `names` lists.
+    pub omitted: u64,
+}
+
+/// What [`run_checks`] produced: the records to sign and, beside them, the passed test names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckRuns {
+    /// One record per check, in configuration order.
+    pub records: Vec<CheckRecord>,
+    /// One entry per `tests` check, in configuration order.
+    pub passed: Vec<PassedTests>,
+}
+
 /// Runs every check in order in `worktree` (sealed as `sealing` says), writing logs into `log_dir`.
 pub fn run_checks(
     checks: &[CheckConfig],
@@ -69,23 +94,27 @@ pub fn run_checks(
     log_dir: &Path,
     sealing: &Sealing<'_>,
     progress: &mut dyn Progress,
-) -> Result<Vec<CheckRecord>, RunError> {
+) -> Result<CheckRuns, RunError> {
     std::fs::create_dir_all(log_dir).map_err(|source| RunError::Log {
         path: log_dir.display().to_string(),
         source,
     })?;
-    let mut records = Vec::with_capacity(checks.len());
+    let mut runs = CheckRuns {
+        records: Vec::with_capacity(checks.len()),
+        passed: Vec::new(),
+    };
     for (i, check) in checks.iter().enumerate() {
         progress.check_started(i, checks.len(), &check.name);
-        let record = run_check(check, worktree, log_dir, sealing)?;
+        let (record, passed) = run_check(check, worktree, log_dir, sealing)?;
         progress.check_finished(
             &check.name,
             record.result,
             Duration::from_millis(record.duration_ms),
         );
-        records.push(record);
+        runs.records.push(record);
+        runs.passed.extend(passed);
     }
-    Ok(records)
+    Ok(runs)
 }
 
 fn run_check(
@@ -93,7 +122,7 @@ fn run_check(
     worktree: &Path,
     log_dir: &Path,
     sealing: &Sealing<'_>,
-) -> Result<CheckRecord, RunError> {
+) -> Result<(CheckRecord, Option<PassedTests>), RunError> {
     let log_path = log_dir.join(format!("{}.log", check.name));
     let log_err = |source| RunError::Log {
         path: log_path.display().to_string(),
@@ -156,12 +185,16 @@ fn run_check(
     let mut coverage: Option<CoverageCounts> = None;
     let mut lint: Option<LintCounts> = None;
     let mut reports = Vec::new();
+    let mut names = TestNames::default();
     for report in &check.reports {
         let label = report.path.display().to_string();
         match parse_report(worktree, &report.path, report.format, deadline) {
             Ok((parsed, sha256)) => {
                 match parsed {
-                    Parsed::Tests(t) => tests.get_or_insert_default().add(&t),
+                    Parsed::Tests(t) => {
+                        tests.get_or_insert_default().add(&t.counts);
+                        names.merge(t.names);
+                    }
                     Parsed::Coverage(c) => coverage.get_or_insert_default().add(&c),
                     Parsed::Lint(l) => lint.get_or_insert_default().add(&l),
                 }
@@ -197,7 +230,14 @@ fn run_check(
     }
     // A check of a kind whose report could not be read has no counts for that kind: record the
     // absence rather than zeros, so a policy threshold on it is a missing metric, never a pass.
-    Ok(CheckRecord {
+    // Test names are recorded for `tests` checks only, like their counts.
+    let is_tests = check.kind == CheckKind::Tests;
+    let (failed_tests, failed_tests_omitted, passed_names, passed_omitted) = if is_tests {
+        names.into_parts()
+    } else {
+        TestNames::default().into_parts()
+    };
+    let record = CheckRecord {
         name: check.name.clone(),
         kind: check.kind,
         command: check.run.clone(),
@@ -213,8 +253,8 @@ fn run_check(
                 functions: c.functions.map(Into::into),
             }),
         lint: lint.filter(|_| check.kind == CheckKind::Lint),
-        failed_tests: Vec::new(),
-        failed_tests_omitted: 0,
+        failed_tests,
+        failed_tests_omitted,
         network: (!check.network).then_some(false),
         reports,
         log: Some(FileRecord {
@@ -226,7 +266,13 @@ fn run_check(
             sha256: hex::encode(log_sha256),
         }),
         problems,
-    })
+    };
+    let passed = is_tests.then(|| PassedTests {
+        check: check.name.clone(),
+        names: passed_names,
+        omitted: passed_omitted,
+    });
+    Ok((record, passed))
 }
 
 /// Resolves a report path inside the worktree and parses it, under the check's deadline.

@@ -195,4 +195,4 @@ impl PolicyError {
 }
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

@@ -602,11 +602,60 @@ fn check_subject(
     }
 }
 
+/// The `predicateType` of the statement a bundle carries, without verifying anything.
+///
+/// `None` when the bytes are not a bundle with one DSSE envelope whose payload is a JSON object
+/// with a string `predicateType`. Callers use it to tell bundles of other predicates (such as
+/// [`crate::test_result::TEST_RESULT_PREDICATE_TYPE`]) apart from local-run bundles; a claim read
+/// this way is only a label, never a verified fact.
+pub fn predicate_type_of(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "predicateType")]
+        predicate_type: String,
+    }
+    let bundle = Bundle::from_slice(bytes).ok()?;
+    let envelope = bundle.single_signature_envelope().ok()?;
+    serde_json::from_slice::<Head>(&envelope.payload)
+        .ok()
+        .map(|h| h.predicate_type)
+}
+
+/// True for a bundle that claims to carry an in-toto test-result statement.
+pub fn is_test_result_bundle(bytes: &[u8]) -> bool {
+    predicate_type_of(bytes).as_deref() == Some(crate::test_result::TEST_RESULT_PREDICATE_TYPE)
+}
+
 /// Verifies every bundle for a commit, picks the newest verified one and judges it with the policy.
+///
+/// Test-result bundles (stored beside local-run bundles) are listed with an informational
+/// finding and otherwise ignored: the policy judges local-run statements only.
 pub fn verify_commit(bundles: &[StoredBundle], ctx: &Context<'_>) -> Report {
     let mut reports = Vec::with_capacity(bundles.len());
     let mut verified = Vec::new();
     for (i, b) in bundles.iter().enumerate() {
+        if is_test_result_bundle(&b.bytes) {
+            reports.push(BundleReport {
+                location: b.location.clone(),
+                signer: None,
+                key_id: None,
+                finished_on: None,
+                selected: false,
+                checks: Vec::new(),
+                findings: vec![
+                    Finding::info(
+                        Code::PredicateTypeUnsupported,
+                        "an in-toto test-result statement: listed, not judged by the policy",
+                    )
+                    .expected_found(
+                        PREDICATE_TYPE,
+                        crate::test_result::TEST_RESULT_PREDICATE_TYPE,
+                    )
+                    .hint("`ci-attest inspect` shows its result and failing tests"),
+                ],
+            });
+            continue;
+        }
         let v = verify_bundle(&b.bytes, ctx);
         let parsed = v
             .verified
@@ -678,5 +727,87 @@ pub fn verify_commit(bundles: &[StoredBundle], ctx: &Context<'_>) -> Report {
         verdict,
         bundles: reports,
         findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sign::key::SigningKey;
+    use crate::test_result::{TEST_RESULT_PREDICATE_TYPE, TestResultPredicate};
+
+    fn signed(statement_json: &[u8]) -> Vec<u8> {
+        let key = SigningKey::generate().expect("the system RNG works in tests");
+        crate::sign::sign_statement(statement_json, &key)
+            .to_json()
+            .into_bytes()
+    }
+
+    fn test_result_bundle() -> Vec<u8> {
+        let st = Statement {
+            statement_type: STATEMENT_TYPE.to_string(),
+            subject: vec![],
+            predicate_type: TEST_RESULT_PREDICATE_TYPE.to_string(),
+            predicate: TestResultPredicate {
+                result: crate::statement::Outcome::Failed,
+                configuration: vec![],
+                url: None,
+                passed_tests: vec![],
+                warned_tests: vec![],
+                failed_tests: vec!["s::t".into()],
+            },
+        };
+        signed(&st.to_json())
+    }
+
+    #[test]
+    fn predicate_type_of_names_the_statement_kind_without_verifying() {
+        assert_eq!(
+            predicate_type_of(&test_result_bundle()).as_deref(),
+            Some(TEST_RESULT_PREDICATE_TYPE)
+        );
+        assert!(is_test_result_bundle(&test_result_bundle()));
+        let other = signed(br#"{"_type":"x","subject":[],"predicateType":"https://ci-attest.dev/local-run/v1","predicate":{}}"#);
+        assert_eq!(predicate_type_of(&other).as_deref(), Some(PREDICATE_TYPE));
+        assert!(!is_test_result_bundle(&other));
+        assert_eq!(predicate_type_of(b"not a bundle"), None);
+        assert_eq!(predicate_type_of(&signed(b"[1]")), None);
+    }
+
+    #[test]
+    fn verify_commit_lists_a_test_result_bundle_without_rejecting_for_it() {
+        let commit = CommitInfo {
+            id: crate::git::CommitId::parse(&"ab".repeat(20)).expect("valid id"),
+            sha256: "cd".repeat(32),
+            tree: "ef".repeat(20),
+        };
+        let policy = crate::policy::test_support::policy("");
+        let root = crate::trust::TrustedRoot::production();
+        let ctx = Context {
+            commit: &commit,
+            policy: &policy,
+            keys: &NoKeys,
+            at: crate::policy::test_support::at("2026-11-02T00:00:00Z"),
+            trusted_root: &root,
+        };
+        let bundles = [StoredBundle {
+            location: "tr.sigstore.json".into(),
+            bytes: test_result_bundle(),
+        }];
+        let report = verify_commit(&bundles, &ctx);
+        assert_eq!(report.bundles.len(), 1);
+        let listed = &report.bundles[0];
+        assert!(!listed.selected);
+        assert_eq!(listed.findings.len(), 1);
+        assert_eq!(listed.findings[0].code, Code::PredicateTypeUnsupported);
+        assert!(!listed.findings[0].is_error());
+        // No local-run bundle: rejected for that reason alone.
+        let errors: Vec<Code> = report
+            .findings
+            .iter()
+            .filter(|f| f.is_error())
+            .map(|f| f.code)
+            .collect();
+        assert_eq!(errors, [Code::NoAttestation]);
     }
 }
