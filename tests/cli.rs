@@ -98,6 +98,19 @@ fn a_failing_check_is_still_signed_and_then_rejected() {
     assert_eq!(f["expected"], "tests.failed <= 0");
     assert_eq!(f["found"], "tests.failed = 1");
     assert!(f["origin"]["line"].as_u64().is_some(), "{f:#}");
+    // The failing test is named, in the text and markdown reports alike.
+    for (format, name) in [
+        ("text", "tests.test_calc::test_div"),
+        ("markdown", "tests.test\\_calc::test\\_div"),
+    ] {
+        let out = p
+            .cmd()
+            .args(["verify", "--format", format])
+            .output()
+            .expect("runs");
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains(name), "{format}: {s}");
+    }
 }
 
 #[test]
@@ -541,7 +554,18 @@ fn the_newest_verified_bundle_decides() {
     );
     let (_, report) = p.verify_json(&[]);
     assert_eq!(report["verdict"], "accepted");
-    assert_eq!(report["bundles"][1]["selected"], true, "{report:#}");
+    let selected: Vec<&serde_json::Value> = report["bundles"]
+        .as_array()
+        .expect("bundles")
+        .iter()
+        .filter(|b| b["selected"] == true)
+        .collect();
+    assert_eq!(selected.len(), 1, "{report:#}");
+    assert_eq!(
+        selected[0]["location"],
+        p.bundles()[1].to_str().expect("utf-8"),
+        "the newer local-run bundle (test-result bundles are listed, never selected)"
+    );
 }
 
 #[test]

@@ -153,3 +153,68 @@ fn verify_reports_follow_the_published_report_schema() {
         assert_eq!((code, said.as_str()), (0, "VALID"), "{args:?}");
     }
 }
+
+#[test]
+fn the_test_result_statement_verifies_like_the_main_one() {
+    let p = Project::passing();
+    p.write(
+        "fixtures/junit.xml",
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/project/junit-fail.xml"),
+        )
+        .expect("fixture"),
+    );
+    p.commit("a failing test");
+    p.keygen();
+    assert_eq!(p.run().status.code(), Some(1));
+    let bundles = p.test_result_bundles();
+    assert_eq!(
+        bundles.len(),
+        1,
+        "one test-result bundle beside the local-run one"
+    );
+    let key = p.root.join("keys/ci-attest.pub");
+    let (code, out) = run(Command::new("node")
+        .arg(interop("verify.mjs"))
+        .arg(&bundles[0])
+        .arg(&key));
+    assert_eq!((code, out.as_str()), (0, "VERIFIED"));
+    let (code, out) = run(Command::new(python())
+        .arg(interop("verify_dsse.py"))
+        .arg(&bundles[0])
+        .arg(&key));
+    assert_eq!((code, out.as_str()), (0, "VERIFIED"));
+    // The standard predicate, with the same subject as the local-run statement.
+    use base64::Engine;
+    let statement = |b: &Path| -> serde_json::Value {
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b).expect("read")).expect("json");
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(json["dsseEnvelope"]["payload"].as_str().expect("payload"))
+            .expect("base64");
+        serde_json::from_slice(&payload).expect("statement")
+    };
+    let tr = statement(&bundles[0]);
+    let main = statement(&p.bundles()[0]);
+    assert_eq!(
+        tr["predicateType"],
+        "https://in-toto.io/attestation/test-result/v0.1"
+    );
+    assert_eq!(tr["subject"], main["subject"]);
+    assert_eq!(tr["predicate"]["result"], "FAILED");
+    assert_eq!(
+        tr["predicate"]["configuration"][0]["digest"]["sha256"],
+        main["predicate"]["config"]["sha256"]
+    );
+    let failed = tr["predicate"]["failedTests"]
+        .as_array()
+        .expect("failedTests");
+    assert!(!failed.is_empty(), "{tr:#}");
+    assert_eq!(
+        main["predicate"]["checks"][0]["failedTests"]
+            .as_array()
+            .expect("named in the main predicate too")
+            .len(),
+        failed.len()
+    );
+}

@@ -349,8 +349,46 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let location = store
         .put(&out.commit.id, bundle.to_json().as_bytes())
         .map_err(Failure::unavailable)?;
+    // The standard in-toto test-result statement, signed the same way and stored beside it, for
+    // tools that read only vetted predicates (verify lists it and does not judge it).
+    let test_result_location = if out
+        .config
+        .checks
+        .iter()
+        .any(|c| c.kind == ci_attest::statement::CheckKind::Tests)
+    {
+        let config_sha256 = out
+            .statement
+            .predicate
+            .config
+            .as_ref()
+            .map(|c| c.sha256.clone())
+            .unwrap_or_default();
+        let tr = ci_attest::test_result::test_result_statement(
+            &out.statement,
+            &out.passed_tests,
+            &config_sha256,
+        );
+        let tr_bundle = match &signed {
+            Signed::Key(key) => ci_attest::sign::sign_statement(&tr.to_json(), key),
+            Signed::Keyless(token, services) => {
+                ci_attest::sign::keyless::sign_statement_keyless(&tr.to_json(), token, services)
+                    .map_err(Failure::unavailable)?
+            }
+        };
+        Some(
+            store
+                .put(&out.commit.id, tr_bundle.to_json().as_bytes())
+                .map_err(Failure::unavailable)?,
+        )
+    } else {
+        None
+    };
 
     println!("bundle: {location}");
+    if let Some(l) = &test_result_location {
+        println!("tests:  {l} (in-toto test-result)");
+    }
     println!("commit: {}  signed by {fingerprint}", out.commit.id);
     println!("logs:   {}", log_dir.display());
     println!();

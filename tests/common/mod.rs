@@ -198,8 +198,25 @@ impl Project {
         bundle_time(self.bundles().last().expect("a bundle"), offset_secs)
     }
 
-    /// The bundle files in the store, in order.
+    /// The local-run bundles in the store, in order (the test-result bundles stored beside them
+    /// are left out; see [`Project::all_bundles`]).
     pub fn bundles(&self) -> Vec<PathBuf> {
+        self.all_bundles()
+            .into_iter()
+            .filter(|b| !is_test_result(b))
+            .collect()
+    }
+
+    /// The test-result bundles in the store, in order.
+    pub fn test_result_bundles(&self) -> Vec<PathBuf> {
+        self.all_bundles()
+            .into_iter()
+            .filter(|b| is_test_result(b))
+            .collect()
+    }
+
+    /// Every bundle file in the store, in order.
+    pub fn all_bundles(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.root.join(".ci-attest"))
             .map(|d| {
                 d.filter_map(|e| e.ok().map(|e| e.path()))
@@ -250,6 +267,13 @@ pub fn assert_finding(report: &serde_json::Value, code: &str) {
         finding["hint"].is_string(),
         "{code} must give a hint: {finding:#}"
     );
+}
+
+/// True when a bundle's statement is an in-toto test-result statement.
+pub fn is_test_result(bundle: &Path) -> bool {
+    std::fs::read(bundle)
+        .ok()
+        .is_some_and(|b| ci_attest::verify::is_test_result_bundle(&b))
 }
 
 /// A bundle's signed `finishedOn`, moved by `offset_secs`, as RFC 3339.
