@@ -60,7 +60,11 @@ fn pushed_bundles_are_fetched_back_verified_and_reported_as_a_check_run() {
         text(&out)
     );
     let uploaded = fake.attestations();
-    assert_eq!(uploaded.len(), 1);
+    assert_eq!(
+        uploaded.len(),
+        2,
+        "the local-run and the test-result bundle"
+    );
     let info = ci_attest::git::Repo::discover(&p.root)
         .and_then(|r| r.commit_info(&ci_attest::git::CommitId::parse(&head).expect("id")))
         .expect("commit info");
@@ -107,7 +111,7 @@ fn a_rejected_commit_gets_a_failing_check_run_and_a_failure_status() {
     let p = attested();
     run_ok(gh_cmd(&p, &fake), &["push", "--to", "github"]);
     run_ok(gh_cmd(&p, &fake), &["push", "--to", "github"]); // twice: harmless
-    assert_eq!(fake.attestations().len(), 1);
+    assert_eq!(fake.attestations().len(), 2);
     forget_local_bundles(&p);
     let strict = common::POLICY.replace("min = 85.0", "min = 99.5");
     std::fs::write(p.root.join("policies/strict.toml"), strict).expect("write policy");
@@ -192,7 +196,12 @@ fn pages_and_bundle_urls_are_followed_and_storage_gets_no_token() {
     let out = p.run(); // a second bundle for the same commit
     assert!(out.status.success(), "{}", text(&out));
     run_ok(gh_cmd(&p, &fake), &["push", "--to", "github"]);
-    assert_eq!(fake.attestations().len(), 2);
+    assert_eq!(
+        fake.attestations().len(),
+        3,
+        "two local-run bundles; the two runs' test-result statements are the same claim, and \
+         deterministic ECDSA (RFC 6979) makes them the same bundle, stored once"
+    );
     fake.paginate(1, true);
     forget_local_bundles(&p);
     let (out, report) = {
@@ -207,15 +216,15 @@ fn pages_and_bundle_urls_are_followed_and_storage_gets_no_token() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         report["bundles"].as_array().map(Vec::len),
-        Some(2),
-        "{report:#}"
+        Some(3),
+        "every stored bundle is listed (the test-result one is not judged): {report:#}"
     );
     let reqs = fake.requests();
     let lists = reqs
         .iter()
         .filter(|r| r.path.contains("/attestations/sha256:"))
         .count();
-    assert_eq!(lists, 2, "two pages");
+    assert_eq!(lists, 3, "three pages of one");
     let storage: Vec<_> = reqs
         .iter()
         .filter(|r| r.path.starts_with("/storage/"))
@@ -241,7 +250,7 @@ fn push_notify_sends_a_repository_dispatch_and_git_push_works() {
     );
     let out = run_ok(gh_cmd(&p, &fake), &["push", "--to", "git", "--notify"]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 new"),
+        String::from_utf8_lossy(&out.stdout).contains("2 new"),
         "{}",
         text(&out)
     );
@@ -286,13 +295,16 @@ fn rate_limits_server_errors_and_dropped_connections_are_retried() {
         started.elapsed() >= std::time::Duration::from_secs(1),
         "retry-after honoured"
     );
-    assert_eq!(fake.attestations().len(), 1);
+    assert_eq!(fake.attestations().len(), 2);
     let posts = fake
         .requests()
         .iter()
         .filter(|r| r.method == "POST")
         .count();
-    assert_eq!(posts, 4, "three failures, then success");
+    assert_eq!(
+        posts, 5,
+        "three failures, then success, then the test-result bundle"
+    );
 
     forget_local_bundles(&p);
     fake.fail_next(vec![Fault::Drop, Fault::Status(503, vec![], String::new())]);

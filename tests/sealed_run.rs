@@ -184,6 +184,9 @@ fn a_hostile_check_finds_no_password_token_key_or_git_folder() {
     std::fs::write(home.join(".ssh/id_ed25519"), "SSH-PRIVATE-KEY-BYTES").expect("ssh key");
     std::fs::write(home.join(".netrc"), "machine x password NETRC-SECRET").expect("netrc");
     let keys = ext.path().join("signer-keys");
+    let agent = ext.path().join("agent-dir");
+    std::fs::create_dir_all(&agent).expect("agent dir");
+    std::fs::write(agent.join("agent.sock"), "AGENT-SOCKET-STAND-IN").expect("agent");
     // Everything a thief would try: the environment, every process's environ, the key in the
     // repository and outside it, the repository's git folder, the store and the home folder.
     let script = format!(
@@ -192,8 +195,9 @@ fn a_hostile_check_finds_no_password_token_key_or_git_folder() {
          echo HEAD=$(git rev-parse HEAD); echo COMMON=$(git rev-parse --git-common-dir); \
          cat $(git rev-parse --git-common-dir)/config; ls $(git rev-parse --git-common-dir)/refs/heads 2>&1; \
          git for-each-ref; cat {root}/.ci-attest/*.pub 2>&1; \
-         cat $HOME/.ssh/* $HOME/.netrc 2>&1; ls /tmp; true",
+         cat $HOME/.ssh/* $HOME/.netrc {agent}/* 2>&1; ls /tmp; true",
         keys = keys.display(),
+        agent = agent.display(),
         root = "$PWD",
     );
     let p = Project::with(&[(".ci-attest.toml", custom_check(&script))]);
@@ -215,6 +219,7 @@ fn a_hostile_check_finds_no_password_token_key_or_git_folder() {
         .env("SIGSTORE_ID_TOKEN", "OIDC-TOKEN-eyJhbGciOi")
         .env("GITHUB_TOKEN", "ghp_FORGE-TOKEN-123456")
         .env("HOME", &home)
+        .env("SSH_AUTH_SOCK", agent.join("agent.sock"))
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", text(&out));
@@ -229,6 +234,7 @@ fn a_hostile_check_finds_no_password_token_key_or_git_folder() {
         "ghp_FORGE-TOKEN-123456",
         "SSH-PRIVATE-KEY-BYTES",
         "NETRC-SECRET",
+        "AGENT-SOCKET-STAND-IN",
         "PRIVATE KEY",
         "refs/heads/main",
         "[remote",

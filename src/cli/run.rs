@@ -233,6 +233,15 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             password,
         }
     };
+    // Agent sockets named by the environment (ssh, gpg) live wherever the agent put them.
+    for var in ["SSH_AUTH_SOCK", "GPG_AGENT_INFO"] {
+        if let Some(v) = std::env::var_os(var) {
+            let path = PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default());
+            if path.is_absolute() {
+                hide.push(ci_attest::sandbox::hide_with_folder(&path, &keep));
+            }
+        }
+    }
     if let Some(file) = &args.password_file {
         let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
         hide.push(file);
