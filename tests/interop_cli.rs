@@ -185,17 +185,8 @@ fn the_test_result_statement_verifies_like_the_main_one() {
         .arg(&key));
     assert_eq!((code, out.as_str()), (0, "VERIFIED"));
     // The standard predicate, with the same subject as the local-run statement.
-    use base64::Engine;
-    let statement = |b: &Path| -> serde_json::Value {
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(b).expect("read")).expect("json");
-        let payload = base64::engine::general_purpose::STANDARD
-            .decode(json["dsseEnvelope"]["payload"].as_str().expect("payload"))
-            .expect("base64");
-        serde_json::from_slice(&payload).expect("statement")
-    };
-    let tr = statement(&bundles[0]);
-    let main = statement(&p.bundles()[0]);
+    let tr = statement_of(&bundles[0]);
+    let main = statement_of(&p.bundles()[0]);
     assert_eq!(
         tr["predicateType"],
         "https://in-toto.io/attestation/test-result/v0.1"

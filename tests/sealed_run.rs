@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,21 +18,9 @@ fn outside_tmp() -> tempfile::TempDir {
     tempfile::tempdir_in(base).expect("tempdir")
 }
 
-/// The statement of the newest bundle in the store.
+/// The statement of the newest local-run bundle in the store.
 fn statement(p: &Project) -> serde_json::Value {
-    use base64::Engine;
-    let bundles: Vec<PathBuf> = p
-        .bundles()
-        .into_iter()
-        .filter(|b| !b.to_string_lossy().contains("test-result"))
-        .collect();
-    let bundle: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundles.last().expect("a bundle")).expect("read"))
-            .expect("json");
-    let payload = base64::engine::general_purpose::STANDARD
-        .decode(bundle["dsseEnvelope"]["payload"].as_str().expect("payload"))
-        .expect("base64");
-    serde_json::from_slice(&payload).expect("statement")
+    statement_of(p.bundles().last().expect("a bundle"))
 }
 
 /// Every log the run wrote, concatenated.

@@ -1,6 +1,7 @@
 //! `ci-attest inspect`.
 
 use super::{CmdResult, EXIT_OK, Failure, Format};
+use ci_attest::collect::clean_name;
 use ci_attest::report::{CheckSummary, format_number, outcome_str};
 use std::path::PathBuf;
 
@@ -57,22 +58,7 @@ pub fn run(args: Args) -> CmdResult {
             );
         }
         Format::Text | Format::Markdown => {
-            println!(
-                "bundle   {} (not verified: use `ci-attest verify`)",
-                args.bundle.display()
-            );
-            println!("signer   {signer}");
-            for s in &statement.subject {
-                println!(
-                    "subject  {}  {}",
-                    s.name.as_deref().unwrap_or("-"),
-                    s.digest
-                        .iter()
-                        .map(|(k, v)| format!("{k}:{v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                );
-            }
+            print_header(&args, &signer, &statement.subject, None);
             println!("run      {} .. {}", p.started_on, p.finished_on);
             println!(
                 "source   {} tree {}{}{}",
@@ -125,7 +111,6 @@ pub fn run(args: Args) -> CmdResult {
 
 /// Shows an in-toto test-result bundle: its subject, result, configuration and failing tests.
 fn inspect_test_result(args: &Args, payload: &[u8], signer: &str) -> CmdResult {
-    use ci_attest::collect::clean_name;
     use ci_attest::report::SHOWN_FAILED_TESTS;
     let statement: ci_attest::test_result::TestResultStatement = serde_json::from_slice(payload)
         .map_err(|e| {
@@ -155,33 +140,14 @@ fn inspect_test_result(args: &Args, payload: &[u8], signer: &str) -> CmdResult {
             );
         }
         Format::Text | Format::Markdown => {
-            println!(
-                "bundle   {} (not verified: use `ci-attest verify`)",
-                args.bundle.display()
+            print_header(
+                &args,
+                &signer,
+                &statement.subject,
+                Some(&statement.predicate_type),
             );
-            println!("signer   {signer}");
-            println!("type     {} (test result)", statement.predicate_type);
-            for s in &statement.subject {
-                println!(
-                    "subject  {}  {}",
-                    clean_name(s.name.as_deref().unwrap_or("-")),
-                    s.digest
-                        .iter()
-                        .map(|(k, v)| format!("{}:{}", clean_name(k), clean_name(v)))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                );
-            }
             for c in &p.configuration {
-                println!(
-                    "config   {}  {}",
-                    clean_name(c.name.as_deref().unwrap_or("-")),
-                    c.digest
-                        .iter()
-                        .map(|(k, v)| format!("{}:{}", clean_name(k), clean_name(v)))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                );
+                println!("config   {}", descriptor(c));
             }
             println!("result   {}", outcome_str(p.result));
             println!(
@@ -200,4 +166,37 @@ fn inspect_test_result(args: &Args, payload: &[u8], signer: &str) -> CmdResult {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// The lines every text view of a bundle starts with; unsigned-or-not, all text is cleaned.
+fn print_header(
+    args: &Args,
+    signer: &str,
+    subject: &[ci_attest::statement::ResourceDescriptor],
+    test_result_type: Option<&str>,
+) {
+    println!(
+        "bundle   {} (not verified: use `ci-attest verify`)",
+        args.bundle.display()
+    );
+    println!("signer   {}", clean_name(signer));
+    if let Some(t) = test_result_type {
+        println!("type     {} (test result)", clean_name(t));
+    }
+    for s in subject {
+        println!("subject  {}", descriptor(s));
+    }
+}
+
+/// `name  alg:digest ...`, cleaned for a terminal.
+fn descriptor(d: &ci_attest::statement::ResourceDescriptor) -> String {
+    format!(
+        "{}  {}",
+        clean_name(d.name.as_deref().unwrap_or("-")),
+        d.digest
+            .iter()
+            .map(|(k, v)| format!("{}:{}", clean_name(k), clean_name(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }

@@ -276,15 +276,20 @@ pub fn is_test_result(bundle: &Path) -> bool {
         .is_some_and(|b| ci_attest::verify::is_test_result_bundle(&b))
 }
 
-/// A bundle's signed `finishedOn`, moved by `offset_secs`, as RFC 3339.
-pub fn bundle_time(bundle: &Path, offset_secs: i64) -> String {
+/// The in-toto statement a bundle file's DSSE payload holds (not verified).
+pub fn statement_of(bundle: &Path) -> serde_json::Value {
     use base64::Engine;
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bundle).expect("read bundle")).expect("JSON");
     let payload = base64::engine::general_purpose::STANDARD
         .decode(json["dsseEnvelope"]["payload"].as_str().expect("payload"))
         .expect("base64");
-    let statement: serde_json::Value = serde_json::from_slice(&payload).expect("statement");
+    serde_json::from_slice(&payload).expect("statement")
+}
+
+/// A bundle's signed `finishedOn`, moved by `offset_secs`, as RFC 3339.
+pub fn bundle_time(bundle: &Path, offset_secs: i64) -> String {
+    let statement = statement_of(bundle);
     let finished = statement["predicate"]["finishedOn"]
         .as_str()
         .expect("finishedOn");
