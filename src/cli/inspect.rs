@@ -141,7 +141,7 @@ fn inspect_test_result(args: &Args, payload: &[u8], signer: &str) -> CmdResult {
         }
         Format::Text | Format::Markdown => {
             print_header(
-                &args,
+                args,
                 &signer,
                 &statement.subject,
                 Some(&statement.predicate_type),
