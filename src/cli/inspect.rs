@@ -142,7 +142,7 @@ fn inspect_test_result(args: &Args, payload: &[u8], signer: &str) -> CmdResult {
         Format::Text | Format::Markdown => {
             print_header(
                 args,
-                &signer,
+                signer,
                 &statement.subject,
                 Some(&statement.predicate_type),
             );
