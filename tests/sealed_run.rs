@@ -11,10 +11,16 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A folder outside `/tmp` (the sandbox gives checks a private `/tmp`): what a user's home is.
+/// A folder outside `/tmp` (the sandbox gives checks a private `/tmp`), as a user's home or a
+/// virtualenv is: cargo's target tmp folder, or `/var/tmp` when the checkout itself is under `/tmp`.
 fn outside_tmp() -> tempfile::TempDir {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    std::fs::create_dir_all(base).expect("target tmp");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let base = if target.starts_with("/tmp") {
+        Path::new("/var/tmp")
+    } else {
+        target
+    };
+    std::fs::create_dir_all(base).expect("outside-tmp folder");
     tempfile::tempdir_in(base).expect("tempdir")
 }
 
