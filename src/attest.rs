@@ -162,7 +162,7 @@ pub fn run(
             let objects_at = run_dir.path().join("objects");
             checkout.point_objects_at(&objects_at)?;
             let mut extra = options.hide.clone();
-            extra.push(repo.common_dir()?);
+            extra.push(checkout.common_dir().to_path_buf());
             extra.extend(repo.worktree_paths()?);
             let seal = Seal {
                 repo_root: repo.root().to_path_buf(),

@@ -230,23 +230,6 @@ impl Repo {
         (!url.is_empty()).then(|| canonical_remote_url(&url))
     }
 
-    /// The folder of the repository's object store (`git rev-parse --git-path objects`).
-    pub fn objects_dir(&self) -> Result<PathBuf, GitError> {
-        let line = self.git_line(&[
-            "rev-parse",
-            "--path-format=absolute",
-            "--git-path",
-            "objects",
-        ])?;
-        Ok(PathBuf::from(line))
-    }
-
-    /// The repository's common git folder (`.git` of the main working tree).
-    pub fn common_dir(&self) -> Result<PathBuf, GitError> {
-        let line = self.git_line(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
-        Ok(PathBuf::from(line))
-    }
-
     /// Every working tree of the repository (the main one and linked worktrees).
     pub fn worktree_paths(&self) -> Result<Vec<PathBuf>, GitError> {
         let out = self.git(&["worktree", "list", "--porcelain", "-z"])?;
@@ -266,7 +249,22 @@ impl Repo {
     /// filters, hooks and `core.*` settings of the signer cannot change what is tested; replace refs
     /// and grafts are ignored as in every git call.
     pub fn pristine_checkout(&self, id: &CommitId, dir: &Path) -> Result<Checkout, GitError> {
-        let objects = self.objects_dir()?;
+        let dirs = self.git_line(&[
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-common-dir",
+            "--git-path",
+            "objects",
+        ])?;
+        let mut lines = dirs.lines();
+        let (Some(common_dir), Some(objects)) = (lines.next(), lines.next()) else {
+            return Err(GitError::Unexpected {
+                args: "rev-parse --git-common-dir --git-path objects".into(),
+                expected: "two paths".into(),
+                found: dirs,
+            });
+        };
+        let (common_dir, objects) = (PathBuf::from(common_dir), PathBuf::from(objects));
         let path = dir.join("checkout");
         let gitdir = path.join(".git");
         let io = GitError::Io;
@@ -282,6 +280,7 @@ impl Repo {
         std::fs::write(gitdir.join("HEAD"), format!("{id}\n")).map_err(io)?;
         let checkout = Checkout {
             path,
+            common_dir,
             objects,
             alternates: gitdir.join("objects/info/alternates"),
         };
@@ -314,6 +313,7 @@ impl Repo {
 #[derive(Debug)]
 pub struct Checkout {
     path: PathBuf,
+    common_dir: PathBuf,
     objects: PathBuf,
     alternates: PathBuf,
 }
@@ -322,6 +322,11 @@ impl Checkout {
     /// The checkout's folder.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The repository's common git folder (hidden from checks).
+    pub fn common_dir(&self) -> &Path {
+        &self.common_dir
     }
 
     /// The repository's real object store, which the checkout borrows objects from.
