@@ -68,14 +68,7 @@ fn text_and_markdown_reports_name_the_verdict() {
 #[test]
 fn a_failing_check_is_still_signed_and_then_rejected() {
     let p = Project::passing();
-    p.write(
-        "fixtures/junit.xml",
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/project/junit-fail.xml"),
-        )
-        .expect("fixture"),
-    );
+    p.write("fixtures/junit.xml", &fixture("junit-fail.xml"));
     p.commit("a failing test");
     p.keygen();
     let out = p.run();

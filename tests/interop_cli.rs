@@ -157,13 +157,7 @@ fn verify_reports_follow_the_published_report_schema() {
 #[test]
 fn the_test_result_statement_verifies_like_the_main_one() {
     let p = Project::passing();
-    p.write(
-        "fixtures/junit.xml",
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/project/junit-fail.xml"),
-        )
-        .expect("fixture"),
-    );
+    p.write("fixtures/junit.xml", &fixture("junit-fail.xml"));
     p.commit("a failing test");
     p.keygen();
     assert_eq!(p.run().status.code(), Some(1));

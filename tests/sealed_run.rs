@@ -62,20 +62,8 @@ fn assert_bwrap() {
 fn the_commits_config_decides_not_the_working_trees() {
     assert_bwrap();
     let p = Project::passing();
-    p.write(
-        "fixtures/junit.xml",
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/project/junit-fail.xml"),
-        )
-        .expect("fixture"),
-    );
-    p.write(
-        "fixtures/pass.xml",
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/project/junit-pass.xml"),
-        )
-        .expect("fixture"),
-    );
+    p.write("fixtures/junit.xml", &fixture("junit-fail.xml"));
+    p.write("fixtures/pass.xml", &fixture("junit-pass.xml"));
     p.commit("a failing test");
     // An uncommitted edit that would make the tests "pass".
     let committed = std::fs::read_to_string(p.root.join(".ci-attest.toml")).expect("config");

@@ -88,7 +88,8 @@ pub struct Project {
     pub root: PathBuf,
 }
 
-fn fixture(name: &str) -> String {
+/// A file of `tests/fixtures/project/`.
+pub fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/project")
         .join(name);
