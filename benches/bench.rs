@@ -110,14 +110,14 @@ fn bench_verify(dir: &Path) {
     // Warm up, then measure.
     for _ in 0..20 {
         assert_eq!(
-            verify_commit(&bundles, &ctx).verdict,
+            verify_commit(&ci_attest::store::Fetched::of(bundles.clone()), &ctx).verdict,
             ci_attest::report::Verdict::Accepted
         );
     }
     let samples: Vec<Duration> = (0..if full() { 500 } else { 5 })
         .map(|_| {
             let t = Instant::now();
-            let r = verify_commit(&bundles, &ctx);
+            let r = verify_commit(&ci_attest::store::Fetched::of(bundles.clone()), &ctx);
             let d = t.elapsed();
             assert_eq!(r.verdict, ci_attest::report::Verdict::Accepted);
             d

@@ -111,6 +111,21 @@ codes! {
     SigningTimeUnverified = "signing-time-unverified",
     /// The signature is valid but for another artifact (subject or message digest).
     ArtifactMismatch = "artifact-mismatch",
+    /// A store item is not a readable bundle: not a regular file or blob, too large, beyond the
+    /// per-commit limits, unreadable, or not matching its name.
+    StoreItemInvalid = "store-item-invalid",
+    /// The statement's JSON holds the same key twice in one object (anywhere in the payload).
+    StatementDuplicateKey = "statement-duplicate-key",
+    /// A time in the statement is not an RFC 3339 time within the representable range.
+    StatementTimeInvalid = "statement-time-invalid",
+    /// A check's test counts do not add up (passed + failed + skipped must equal total).
+    TestCountsInconsistent = "test-counts-inconsistent",
+    /// A coverage figure claims more covered items than its total.
+    CoverageCountsInconsistent = "coverage-counts-inconsistent",
+    /// A coverage percentage differs from covered / total beyond rounding.
+    CoveragePercentInconsistent = "coverage-percent-inconsistent",
+    /// Two checks of the statement share one name.
+    CheckNameDuplicate = "check-name-duplicate",
 }
 
 impl Code {
@@ -174,6 +189,17 @@ impl Code {
             }
             Code::TlogEntryMissing => {
                 "sign keylessly (`ci-attest run --keyless`) so the bundle is logged"
+            }
+            Code::StoreItemInvalid => {
+                "remove the item from the store; the other bundles of the commit were judged without it"
+            }
+            Code::StatementDuplicateKey
+            | Code::StatementTimeInvalid
+            | Code::TestCountsInconsistent
+            | Code::CoverageCountsInconsistent
+            | Code::CoveragePercentInconsistent
+            | Code::CheckNameDuplicate => {
+                "ci-attest never writes such a statement: the signer's tool or key is not to be trusted"
             }
         }
     }

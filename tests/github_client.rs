@@ -218,7 +218,7 @@ fn the_github_store_puts_and_fetches_by_the_commit_object_digest() {
     let store = GitHubStore::new(client(&fake, TOKEN), repo);
     let location = store.put(&id, bundle.to_string().as_bytes()).expect("put");
     assert_eq!(location, "github:acme/app attestation 1");
-    let fetched = store.fetch(&id).expect("fetch");
+    let fetched = store.fetch(&id).expect("fetch").bundles;
     assert_eq!(fetched.len(), 1);
     let back: serde_json::Value = serde_json::from_slice(&fetched[0].bytes).expect("json");
     assert_eq!(back, bundle);

@@ -122,7 +122,7 @@ fn put_then_fetch_round_trips_the_bytes() {
     assert_eq!(location, bundle_ref(&head, &bytes));
     assert!(location.starts_with(&format!("refs/ci-attest/{head}/")));
 
-    let got = store.fetch(&head).expect("fetch");
+    let got = store.fetch(&head).expect("fetch").bundles;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].bytes, bytes);
     assert_eq!(got[0].location, location);
@@ -153,7 +153,7 @@ fn the_same_bundle_twice_is_one_ref_and_different_bundles_are_sorted_by_name() {
     assert_eq!(refs_under(&repo, "refs/ci-attest/").len(), 1);
 
     let b = store.put(&head, &bundle("b")).expect("put b");
-    let got = store.fetch(&head).expect("fetch");
+    let got = store.fetch(&head).expect("fetch").bundles;
     let mut expected = vec![a, b];
     expected.sort();
     let locations: Vec<_> = got.iter().map(|s| s.location.clone()).collect();
@@ -167,10 +167,16 @@ fn bundles_of_another_commit_are_not_returned() {
     let store = GitStore::new(repo, "origin".to_string());
     store.put(&head, &bundle("mine")).expect("put");
     store.put(&fake_commit(7), &bundle("other")).expect("put");
-    let got = store.fetch(&head).expect("fetch");
+    let got = store.fetch(&head).expect("fetch").bundles;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].bytes, bundle("mine"));
-    assert!(store.fetch(&fake_commit(8)).expect("fetch").is_empty());
+    assert!(
+        store
+            .fetch(&fake_commit(8))
+            .expect("fetch")
+            .bundles
+            .is_empty()
+    );
 }
 
 #[test]
@@ -201,9 +207,15 @@ fn pushed_bundles_reach_a_fresh_clone_through_fetch_remote() {
     let auditor = clone(tmp.path(), &remote, "auditor");
     let auditor_store = GitStore::new(auditor, "origin".to_string());
     // A plain clone does not carry the refs until they are fetched.
-    assert!(auditor_store.fetch(&head).expect("fetch").is_empty());
+    assert!(
+        auditor_store
+            .fetch(&head)
+            .expect("fetch")
+            .bundles
+            .is_empty()
+    );
     auditor_store.fetch_remote().expect("fetch_remote");
-    let got = auditor_store.fetch(&head).expect("fetch");
+    let got = auditor_store.fetch(&head).expect("fetch").bundles;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].bytes, bundle("pushed"));
     assert_eq!(got[0].location, location);
@@ -215,7 +227,7 @@ fn pushed_bundles_reach_a_fresh_clone_through_fetch_remote() {
     verifier_store
         .fetch_remote_commit(&head)
         .expect("fetch one commit");
-    assert_eq!(verifier_store.fetch(&head).expect("fetch").len(), 1);
+    assert_eq!(verifier_store.fetch(&head).expect("fetch").bundles.len(), 1);
 }
 
 #[test]
@@ -226,7 +238,7 @@ fn fetching_from_a_remote_without_bundles_is_not_an_error() {
     let store = GitStore::new(dev, "origin".to_string());
     store.fetch_remote().expect("fetch_remote");
     store.fetch_remote_commit(&head).expect("fetch one commit");
-    assert!(store.fetch(&head).expect("fetch").is_empty());
+    assert!(store.fetch(&head).expect("fetch").bundles.is_empty());
 }
 
 #[test]
@@ -314,7 +326,7 @@ fn two_clones_pushing_at_the_same_time_lose_no_bundle() {
     commits.dedup();
     let mut found = 0;
     for commit in &commits {
-        let got = auditor.fetch(commit).expect("fetch");
+        let got = auditor.fetch(commit).expect("fetch").bundles;
         let mut want: Vec<Vec<u8>> = expected
             .iter()
             .filter(|(c, _)| c == commit)
@@ -376,7 +388,7 @@ fn refs_not_named_by_a_digest_are_ignored() {
             &location,
         ],
     );
-    let got = store.fetch(&head).expect("fetch");
+    let got = store.fetch(&head).expect("fetch").bundles;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].location, location);
 }
@@ -447,7 +459,7 @@ fn works_in_sha256_repositories() {
     let head = commit_id(&"ab".repeat(32));
     store.put(&head, &bundle("sha256")).expect("put");
     store.put(&head, &bundle("sha256")).expect("put again");
-    let got = store.fetch(&head).expect("fetch");
+    let got = store.fetch(&head).expect("fetch").bundles;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].bytes, bundle("sha256"));
 }
@@ -464,7 +476,7 @@ fn measure_put_and_fetch_of_100_bundles() {
     }
     let put = start.elapsed();
     let start = Instant::now();
-    let got = dev.fetch(&head).expect("fetch");
+    let got = dev.fetch(&head).expect("fetch").bundles;
     let fetch = start.elapsed();
     assert_eq!(got.len(), 100);
     let start = Instant::now();
@@ -475,7 +487,7 @@ fn measure_put_and_fetch_of_100_bundles() {
     let start = Instant::now();
     auditor.fetch_remote().expect("fetch_remote");
     let fetch_remote = start.elapsed();
-    assert_eq!(auditor.fetch(&head).expect("fetch").len(), 100);
+    assert_eq!(auditor.fetch(&head).expect("fetch").bundles.len(), 100);
     eprintln!(
         "100 bundles: put {put:?} ({:?} each), fetch {fetch:?}, push {push:?}, fetch_remote {fetch_remote:?}",
         put / 100

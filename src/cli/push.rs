@@ -72,7 +72,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let id = repo.resolve(&args.commit).map_err(Failure::usage)?;
     let local = dir_store(&repo)?;
-    let bundles = local.fetch(&id).map_err(Failure::unavailable)?;
+    let bundles = local.fetch(&id).map_err(Failure::unavailable)?.bundles;
     if bundles.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
             "no bundles for commit {id} in {}: run `ci-attest run --commit {id}` first",

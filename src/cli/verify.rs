@@ -9,7 +9,7 @@ use ci_attest::github::{Conclusion, GitHub, StatusState};
 use ci_attest::policy::Policy;
 use ci_attest::report::{Report, Verdict};
 use ci_attest::store::git::GitStore;
-use ci_attest::store::{Store, StoredBundle};
+use ci_attest::store::{Fetched, Store, StoredBundle};
 use ci_attest::verify::{Context, verify_commit};
 use clap::ValueEnum;
 use std::io::{Read, Write};
@@ -94,10 +94,12 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         None
     };
     let bundles = if !args.bundle.is_empty() {
-        args.bundle
-            .iter()
-            .map(|p| read_bundle(p))
-            .collect::<Result<Vec<_>, _>>()?
+        Fetched::of(
+            args.bundle
+                .iter()
+                .map(|p| read_bundle(p))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
     } else {
         match args.from {
             FromStore::Dir => store.fetch(&id).map_err(Failure::unavailable)?,
@@ -115,14 +117,16 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
                         &own
                     }
                 };
-                gh.list_attestations(&commit.sha256)
-                    .map_err(github_failure)?
-                    .into_iter()
-                    .map(|a| StoredBundle {
-                        location: a.location,
-                        bytes: a.bundle,
-                    })
-                    .collect()
+                Fetched::of(
+                    gh.list_attestations(&commit.sha256)
+                        .map_err(github_failure)?
+                        .into_iter()
+                        .map(|a| StoredBundle {
+                            location: a.location,
+                            bytes: a.bundle,
+                        })
+                        .collect(),
+                )
             }
         }
     };

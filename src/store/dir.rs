@@ -4,7 +4,7 @@
 //! one commit get `.1` and `.2`. Public keys that signed bundles are kept beside them under
 //! `keys/sha256-<hex>.pub` so a policy that pins a key by fingerprint can find the key itself.
 
-use super::{Store, StoreError, StoredBundle};
+use super::{Fetched, Store, StoreError, StoredBundle};
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::git::CommitId;
 use std::io::Write;
@@ -129,7 +129,7 @@ impl Store for DirStore {
         unreachable!("an unbounded range always yields a free name or an error")
     }
 
-    fn fetch(&self, commit: &CommitId) -> Result<Vec<StoredBundle>, StoreError> {
+    fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError> {
         let mut out = Vec::new();
         for (_, path) in self.fetch_names(commit)? {
             let size = std::fs::metadata(&path).map_err(Self::io(&path))?.len();
@@ -146,7 +146,7 @@ impl Store for DirStore {
                 bytes,
             });
         }
-        Ok(out)
+        Ok(Fetched::of(out))
     }
 }
 
@@ -186,7 +186,7 @@ mod tests {
         let b = store.put(&commit(), b"{\"b\":2}").expect("put");
         assert!(a.ends_with(".1.sigstore.json"), "{a}");
         assert!(b.ends_with(".2.sigstore.json"), "{b}");
-        let got = store.fetch(&commit()).expect("fetch");
+        let got = store.fetch(&commit()).expect("fetch").bundles;
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].bytes, b"{\"a\":1}");
         assert_eq!(got[1].bytes, b"{\"b\":2}");
@@ -198,12 +198,12 @@ mod tests {
         let store = DirStore::new(dir.path());
         store.put(&commit(), b"{}").expect("put");
         let other = CommitId::parse(&"cd".repeat(20)).expect("valid id");
-        assert!(store.fetch(&other).expect("fetch").is_empty());
+        assert!(store.fetch(&other).expect("fetch").bundles.is_empty());
     }
 
     #[test]
     fn a_missing_store_folder_holds_no_bundles() {
         let store = DirStore::new("/nonexistent/ci-attest-store");
-        assert!(store.fetch(&commit()).expect("fetch").is_empty());
+        assert!(store.fetch(&commit()).expect("fetch").bundles.is_empty());
     }
 }

@@ -31,7 +31,7 @@
 //! everything passed to it is validated (commit ids, ref names) or placed after `--end-of-options`
 //! (the remote). Error messages carry git's stderr with credentials in URLs (`user:token@`) redacted.
 
-use super::{Store, StoreError, StoredBundle};
+use super::{Fetched, Store, StoreError, StoredBundle};
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::git::CommitId;
 use sha2::{Digest, Sha256};
@@ -565,11 +565,11 @@ impl Store for GitStore {
     /// Refs under that prefix whose name is not a sha256 hex are ignored; a bundle ref that is not a
     /// commit with a `bundle.sigstore.json` blob, whose blob is larger than
     /// [`MAX_BUNDLE_BYTES`], or whose bytes do not hash to its name, is an error.
-    fn fetch(&self, commit: &CommitId) -> Result<Vec<StoredBundle>, StoreError> {
+    fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError> {
         check_commit(commit)?;
         let refs = self.list_refs(commit)?;
         if refs.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Fetched::default());
         }
         for (refname, oid, kind) in &refs {
             if kind != "commit" {
@@ -623,7 +623,7 @@ impl Store for GitStore {
                 bytes,
             });
         }
-        Ok(out)
+        Ok(Fetched::of(out))
     }
 }
 

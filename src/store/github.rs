@@ -11,7 +11,7 @@
 //! works with any forge. Errors reach [`Store`] callers as [`StoreError::Io`] whose source is the
 //! [`GitHubError`] (see [`github_error`]); the inherent methods return [`GitHubError`] directly.
 
-use super::{Store, StoreError, StoredBundle};
+use super::{Fetched, Store, StoreError, StoredBundle};
 use crate::git::{CommitId, Repo};
 use crate::github::{GitHub, GitHubError};
 
@@ -80,13 +80,14 @@ impl Store for GitHubStore {
             .map_err(|e| store_error("github attestations", e))
     }
 
-    fn fetch(&self, commit: &CommitId) -> Result<Vec<StoredBundle>, StoreError> {
+    fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError> {
         let info = self.repo.commit_info(commit).map_err(|e| StoreError::Git {
             command: format!("cat-file commit {commit}"),
             expected: "the commit object, to compute its sha256 digest".into(),
             found: e.to_string(),
         })?;
         self.fetch_digest(&info.sha256)
+            .map(Fetched::of)
             .map_err(|e| store_error("github attestations", e))
     }
 }

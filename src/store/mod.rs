@@ -18,6 +18,83 @@ pub struct StoredBundle {
     pub bytes: Vec<u8>,
 }
 
+/// A store item that was not taken as a bundle, and why.
+///
+/// Items of a store are written by whoever can push to it; a bad one is reported on its own and
+/// never stops the other bundles of the commit from being judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedItem {
+    /// Where it is (a path, a ref, a URL), for reports.
+    pub location: String,
+    /// What is wrong with it.
+    pub problem: ItemProblem,
+}
+
+/// What is wrong with a store item (see `docs/limits.md` for the limits).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ItemProblem {
+    /// Not a regular file (a FIFO, socket, device, folder or symbolic link), or not a blob.
+    #[error("expected a regular file or blob, found {found}")]
+    NotAFile {
+        /// What it is instead.
+        found: String,
+    },
+    /// Larger than the per-item limit.
+    #[error("expected at most {limit} bytes, found {size} bytes")]
+    TooLarge {
+        /// Its size (or a lower bound of it).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Reading it failed.
+    #[error("cannot read it: {message}")]
+    Unreadable {
+        /// Why.
+        message: String,
+    },
+    /// Its bytes do not match the digest its name promises (git store refs).
+    #[error("expected sha256 {expected} (its name), found sha256 {found}")]
+    DigestMismatch {
+        /// The digest in the name.
+        expected: String,
+        /// The digest of the bytes.
+        found: String,
+    },
+    /// Skipped because the commit's items exceed a count or total-size limit.
+    #[error("skipped: {limit}")]
+    OverLimit {
+        /// Which limit, e.g. `at most 64 bundles per commit`.
+        limit: String,
+    },
+    /// Fetching it from a remote failed, or the remote rewrote it.
+    #[error("cannot fetch it: {message}")]
+    FetchFailed {
+        /// Why.
+        message: String,
+    },
+}
+
+/// What a store holds for one commit: the bundles it could read, and the items it could not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// Bundles read, oldest first (store order).
+    pub bundles: Vec<StoredBundle>,
+    /// Items that were not taken, each with its reason.
+    pub rejected: Vec<RejectedItem>,
+}
+
+impl Fetched {
+    /// Only bundles, nothing rejected.
+    pub fn of(bundles: Vec<StoredBundle>) -> Fetched {
+        Fetched {
+            bundles,
+            rejected: Vec::new(),
+        }
+    }
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -58,6 +135,8 @@ pub enum StoreError {
 pub trait Store {
     /// Stores a bundle for a commit without touching any bundle already stored; returns its location.
     fn put(&self, commit: &CommitId, bundle_json: &[u8]) -> Result<String, StoreError>;
-    /// Every bundle stored for a commit, oldest first.
-    fn fetch(&self, commit: &CommitId) -> Result<Vec<StoredBundle>, StoreError>;
+    /// Every bundle stored for a commit, oldest first, and every item that could not be taken.
+    ///
+    /// An `Err` means the store as a whole could not be read; a bad item is a [`RejectedItem`].
+    fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError>;
 }

@@ -25,7 +25,7 @@ use crate::statement::{
     DIGEST_GIT_COMMIT, DIGEST_SHA256, LocalRunPredicate, LocalRunStatement, PREDICATE_TYPE,
     STATEMENT_TYPE, Statement,
 };
-use crate::store::StoredBundle;
+use crate::store::{Fetched, RejectedItem};
 use std::time::SystemTime;
 
 /// A statement whose envelope signature, signer and subject have been verified.
@@ -626,12 +626,35 @@ pub fn is_test_result_bundle(bytes: &[u8]) -> bool {
     predicate_type_of(bytes).as_deref() == Some(crate::test_result::TEST_RESULT_PREDICATE_TYPE)
 }
 
+/// The report line of a store item that was not taken as a bundle.
+fn rejected_report(item: &RejectedItem) -> BundleReport {
+    BundleReport {
+        location: item.location.clone(),
+        signer: None,
+        key_id: None,
+        finished_on: None,
+        selected: false,
+        checks: Vec::new(),
+        findings: vec![
+            Finding::error(
+                Code::StoreItemInvalid,
+                "a store item is not a bundle that can be judged; the other bundles were judged without it",
+            )
+            .expected_found(
+                "a regular file (or git blob) holding one bundle within the limits of docs/limits.md",
+                item.problem.to_string(),
+            ),
+        ],
+    }
+}
+
 /// Verifies every bundle for a commit, picks the newest verified one and judges it with the policy.
 ///
 /// Test-result bundles (stored beside local-run bundles) are listed with an informational
 /// finding and otherwise ignored: the policy judges local-run statements only.
-pub fn verify_commit(bundles: &[StoredBundle], ctx: &Context<'_>) -> Report {
-    let mut reports = Vec::with_capacity(bundles.len());
+pub fn verify_commit(fetched: &Fetched, ctx: &Context<'_>) -> Report {
+    let bundles = &fetched.bundles;
+    let mut reports = Vec::with_capacity(bundles.len() + fetched.rejected.len());
     let mut verified = Vec::new();
     for (i, b) in bundles.iter().enumerate() {
         if is_test_result_bundle(&b.bytes) {
@@ -677,6 +700,7 @@ pub fn verify_commit(bundles: &[StoredBundle], ctx: &Context<'_>) -> Report {
             verified.push((i, s));
         }
     }
+    reports.extend(fetched.rejected.iter().map(rejected_report));
     // Newest first by the statement's finish time; ties keep store order (later wins).
     let newest = verified.into_iter().max_by(|(ia, a), (ib, b)| {
         let ta = humantime::parse_rfc3339_weak(&a.predicate().finished_on).ok();
@@ -790,11 +814,11 @@ mod tests {
             at: crate::policy::test_support::at("2026-11-02T00:00:00Z"),
             trusted_root: &root,
         };
-        let bundles = [StoredBundle {
+        let bundles = [crate::store::StoredBundle {
             location: "tr.sigstore.json".into(),
             bytes: test_result_bundle(),
         }];
-        let report = verify_commit(&bundles, &ctx);
+        let report = verify_commit(&Fetched::of(bundles.to_vec()), &ctx);
         assert_eq!(report.bundles.len(), 1);
         let listed = &report.bundles[0];
         assert!(!listed.selected);
