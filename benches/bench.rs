@@ -8,9 +8,9 @@
 //!   `ci-attest verify-bundle` process.
 
 use ci_attest::git::Repo;
+use ci_attest::judge::{Judge, NoKeys};
 use ci_attest::policy::Policy;
 use ci_attest::store::StoredBundle;
-use ci_attest::verify::{Context, NoKeys, verify_commit};
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -100,24 +100,19 @@ fn bench_verify(dir: &Path) {
         bytes: std::fs::read(&bundle_path).expect("read"),
     }];
     let trusted_root = ci_attest::trust::TrustedRoot::production();
-    let ctx = Context {
-        trusted_root: &trusted_root,
-        commit: &commit,
-        policy: &policy,
-        keys: &NoKeys,
-        at: SystemTime::now(),
-    };
+    let judge = Judge::new(&policy, &NoKeys, &trusted_root, SystemTime::now());
+    let fetched = ci_attest::store::Fetched::of(bundles);
     // Warm up, then measure.
     for _ in 0..20 {
         assert_eq!(
-            verify_commit(&ci_attest::store::Fetched::of(bundles.clone()), &ctx).verdict,
+            judge.commit(&commit, &fetched).verdict,
             ci_attest::report::Verdict::Accepted
         );
     }
     let samples: Vec<Duration> = (0..if full() { 500 } else { 5 })
         .map(|_| {
             let t = Instant::now();
-            let r = verify_commit(&ci_attest::store::Fetched::of(bundles.clone()), &ctx);
+            let r = judge.commit(&commit, &fetched);
             let d = t.elapsed();
             assert_eq!(r.verdict, ci_attest::report::Verdict::Accepted);
             d

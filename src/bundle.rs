@@ -47,6 +47,14 @@ pub enum BundleError {
         /// What was expected and what was found.
         message: String,
     },
+    /// The bundle's `mediaType` is not one of the sigstore bundle media types.
+    #[error("unknown bundle media type {found:?}: expected one of {expected}")]
+    UnknownMediaType {
+        /// The media type found (clipped to 200 characters).
+        found: String,
+        /// The known media types.
+        expected: String,
+    },
     /// A DSSE envelope in a bundle must carry exactly one signature.
     #[error("expected exactly one signature in the bundle's DSSE envelope, found {found}")]
     DsseSignatureCount {
@@ -379,7 +387,24 @@ impl Bundle {
                 found: bytes.len(),
             });
         }
-        Ok(serde_json::from_slice(bytes)?)
+        let raw: RawBundle = serde_json::from_slice(bytes)?;
+        bundle_from_raw(raw).map_err(|e| match e {
+            ModelError::MediaType(found) => BundleError::UnknownMediaType {
+                found: found.chars().take(200).collect(),
+                expected: MediaType::ALL.map(MediaType::as_str).join(", "),
+            },
+            ModelError::Invalid(message) => {
+                // The model's rules are checked once the object is read: report its end.
+                let end = bytes.trim_ascii_end();
+                let line = 1 + end.iter().filter(|&&b| b == b'\n').count();
+                let column = end.len() - end.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                BundleError::Invalid {
+                    line,
+                    column,
+                    message,
+                }
+            }
+        })
     }
 
     /// The bundle as pretty-printed JSON, fields in protobuf field-number order (the order
@@ -472,23 +497,51 @@ impl<'de> Deserialize<'de> for Bundle {
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Bundle, A::Error> {
                 let raw =
                     RawBundle::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                bundle_from_raw(raw).map_err(A::Error::custom)
+                bundle_from_raw(raw).map_err(|e| A::Error::custom(e.to_string()))
             }
         }
         d.deserialize_map(BundleVisitor)
     }
 }
 
-/// Checks and converts the protobuf-JSON form of a bundle.
-fn bundle_from_raw(raw: RawBundle) -> Result<Bundle, String> {
-    let media_type = match raw.media_type.as_deref() {
-        None | Some("") => return Err("missing field `mediaType`".into()),
-        Some(m) => MediaType::parse(m).ok_or_else(|| {
-            format!(
+/// Why the protobuf-JSON form of a bundle breaks the model's rules.
+enum ModelError {
+    /// An unknown `mediaType`.
+    MediaType(String),
+    /// Any other rule.
+    Invalid(String),
+}
+
+impl From<String> for ModelError {
+    fn from(message: String) -> Self {
+        ModelError::Invalid(message)
+    }
+}
+
+impl From<&str> for ModelError {
+    fn from(message: &str) -> Self {
+        ModelError::Invalid(message.to_string())
+    }
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelError::MediaType(m) => write!(
+                f,
                 "unknown bundle media type {m:?}: expected one of {}",
                 MediaType::ALL.map(MediaType::as_str).join(", ")
-            )
-        })?,
+            ),
+            ModelError::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Checks and converts the protobuf-JSON form of a bundle.
+fn bundle_from_raw(raw: RawBundle) -> Result<Bundle, ModelError> {
+    let media_type = match raw.media_type.as_deref() {
+        None | Some("") => return Err("missing field `mediaType`".into()),
+        Some(m) => MediaType::parse(m).ok_or_else(|| ModelError::MediaType(m.to_string()))?,
     };
     let verification_material = raw
         .verification_material

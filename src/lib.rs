@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module per stage:
 //! [`config`] -> [`git`] -> [`collect`] -> [`statement`] -> [`dsse`] -> [`sign`] -> [`bundle`] ->
-//! [`store`] -> [`verify`] -> [`policy`] -> [`report`].
+//! [`store`] -> [`verify`] -> [`policy`] -> [`report`]. [`attest`] orchestrates `run` (config to
+//! stored bundle); [`judge`] orchestrates `verify` and `audit` (store to report).
 //!
 //! The library never prints and never exits; time is always passed in, so the verifier in CI and the
 //! auditor offline run the same code and reach the same verdict.
@@ -16,6 +17,7 @@ pub mod dsse;
 pub mod finding;
 pub mod git;
 pub mod github;
+pub mod judge;
 pub mod policy;
 pub mod report;
 pub mod sandbox;

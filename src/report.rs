@@ -105,6 +105,12 @@ pub struct BundleReport {
     /// When the run finished, per the statement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_on: Option<String>,
+    /// The signing time bundle selection and `max_age` use (RFC 3339), for a verified bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<String>,
+    /// Where `signed_at` comes from: `transparency-log`, `timestamp` or `signer-claim`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_source: Option<&'static str>,
     /// True for the bundle the verdict is based on.
     pub selected: bool,
     /// The checks the statement reports.
@@ -170,6 +176,9 @@ impl Report {
             }
             if let Some(t) = &b.finished_on {
                 let _ = writeln!(s, "          run finished {t}");
+            }
+            if let (Some(t), Some(source)) = (&b.signed_at, b.time_source) {
+                let _ = writeln!(s, "          signed at {t} ({source})");
             }
             for c in &b.checks {
                 let _ = writeln!(
@@ -540,6 +549,8 @@ mod tests {
                 signer: Some("dev".into()),
                 key_id: None,
                 finished_on: None,
+                signed_at: None,
+                time_source: None,
                 selected: true,
                 checks: vec![CheckSummary::of(check)],
                 findings: vec![],

@@ -2,16 +2,12 @@
 
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
 use ci_attest::git::Repo;
+use ci_attest::judge::{Judge, JudgeError};
 use ci_attest::policy::Policy;
-use ci_attest::report::{AUDIT_SCHEMA, AuditReport, Verdict};
 use ci_attest::store::Store;
 use ci_attest::store::git::GitStore;
-use ci_attest::verify::{Context, verify_commit};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Most commits one audit replays.
-const MAX_COMMITS: usize = 100_000;
 
 /// Where the bundles are, offline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -56,39 +52,16 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), false)?;
     let dir_store = super::push::dir_store(&repo)?;
     let git_store = GitStore::new(repo.root().to_path_buf(), "origin");
-    let commits = repo
-        .rev_list(&args.range, MAX_COMMITS)
-        .map_err(Failure::usage)?;
-    let mut reports = Vec::with_capacity(commits.len());
-    for id in &commits {
-        let commit = repo.commit_info(id).map_err(Failure::unavailable)?;
-        let bundles = match args.from {
-            Source::Dir => dir_store.fetch(id),
-            Source::Git => git_store.fetch(id),
-        }
-        .map_err(Failure::unavailable)?;
-        let ctx = Context {
-            commit: &commit,
-            policy: &policy,
-            keys: &dir_store,
-            at,
-            trusted_root: &trusted_root,
-        };
-        reports.push(verify_commit(&bundles, &ctx));
-    }
-    let accepted = reports
-        .iter()
-        .filter(|r| r.verdict == Verdict::Accepted)
-        .count();
-    let audit = AuditReport {
-        schema: AUDIT_SCHEMA,
-        range: args.range.clone(),
-        policy: policy.file.clone(),
-        at: ci_attest::attest::rfc3339(at),
-        accepted,
-        rejected: reports.len() - accepted,
-        commits: reports,
+    let store: &dyn Store = match args.from {
+        Source::Dir => &dir_store,
+        Source::Git => &git_store,
     };
+    let audit = Judge::new(&policy, &dir_store, &trusted_root, at)
+        .audit(&repo, &args.range, store)
+        .map_err(|e| match e {
+            JudgeError::EmptyRange { .. } | JudgeError::Range(_) => Failure::usage(e),
+            _ => Failure::unavailable(e),
+        })?;
     if let Some(dir) = &args.out {
         write_new(dir, "audit.json", &audit.to_json())?;
         write_new(dir, "audit.md", &audit.to_markdown())?;

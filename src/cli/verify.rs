@@ -6,11 +6,11 @@ use ci_attest::bundle::MAX_BUNDLE_BYTES;
 use ci_attest::finding::Severity;
 use ci_attest::git::Repo;
 use ci_attest::github::{Conclusion, GitHub, StatusState};
+use ci_attest::judge::Judge;
 use ci_attest::policy::Policy;
 use ci_attest::report::{Report, Verdict};
 use ci_attest::store::git::GitStore;
 use ci_attest::store::{Fetched, Store, StoredBundle};
-use ci_attest::verify::{Context, verify_commit};
 use clap::ValueEnum;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -131,14 +131,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         }
     };
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), args.staging)?;
-    let ctx = Context {
-        trusted_root: &trusted_root,
-        commit: &commit,
-        policy: &policy,
-        keys: &store,
-        at,
-    };
-    let report = verify_commit(&bundles, &ctx);
+    let report = Judge::new(&policy, &store, &trusted_root, at).commit(&commit, &bundles);
     let rendered = match args.format {
         Format::Text => report.to_text(),
         Format::Json => report.to_json(),

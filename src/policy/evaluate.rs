@@ -7,7 +7,7 @@
 use super::{Policy, Threshold};
 use crate::finding::{Code, Finding};
 use crate::statement::{CheckRecord, ConfigSource, LocalRunPredicate, METRICS, Outcome};
-use crate::verify::VerifiedStatement;
+use crate::verify::{TimeSource, VerifiedStatement};
 use std::time::{Duration, SystemTime};
 
 /// How far in the future (relative to the verification time) a statement's `finishedOn` may be,
@@ -16,7 +16,8 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Judges `statement` against `policy` at verification time `now`.
 ///
-/// Returns every finding, in the order: statement time (future, `max_age`), pristine checkout,
+/// Returns every finding, in the order: signing time (future, `max_age`; the verified time the
+/// verifier attached, see [`VerifiedStatement::signed_at`]), transparency log, pristine checkout,
 /// isolation, configuration source, repository, required checks (in policy order), thresholds (in
 /// policy order). The statement meets the policy when no finding is an error: the only
 /// non-rejecting finding is the info-level `config-not-from-commit` that reports a `run --config`
@@ -25,7 +26,8 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 pub fn evaluate(policy: &Policy, statement: &VerifiedStatement, now: SystemTime) -> Vec<Finding> {
     let p = statement.predicate();
     let mut findings = Vec::new();
-    time(policy, p, now, &mut findings);
+    time(policy, statement, now, &mut findings);
+    tlog(policy, statement, &mut findings);
     pristine(policy, p, &mut findings);
     isolation(policy, p, &mut findings);
     config_source(policy, p, &mut findings);
@@ -37,44 +39,37 @@ pub fn evaluate(policy: &Policy, statement: &VerifiedStatement, now: SystemTime)
     findings
 }
 
-fn time(policy: &Policy, p: &LocalRunPredicate, now: SystemTime, out: &mut Vec<Finding>) {
+/// The signing time as findings show it: the time and where it comes from.
+fn describe_signed_at(statement: &VerifiedStatement) -> String {
+    let t = humantime::format_rfc3339_seconds(statement.signed_at());
+    match statement.time_source() {
+        TimeSource::TransparencyLog => format!("signed at {t} (transparency log time)"),
+        TimeSource::Timestamp => format!("signed at {t} (RFC 3161 timestamp)"),
+        TimeSource::SignerClaim => format!("finishedOn = {t} (the signer's claim)"),
+    }
+}
+
+fn time(policy: &Policy, statement: &VerifiedStatement, now: SystemTime, out: &mut Vec<Finding>) {
     let max_age = policy.require.max_age.as_ref();
     let origin = max_age.map(|(_, o)| o.clone());
-    let Some(finished) = parse_time(&p.finished_on) else {
-        out.push(
-            Finding::error(
-                Code::StatementMalformed,
-                "the statement's finishedOn is not an RFC 3339 UTC time",
-            )
-            .expected_found(
-                "finishedOn as an RFC 3339 UTC time, e.g. 2026-11-01T12:00:00Z",
-                format!("finishedOn = {:?}", clip(&p.finished_on)),
-            )
-            .origin(origin)
-            .hint(
-                "the attestation was not made by a conforming ci-attest; make a new one with \
-                 `ci-attest run`",
-            ),
-        );
-        return;
-    };
+    let signed = statement.signed_at();
     if let Some(limit) = now.checked_add(CLOCK_SKEW) {
-        if let Ok(ahead) = finished.duration_since(now) {
-            if finished > limit {
+        if let Ok(ahead) = signed.duration_since(now) {
+            if signed > limit {
                 out.push(
                     Finding::error(
                         Code::AttestationFromFuture,
-                        "the attestation's finish time is later than the verification time",
+                        "the attestation's signing time is later than the verification time",
                     )
                     .expected_found(
                         format!(
-                            "finishedOn no later than {} (verification time + {} clock skew)",
+                            "a signing time no later than {} (verification time + {} clock skew)",
                             humantime::format_rfc3339_seconds(now),
                             humantime::format_duration(CLOCK_SKEW)
                         ),
                         format!(
-                            "finishedOn = {}, {} ahead",
-                            p.finished_on,
+                            "{}, {} ahead",
+                            describe_signed_at(statement),
                             humantime::format_duration(whole_seconds(ahead))
                         ),
                     )
@@ -89,7 +84,7 @@ fn time(policy: &Policy, p: &LocalRunPredicate, now: SystemTime, out: &mut Vec<F
     }
     if let Some((max, max_origin)) = max_age {
         // A statement from (slightly) the future has age zero.
-        let age = now.duration_since(finished).unwrap_or(Duration::ZERO);
+        let age = now.duration_since(signed).unwrap_or(Duration::ZERO);
         if age > *max {
             out.push(
                 Finding::error(
@@ -98,13 +93,13 @@ fn time(policy: &Policy, p: &LocalRunPredicate, now: SystemTime, out: &mut Vec<F
                 )
                 .expected_found(
                     format!(
-                        "finished at most {} before {}",
+                        "signed at most {} before {}",
                         humantime::format_duration(*max),
                         humantime::format_rfc3339_seconds(now)
                     ),
                     format!(
-                        "finishedOn = {}, {} old",
-                        p.finished_on,
+                        "{}, {} old",
+                        describe_signed_at(statement),
                         humantime::format_duration(whole_seconds(age))
                     ),
                 )
@@ -112,6 +107,24 @@ fn time(policy: &Policy, p: &LocalRunPredicate, now: SystemTime, out: &mut Vec<F
                 .hint("run `ci-attest run` again to make a fresh attestation of this commit"),
             );
         }
+    }
+}
+
+/// `[require] tlog = true`: any verified log entry satisfies it, key-signed or keyless.
+fn tlog(policy: &Policy, statement: &VerifiedStatement, out: &mut Vec<Finding>) {
+    let Some((true, origin)) = &policy.require.tlog else {
+        return;
+    };
+    if statement.log_entries() == 0 {
+        out.push(
+            Finding::error(
+                Code::TlogEntryMissing,
+                "the policy requires a transparency-log entry, and the bundle has none that verifies",
+            )
+            .expected_found("a bundle with a verified Rekor entry", "no log entry")
+            .origin(Some(origin.clone()))
+            .hint("sign with `ci-attest run --keyless` (which logs to Rekor), or drop `tlog = true` from the policy"),
+        );
     }
 }
 
@@ -463,19 +476,6 @@ pub(crate) fn normalise_repository(uri: &str) -> String {
     }
 }
 
-/// Parses an RFC 3339 time in UTC (`Z`, or an explicit `+00:00`).
-fn parse_time(s: &str) -> Option<SystemTime> {
-    let s = s.trim();
-    let utc = s
-        .strip_suffix("+00:00")
-        .map(|t| format!("{t}Z"))
-        .unwrap_or_else(|| s.to_string());
-    if !utc.ends_with('Z') && !utc.ends_with('z') {
-        return None;
-    }
-    humantime::parse_rfc3339_weak(&utc).ok()
-}
-
 fn whole_seconds(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs())
 }
@@ -495,7 +495,7 @@ fn clip(s: &str) -> String {
 mod tests {
     use super::super::test_support::{
         FINISHED, FP, at, check, coverage_check, lint_check, parse, policy, predicate, tests_check,
-        verified,
+        verified, verified_at,
     };
     use super::*;
     use crate::finding::Severity;
@@ -747,23 +747,55 @@ repository = "https://github.com/acme/app"
     }
 
     #[test]
-    fn unparsable_finished_on_is_statement_malformed() {
-        for bad in [
-            "yesterday",
-            "2026-11-01T12:00:00+02:00",
-            "2026-11-01T12:00:00",
-            "",
-        ] {
-            let mut p = all_green();
-            p.finished_on = bad.into();
-            let f = judge("", p, now());
-            assert_eq!(codes(&f), [Code::StatementMalformed], "{bad}");
-            assert_complete(&f);
-        }
+    fn max_age_and_the_future_use_the_verified_time_not_finished_on() {
+        // The signer's clock says the run finished just now; the log says it was signed 31 days
+        // before the verification time. The log decides.
         let mut p = all_green();
-        p.finished_on = "2026-11-01T12:00:00.123+00:00".into();
-        assert_eq!(judge("", p, now()), vec![]);
-        assert_eq!(FINISHED, "2026-11-01T12:00:00Z");
+        p.finished_on = "2026-11-01T12:59:00Z".into();
+        let logged = verified_at(
+            p.clone(),
+            at("2026-10-01T12:00:00Z"),
+            TimeSource::TransparencyLog,
+            1,
+        );
+        let policy = policy("[require]\nmax_age = \"30d\"\n");
+        let f = evaluate(&policy, &logged, now());
+        assert_eq!(codes(&f), [Code::AttestationTooOld]);
+        assert_complete(&f);
+        let found = f[0].found.as_deref().unwrap_or("");
+        assert!(found.contains("transparency log time"), "{found}");
+        // A finishedOn far in the future is not "from the future" when the log time is not.
+        p.finished_on = "2099-01-01T00:00:00Z".into();
+        let logged = verified_at(
+            p,
+            at("2026-11-01T12:00:00Z"),
+            TimeSource::TransparencyLog,
+            1,
+        );
+        assert_eq!(evaluate(&policy, &logged, now()), vec![]);
+    }
+
+    #[test]
+    fn a_key_only_statement_is_judged_by_the_signers_claim() {
+        let f = judge(
+            "[require]\nmax_age = \"1h\"\n",
+            all_green(),
+            at("2026-11-01T14:00:00Z"),
+        );
+        assert_eq!(codes(&f), [Code::AttestationTooOld]);
+        let found = f[0].found.as_deref().unwrap_or("");
+        assert!(found.contains("the signer's claim"), "{found}");
+    }
+
+    #[test]
+    fn tlog_is_satisfied_by_any_verified_log_entry() {
+        let policy = policy("[require]\ntlog = true\n");
+        let key_only = verified(all_green());
+        let f = evaluate(&policy, &key_only, now());
+        assert_eq!(codes(&f), [Code::TlogEntryMissing]);
+        assert_complete(&f);
+        let logged = verified_at(all_green(), at(FINISHED), TimeSource::TransparencyLog, 1);
+        assert_eq!(evaluate(&policy, &logged, now()), vec![]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::statement::{
     CheckKind, CheckRecord, Coverage, CoverageRecord, Host, LocalRunPredicate, LocalRunStatement,
     Outcome, PREDICATE_TYPE, Repository, STATEMENT_TYPE, Source, Statement, Tool,
 };
-use crate::verify::VerifiedStatement;
+use crate::verify::{TimeSource, VerifiedSigner, VerifiedStatement};
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::{EncodePublicKey, LineEnding};
 use std::path::Path;
@@ -138,15 +138,31 @@ pub fn predicate(checks: Vec<CheckRecord>) -> LocalRunPredicate {
     }
 }
 
-/// Wraps a predicate as a verified statement signed by `alice`.
+/// Wraps a predicate as a verified statement signed by `alice`'s key, whose signing time is its
+/// `finishedOn` (the signer's claim, as for a key-only bundle).
 pub fn verified(predicate: LocalRunPredicate) -> VerifiedStatement {
+    let t = at(&predicate.finished_on);
+    verified_at(predicate, t, TimeSource::SignerClaim, 0)
+}
+
+/// Wraps a predicate as a verified statement with this signing time and number of log entries.
+pub fn verified_at(
+    predicate: LocalRunPredicate,
+    signed_at: SystemTime,
+    source: TimeSource,
+    log_entries: usize,
+) -> VerifiedStatement {
     let statement: LocalRunStatement = Statement {
         statement_type: STATEMENT_TYPE.into(),
         subject: vec![],
         predicate_type: PREDICATE_TYPE.into(),
         predicate,
     };
-    VerifiedStatement::new(statement, "alice".into())
+    let signer = VerifiedSigner::Key {
+        name: "alice".into(),
+        fingerprint: FP.into(),
+    };
+    VerifiedStatement::new(statement, signer, (signed_at, source), log_entries)
 }
 
 /// A fresh P-256 public key as SubjectPublicKeyInfo PEM, with its SPKI DER.

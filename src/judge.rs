@@ -1,0 +1,561 @@
+//! The verifier's orchestrator: from a store and a policy to a report, like [`crate::attest`] is
+//! for `run`.
+//!
+//! The layers below depend one way: [`crate::verify`] turns bytes into verified statements
+//! knowing nothing of policy files, stores or reports; [`crate::policy`] judges one verified
+//! statement; [`crate::report`] renders. A [`Judge`] holds what does not change from one commit to
+//! the next (the policy, its trust list with parsed keys, the trusted root and the verification
+//! time) and, per commit, fetches the bundles, verifies each, selects the newest by its *verified*
+//! signing time, evaluates the policy on it and builds the [`Report`].
+//!
+//! Selection: the newest verified local-run bundle signed no later than the verification time
+//! (plus [`CLOCK_SKEW`]) decides, so a replay at `--at T` ignores bundles signed after `T` and gives
+//! the verdict given at `T`. Ties keep store order (the later one wins). When every verified bundle
+//! is from after `T`, the earliest is judged, and the policy rejects it as from the future.
+
+use crate::finding::{Code, Finding};
+use crate::git::{CommitInfo, GitError, Repo};
+use crate::policy::{CLOCK_SKEW, KeylessIdentity, Policy, SignerIdentity};
+use crate::report::{
+    AUDIT_SCHEMA, AuditReport, BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict,
+};
+use crate::statement::PREDICATE_TYPE;
+use crate::store::{Fetched, RejectedItem, Store, StoreError, StoredBundle};
+use crate::test_result::TEST_RESULT_PREDICATE_TYPE;
+use crate::trust::TrustedRoot;
+use crate::verify::cert::{IdentityMatcher, SanRegex};
+use crate::verify::{
+    Context, ParsedBundle, Signers, TrustedIdentity, TrustedKey, VerifiedStatement,
+    predicate_type_of_payload, verify_parsed,
+};
+use std::time::SystemTime;
+
+/// Most commits one audit replays; a larger range is an error, never a silent cut.
+pub const MAX_AUDIT_COMMITS: usize = 100_000;
+
+/// Finds public keys for fingerprints the policy pins without giving the key itself.
+pub trait KeySource {
+    /// The PEM of the key with this fingerprint hex, if known. The caller checks the fingerprint.
+    fn public_key_pem(&self, fingerprint_hex: &str) -> Option<String>;
+}
+
+/// A key source that knows no keys.
+#[derive(Debug, Default)]
+pub struct NoKeys;
+
+impl KeySource for NoKeys {
+    fn public_key_pem(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+impl KeySource for crate::store::dir::DirStore {
+    fn public_key_pem(&self, fingerprint_hex: &str) -> Option<String> {
+        self.public_key(fingerprint_hex).ok().flatten()
+    }
+}
+
+/// Why an audit could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JudgeError {
+    /// The range names no commit.
+    #[error(
+        "the range {range:?} holds no commits: expected at least one (e.g. `main~10..main`, or a revision for all its ancestors)"
+    )]
+    EmptyRange {
+        /// The range as given.
+        range: String,
+    },
+    /// The range cannot be listed (a bad revision, or more commits than the limit).
+    #[error("{0}")]
+    Range(#[source] GitError),
+    /// A commit of the range cannot be read.
+    #[error("{0}")]
+    Commit(#[source] GitError),
+    /// The store could not be read at all.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The policy's trust list, parsed once: the signers, and why a pinned key is unavailable.
+struct TrustList {
+    signers: Signers,
+    /// Per key fingerprint the policy pins but whose key cannot be used: why (info findings).
+    unavailable: Vec<(String, Finding)>,
+    /// Keyless signers whose identity pattern cannot be used (the loader rejects these, so this
+    /// is only ever a guard).
+    broken: Vec<Finding>,
+}
+
+fn trust_list(policy: &Policy, keys: &dyn KeySource) -> TrustList {
+    let mut list = TrustList {
+        signers: Signers::default(),
+        unavailable: Vec::new(),
+        broken: Vec::new(),
+    };
+    for s in &policy.signers {
+        match &s.identity {
+            SignerIdentity::Key {
+                fingerprint,
+                public_key_pem,
+            } => {
+                let hex = fingerprint.strip_prefix("sha256:").unwrap_or(fingerprint);
+                let pem = public_key_pem.clone().or_else(|| keys.public_key_pem(hex));
+                match key_of(&s.name, fingerprint, pem) {
+                    Ok(key) => list.signers.keys.push(key),
+                    Err((message, expected, found)) => list.unavailable.push((
+                        fingerprint.clone(),
+                        Finding::info(Code::SignerUntrusted, message)
+                            .expected_found(expected, found)
+                            .origin(Some(s.origin.clone()))
+                            .hint("give the signer as `key = \"<file>\"` in the policy, or fetch the store's keys/ folder"),
+                    )),
+                }
+            }
+            SignerIdentity::Keyless { issuer, identity } => {
+                let identity = match identity {
+                    KeylessIdentity::Exact(id) => IdentityMatcher::Exact(id.clone()),
+                    KeylessIdentity::Regex(re) => match SanRegex::new(re) {
+                        Ok(r) => IdentityMatcher::Regex(r),
+                        Err(e) => {
+                            list.broken.push(
+                                Finding::error(
+                                    Code::IdentityMismatch,
+                                    format!("signer {}'s identity pattern cannot be used", s.name),
+                                )
+                                .expected_found("a valid regular expression", e.to_string())
+                                .origin(Some(s.origin.clone())),
+                            );
+                            continue;
+                        }
+                    },
+                };
+                list.signers.identities.push(TrustedIdentity {
+                    name: s.name.clone(),
+                    issuer: issuer.clone(),
+                    identity,
+                });
+            }
+        }
+    }
+    list
+}
+
+/// The trusted key for a policy signer, or (message, expected, found) saying why it is unusable.
+fn key_of(
+    name: &str,
+    fingerprint: &str,
+    pem: Option<String>,
+) -> Result<TrustedKey, (String, String, String)> {
+    let hex = fingerprint.strip_prefix("sha256:").unwrap_or(fingerprint);
+    let Some(pem) = pem else {
+        return Err((
+            format!(
+                "the policy pins signer {name} by fingerprint, but its key is not in the store"
+            ),
+            format!("keys/sha256-{hex}.pub in the store"),
+            "no such key".into(),
+        ));
+    };
+    let key = crate::sign::key::PublicKey::from_pem(pem.as_bytes()).map_err(|e| {
+        (
+            format!("the key for signer {name} cannot be read"),
+            "a P-256 public key PEM".to_string(),
+            e.to_string(),
+        )
+    })?;
+    if key.key_id().to_string() != fingerprint {
+        return Err((
+            format!("a stored key for signer {name} does not match its fingerprint"),
+            fingerprint.to_string(),
+            key.key_id().to_string(),
+        ));
+    }
+    TrustedKey::from_spki_der(name, key.to_spki_der()).map_err(|e| {
+        (
+            format!("the key for signer {name} cannot be used"),
+            "a P-256 public key".to_string(),
+            e.to_string(),
+        )
+    })
+}
+
+/// Judges commits against one policy at one verification time.
+pub struct Judge<'a> {
+    policy: &'a Policy,
+    root: &'a TrustedRoot,
+    at: SystemTime,
+    trust: TrustList,
+}
+
+impl<'a> Judge<'a> {
+    /// A judge for `policy`, reading keys the policy pins only by fingerprint from `keys`,
+    /// verifying keyless and logged bundles against `root`, as of `at`.
+    pub fn new(
+        policy: &'a Policy,
+        keys: &dyn KeySource,
+        root: &'a TrustedRoot,
+        at: SystemTime,
+    ) -> Judge<'a> {
+        Judge {
+            policy,
+            root,
+            at,
+            trust: trust_list(policy, keys),
+        }
+    }
+
+    /// The trust list built from the policy.
+    pub fn signers(&self) -> &Signers {
+        &self.trust.signers
+    }
+
+    /// The verification time.
+    pub fn at(&self) -> SystemTime {
+        self.at
+    }
+
+    /// Fetches the commit's bundles from `store` and judges them.
+    pub fn fetch_and_judge(
+        &self,
+        store: &dyn Store,
+        commit: &CommitInfo,
+    ) -> Result<Report, StoreError> {
+        Ok(self.commit(commit, &store.fetch(&commit.id)?))
+    }
+
+    /// Judges one commit's bundles (and lists the store items that could not be taken).
+    pub fn commit(&self, commit: &CommitInfo, fetched: &Fetched) -> Report {
+        let ctx = Context {
+            commit,
+            signers: &self.trust.signers,
+            trusted_root: self.root,
+        };
+        let mut reports = Vec::with_capacity(fetched.bundles.len() + fetched.rejected.len());
+        let mut verified: Vec<(usize, VerifiedStatement)> = Vec::new();
+        for b in &fetched.bundles {
+            let (report, statement) = self.bundle(b, &ctx);
+            if let Some(s) = statement {
+                verified.push((reports.len(), s));
+            }
+            reports.push(report);
+        }
+        reports.extend(fetched.rejected.iter().map(rejected_report));
+
+        let limit = self.at.checked_add(CLOCK_SKEW);
+        let in_time = |s: &VerifiedStatement| limit.is_none_or(|l| s.signed_at() <= l);
+        let newest = verified
+            .iter()
+            .filter(|(_, s)| in_time(s))
+            .max_by_key(|(i, s)| (s.signed_at(), *i))
+            .or_else(|| verified.iter().min_by_key(|(i, s)| (s.signed_at(), *i)));
+        let findings = match newest {
+            Some((i, statement)) => {
+                let i = *i;
+                for (j, s) in &verified {
+                    if *j != i && !in_time(s) {
+                        reports[*j].findings.push(
+                            Finding::info(
+                                Code::AttestationFromFuture,
+                                "signed after the verification time: not considered for a verdict at that time",
+                            )
+                            .expected_found(
+                                format!("signed no later than {}", crate::attest::rfc3339(self.at)),
+                                format!("signed at {}", crate::attest::rfc3339(s.signed_at())),
+                            ),
+                        );
+                    }
+                }
+                let mut findings = reports[i].findings.clone();
+                findings.extend(crate::policy::evaluate(self.policy, statement, self.at));
+                findings.extend(self.trust.broken.iter().cloned());
+                reports[i].selected = true;
+                reports[i].findings = findings.clone();
+                findings
+            }
+            None => {
+                let mut findings: Vec<Finding> = reports
+                    .iter()
+                    .flat_map(|r| r.findings.iter().filter(|f| f.is_error()).cloned())
+                    .collect();
+                findings.extend(self.trust.broken.iter().cloned());
+                findings.push(
+                    Finding::error(Code::NoAttestation, "no attestation for this commit verified")
+                        .expected_found(
+                            format!(
+                                "a bundle for commit {} signed by a trusted signer",
+                                commit.id
+                            ),
+                            format!(
+                                "{} bundle(s), none verified{}",
+                                fetched.bundles.len(),
+                                match fetched.rejected.len() {
+                                    0 => String::new(),
+                                    n => format!("; {n} store item(s) not taken"),
+                                }
+                            ),
+                        )
+                        .hint(
+                            "run `ci-attest run` on this commit (or fetch its bundles), then verify again",
+                        ),
+                );
+                findings
+            }
+        };
+        let verdict = if findings.iter().any(Finding::is_error) {
+            Verdict::Rejected
+        } else {
+            Verdict::Accepted
+        };
+        Report {
+            schema: REPORT_SCHEMA,
+            commit: commit.id.to_string(),
+            policy: self.policy.file.clone(),
+            verdict,
+            bundles: reports,
+            findings,
+        }
+    }
+
+    /// Parses and verifies one bundle; its report line and, if it verified, its statement.
+    fn bundle(
+        &self,
+        b: &StoredBundle,
+        ctx: &Context<'_>,
+    ) -> (BundleReport, Option<VerifiedStatement>) {
+        let line = |findings: Vec<Finding>| BundleReport {
+            location: b.location.clone(),
+            signer: None,
+            key_id: None,
+            finished_on: None,
+            signed_at: None,
+            time_source: None,
+            selected: false,
+            checks: Vec::new(),
+            findings,
+        };
+        let parsed = match ParsedBundle::parse(&b.bytes) {
+            Ok(parsed) => parsed,
+            Err(finding) => return (line(vec![*finding]), None),
+        };
+        let claimed_type = parsed
+            .envelope()
+            .ok()
+            .and_then(|env| predicate_type_of_payload(&env.payload));
+        if claimed_type.as_deref() == Some(TEST_RESULT_PREDICATE_TYPE) {
+            let listed = Finding::info(
+                Code::PredicateTypeUnsupported,
+                "an in-toto test-result statement: listed, not judged by the policy",
+            )
+            .expected_found(PREDICATE_TYPE, TEST_RESULT_PREDICATE_TYPE)
+            .hint("`ci-attest inspect` shows its result and failing tests");
+            return (line(vec![listed]), None);
+        }
+        let mut v = verify_parsed(&parsed, ctx);
+        if v.verified.is_none() {
+            if let Some((_, why)) = self
+                .trust
+                .unavailable
+                .iter()
+                .find(|(fp, _)| v.key_id.as_deref() == Some(fp.as_str()))
+            {
+                v.findings.push(why.clone());
+            }
+        }
+        let first_signer = self.policy.signers.first().map(|s| s.origin.clone());
+        for f in &mut v.findings {
+            if f.origin.is_none() && signer_code(f.code) {
+                f.origin = first_signer.clone();
+            }
+        }
+        let shown = v
+            .verified
+            .as_ref()
+            .map(VerifiedStatement::statement)
+            .or(v.parsed.as_ref());
+        let report = BundleReport {
+            location: b.location.clone(),
+            signer: v.verified.as_ref().map(|s| s.signer().to_string()),
+            key_id: v.key_id.clone(),
+            finished_on: shown.map(|s| s.predicate.finished_on.clone()),
+            signed_at: v
+                .verified
+                .as_ref()
+                .map(|s| crate::attest::rfc3339(s.signed_at())),
+            time_source: v.verified.as_ref().map(|s| s.time_source().as_str()),
+            selected: false,
+            checks: shown
+                .map(|s| s.predicate.checks.iter().map(CheckSummary::of).collect())
+                .unwrap_or_default(),
+            findings: v.findings,
+        };
+        (report, v.verified)
+    }
+
+    /// Replays every commit of `range` (oldest first) with the bundles of `store`.
+    ///
+    /// An empty range, or one of more than [`MAX_AUDIT_COMMITS`] commits, is an error.
+    pub fn audit(
+        &self,
+        repo: &Repo,
+        range: &str,
+        store: &dyn Store,
+    ) -> Result<AuditReport, JudgeError> {
+        let commits = repo
+            .rev_list(range, MAX_AUDIT_COMMITS)
+            .map_err(JudgeError::Range)?;
+        if commits.is_empty() {
+            return Err(JudgeError::EmptyRange {
+                range: range.to_string(),
+            });
+        }
+        let mut reports = Vec::with_capacity(commits.len());
+        for id in &commits {
+            let commit = repo.commit_info(id).map_err(JudgeError::Commit)?;
+            reports.push(self.fetch_and_judge(store, &commit)?);
+        }
+        let accepted = reports
+            .iter()
+            .filter(|r| r.verdict == Verdict::Accepted)
+            .count();
+        Ok(AuditReport {
+            schema: AUDIT_SCHEMA,
+            range: range.to_string(),
+            policy: self.policy.file.clone(),
+            at: crate::attest::rfc3339(self.at),
+            accepted,
+            rejected: reports.len() - accepted,
+            commits: reports,
+        })
+    }
+}
+
+/// Codes whose requirement is the policy's signer list.
+fn signer_code(code: Code) -> bool {
+    matches!(
+        code,
+        Code::SignerUntrusted | Code::IdentityMismatch | Code::VerificationMaterialUnsupported
+    )
+}
+
+/// The report line of a store item that was not taken as a bundle.
+fn rejected_report(item: &RejectedItem) -> BundleReport {
+    BundleReport {
+        location: item.location.clone(),
+        signer: None,
+        key_id: None,
+        finished_on: None,
+        signed_at: None,
+        time_source: None,
+        selected: false,
+        checks: Vec::new(),
+        findings: vec![
+            Finding::error(
+                Code::StoreItemInvalid,
+                "a store item is not a bundle that can be judged; the other bundles were judged without it",
+            )
+            .expected_found(
+                "a regular file (or git blob) holding one bundle within the limits of docs/limits.md",
+                item.problem.to_string(),
+            ),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sign::key::SigningKey;
+    use crate::statement::{STATEMENT_TYPE, Statement};
+    use crate::test_result::TestResultPredicate;
+
+    fn signed(statement_json: &[u8]) -> Vec<u8> {
+        let key = SigningKey::generate().expect("the system RNG works in tests");
+        crate::sign::sign_statement(statement_json, &key)
+            .to_json()
+            .into_bytes()
+    }
+
+    fn test_result_bundle() -> Vec<u8> {
+        let st = Statement {
+            statement_type: STATEMENT_TYPE.to_string(),
+            subject: vec![],
+            predicate_type: TEST_RESULT_PREDICATE_TYPE.to_string(),
+            predicate: TestResultPredicate {
+                result: crate::statement::Outcome::Failed,
+                configuration: vec![],
+                url: None,
+                passed_tests: vec![],
+                warned_tests: vec![],
+                failed_tests: vec!["s::t".into()],
+            },
+        };
+        signed(&st.to_json())
+    }
+
+    fn commit() -> CommitInfo {
+        CommitInfo {
+            id: crate::git::CommitId::parse(&"ab".repeat(20)).expect("valid id"),
+            sha256: "cd".repeat(32),
+            tree: "ef".repeat(20),
+        }
+    }
+
+    #[test]
+    fn a_test_result_bundle_is_listed_without_rejecting_for_it() {
+        let policy = crate::policy::test_support::policy("");
+        let root = crate::trust::TrustedRoot::production();
+        let at = crate::policy::test_support::at("2026-11-02T00:00:00Z");
+        let judge = Judge::new(&policy, &NoKeys, &root, at);
+        let fetched = Fetched::of(vec![StoredBundle {
+            location: "tr.sigstore.json".into(),
+            bytes: test_result_bundle(),
+        }]);
+        let report = judge.commit(&commit(), &fetched);
+        assert_eq!(report.bundles.len(), 1);
+        let listed = &report.bundles[0];
+        assert!(!listed.selected);
+        assert_eq!(listed.findings.len(), 1);
+        assert_eq!(listed.findings[0].code, Code::PredicateTypeUnsupported);
+        assert!(!listed.findings[0].is_error());
+        // No local-run bundle: rejected for that reason alone.
+        let errors: Vec<Code> = report
+            .findings
+            .iter()
+            .filter(|f| f.is_error())
+            .map(|f| f.code)
+            .collect();
+        assert_eq!(errors, [Code::NoAttestation]);
+    }
+
+    #[test]
+    fn a_rejected_store_item_is_named_and_does_not_hide_the_verdict_reason() {
+        let policy = crate::policy::test_support::policy("");
+        let root = crate::trust::TrustedRoot::production();
+        let at = crate::policy::test_support::at("2026-11-02T00:00:00Z");
+        let judge = Judge::new(&policy, &NoKeys, &root, at);
+        let fetched = Fetched {
+            bundles: vec![],
+            rejected: vec![RejectedItem {
+                location: ".ci-attest/x.1.sigstore.json".into(),
+                problem: crate::store::ItemProblem::NotAFile {
+                    found: "a FIFO".into(),
+                },
+            }],
+        };
+        let report = judge.commit(&commit(), &fetched);
+        assert_eq!(report.bundles.len(), 1);
+        assert_eq!(report.bundles[0].location, ".ci-attest/x.1.sigstore.json");
+        assert_eq!(report.bundles[0].findings[0].code, Code::StoreItemInvalid);
+        let found = report.bundles[0].findings[0].found.as_deref().unwrap_or("");
+        assert!(found.contains("FIFO"), "{found}");
+        assert_eq!(report.verdict, Verdict::Rejected);
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.code == Code::NoAttestation)
+        );
+    }
+}
