@@ -11,6 +11,7 @@
 pub mod cert;
 pub mod pki;
 pub mod sigstore;
+pub mod statement;
 pub mod tlog;
 pub mod tsa;
 
@@ -23,8 +24,9 @@ use crate::report::{BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict};
 use crate::sign::key::PublicKey;
 use crate::statement::{
     DIGEST_GIT_COMMIT, DIGEST_SHA256, LocalRunPredicate, LocalRunStatement, PREDICATE_TYPE,
-    STATEMENT_TYPE, Statement,
 };
+#[cfg(test)]
+use crate::statement::{STATEMENT_TYPE, Statement};
 use crate::store::{Fetched, RejectedItem};
 use std::time::SystemTime;
 
@@ -497,61 +499,16 @@ fn trusted_keys(
 }
 
 fn parse_statement(payload: &[u8], findings: &mut Vec<Finding>) -> Option<LocalRunStatement> {
-    let value: Statement<serde_json::Value> = match serde_json::from_slice(payload) {
-        Ok(v) => v,
-        Err(e) => {
-            findings.push(
-                Finding::error(
-                    Code::StatementMalformed,
-                    "the payload is not an in-toto statement",
-                )
-                .expected_found("an in-toto Statement v1 JSON object", e.to_string()),
-            );
-            return None;
+    // Strict parsing (size, duplicate keys, types, schema, times), then self-consistency: a
+    // statement whose figures contradict each other is returned for display but, carrying error
+    // findings, never verifies.
+    match statement::parse_local_run(payload) {
+        Ok(parsed) => {
+            findings.extend(statement::consistency(&parsed));
+            Some(parsed)
         }
-    };
-    let mut ok = true;
-    if value.statement_type != STATEMENT_TYPE {
-        findings.push(
-            Finding::error(
-                Code::StatementMalformed,
-                "the statement is not an in-toto Statement v1",
-            )
-            .expected_found(STATEMENT_TYPE, &value.statement_type),
-        );
-        ok = false;
-    }
-    if value.predicate_type != PREDICATE_TYPE {
-        findings.push(
-            Finding::error(
-                Code::PredicateTypeUnsupported,
-                "the statement's predicate is not a ci-attest local-run predicate",
-            )
-            .expected_found(PREDICATE_TYPE, &value.predicate_type),
-        );
-        ok = false;
-    }
-    if !ok {
-        return None;
-    }
-    match serde_json::from_value::<LocalRunPredicate>(value.predicate) {
-        Ok(predicate) => Some(Statement {
-            statement_type: value.statement_type,
-            subject: value.subject,
-            predicate_type: value.predicate_type,
-            predicate,
-        }),
-        Err(e) => {
-            findings.push(
-                Finding::error(
-                    Code::StatementMalformed,
-                    "the predicate does not match its schema",
-                )
-                .expected_found(
-                    format!("a predicate following {PREDICATE_TYPE} (docs/predicate.schema.json)"),
-                    e.to_string(),
-                ),
-            );
+        Err(problems) => {
+            findings.extend(problems);
             None
         }
     }
