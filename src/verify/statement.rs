@@ -951,4 +951,101 @@ mod tests {
         assert_eq!(f[0].found.as_deref(), Some(r#"3 checks named "tests""#));
         assert_complete(&f);
     }
+
+    /// The figures of a check record made from these reports the way `collect::run` makes them.
+    fn record_from_reports(
+        kind: crate::statement::CheckKind,
+        reports: &[(&str, crate::collect::ReportFormat)],
+    ) -> CheckRecord {
+        use crate::collect::{CoverageCounts, Parsed, parse_file};
+        let mut tests: Option<TestCounts> = None;
+        let mut coverage: Option<CoverageCounts> = None;
+        for (name, format) in reports {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+            match parse_file(*format, &path) {
+                Ok(Parsed::Tests(t)) => tests.get_or_insert_default().add(&t.counts),
+                Ok(Parsed::Coverage(c)) => coverage.get_or_insert_default().add(&c),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        CheckRecord {
+            tests,
+            coverage: coverage.map(|c| CoverageRecord {
+                lines: c.lines.map(Into::into),
+                branches: c.branches.map(Into::into),
+                functions: c.functions.map(Into::into),
+            }),
+            ..crate::policy::test_support::check("c", kind)
+        }
+    }
+
+    #[test]
+    fn what_the_collectors_make_of_real_reports_is_consistent() {
+        // JUnit errors count as failed and pytest's xfail as skipped, libtest's ignored tests as
+        // skipped and filtered tests not at all: each case lands in exactly one count.
+        use crate::collect::ReportFormat::*;
+        use crate::statement::CheckKind;
+        let tests = [
+            ("tests/fixtures/reports/pytest-junit.xml", Junit),
+            ("tests/fixtures/reports/go-junit-report.xml", Junit),
+            ("tests/fixtures/reports/jest-junit.xml", Junit),
+            ("tests/fixtures/reports/nextest-junit.xml", Junit),
+            ("tests/fixtures/reports/surefire-reruns.xml", Junit),
+            ("tests/fixtures/reports/libtest.json", LibtestJson),
+            ("tests/fixtures/project/junit-pass.xml", Junit),
+            ("tests/fixtures/project/junit-fail.xml", Junit),
+        ];
+        let coverage = [
+            ("tests/fixtures/reports/coveragepy-cobertura.xml", Cobertura),
+            ("tests/fixtures/reports/coveragepy.lcov", Lcov),
+            ("tests/fixtures/project/lcov-90.info", Lcov),
+        ];
+        let mut st = statement();
+        st.predicate.checks = tests
+            .iter()
+            .map(|r| record_from_reports(CheckKind::Tests, std::slice::from_ref(r)))
+            .chain(
+                coverage
+                    .iter()
+                    .map(|r| record_from_reports(CheckKind::Coverage, std::slice::from_ref(r))),
+            )
+            .chain([
+                record_from_reports(CheckKind::Tests, &tests),
+                record_from_reports(CheckKind::Coverage, &coverage),
+            ])
+            .enumerate()
+            .map(|(i, c)| CheckRecord {
+                name: format!("check-{i}"),
+                ..c
+            })
+            .collect();
+        assert!(
+            st.predicate
+                .checks
+                .iter()
+                .all(|c| c.tests.is_some_and(|t| t.total > 0) || c.coverage.is_some())
+        );
+        assert_eq!(consistency(&st), vec![]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn junit_counts_always_add_up(cases in proptest::collection::vec(0u8..8, 0..40)) {
+            // Any mix of failure, error, skipped and rerun children per test case.
+            let mut xml = String::from("<testsuites><testsuite name=\"s\">");
+            for (i, bits) in cases.iter().enumerate() {
+                xml.push_str(&format!("<testcase classname=\"c\" name=\"t{i}\">"));
+                if bits & 1 != 0 { xml.push_str("<failure/>"); }
+                if bits & 2 != 0 { xml.push_str("<error/>"); }
+                if bits & 4 != 0 { xml.push_str("<skipped/><flakyFailure/>"); }
+                xml.push_str("</testcase>");
+            }
+            xml.push_str("</testsuite></testsuites>");
+            let report = crate::collect::junit::parse(xml.as_bytes()).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let mut st = statement();
+            tests_check(&mut st).tests = Some(report.counts);
+            proptest::prop_assert_eq!(consistency(&st), vec![]);
+            proptest::prop_assert_eq!(report.counts.total, cases.len() as u64);
+        }
+    }
 }
