@@ -444,6 +444,190 @@ impl LocalRunStatement {
     }
 }
 
+/// Why a statement time is not one [`parse_time`] accepts.
+///
+/// The messages never echo the input (it is untrusted and unbounded); callers show a clipped copy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// The text does not have the shape `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
+    #[error("not an RFC 3339 time: expected {expected} at byte {position}")]
+    Syntax {
+        /// Byte offset of the first character that does not fit.
+        position: usize,
+        /// What was expected there.
+        expected: &'static str,
+    },
+    /// The year is outside 1970..=9999.
+    #[error("year {year} is outside 1970..=9999")]
+    YearOutOfRange {
+        /// The year as written.
+        year: u32,
+    },
+    /// A month, day, hour, minute, second or offset field is outside its range (this includes
+    /// February 30th and the leap second `:60`, which `SystemTime` cannot represent).
+    #[error("{field} {value} is out of range")]
+    FieldOutOfRange {
+        /// `month`, `day`, `hour`, `minute`, `second`, `offset hour` or `offset minute`.
+        field: &'static str,
+        /// The value as written.
+        value: u32,
+    },
+    /// The fraction of a second has more than nine digits (finer than a nanosecond).
+    #[error("the fraction of a second has more than 9 digits")]
+    FractionTooLong,
+    /// With its offset applied the time is before 1970-01-01T00:00:00Z.
+    #[error("the time is before 1970-01-01T00:00:00Z")]
+    BeforeEpoch,
+    /// The time cannot be represented as a `SystemTime` on this platform.
+    #[error("the time cannot be represented on this platform")]
+    Unrepresentable,
+}
+
+/// Parses a statement time: the one strict RFC 3339 parser for `startedOn` and `finishedOn`, used
+/// by the verifier, bundle selection, `max_age` and the reports.
+///
+/// Accepts exactly `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`: four-digit year in
+/// 1970..=9999, a real calendar date, hour 00-23, minute and second 00-59, an optional fraction of
+/// 1 to 9 digits, and `Z` or a numeric offset (hours 00-23, minutes 00-59; `-00:00` is UTC). The
+/// resulting instant must not be before the Unix epoch.
+///
+/// Deliberately stricter than RFC 3339: `T` and `Z` must be uppercase (the RFC also permits `t`,
+/// `z`, and a space in place of `T`), the leap second `:60` is refused (`SystemTime` has no leap
+/// seconds) and no surrounding whitespace is allowed. ci-attest writes `2026-11-02T10:00:00Z`, and
+/// a verifier that accepts one spelling per instant cannot be made to disagree with another one
+/// about which time a statement names.
+///
+/// Runs in time linear in the input (it looks at no more than 35 bytes) and never panics.
+pub fn parse_time(text: &str) -> Result<std::time::SystemTime, TimeError> {
+    let b = text.as_bytes();
+    let syntax = |position: usize, expected: &'static str| TimeError::Syntax { position, expected };
+    // Reads `n` ASCII digits starting at `at`.
+    let digits = |at: usize, n: usize, expected: &'static str| -> Result<u32, TimeError> {
+        let mut value = 0u32;
+        for i in at..at + n {
+            match b.get(i) {
+                Some(c @ b'0'..=b'9') => value = value * 10 + u32::from(c - b'0'),
+                _ => return Err(syntax(i, expected)),
+            }
+        }
+        Ok(value)
+    };
+    let literal = |at: usize, c: u8, expected: &'static str| -> Result<(), TimeError> {
+        if b.get(at) == Some(&c) {
+            Ok(())
+        } else {
+            Err(syntax(at, expected))
+        }
+    };
+    let year = digits(0, 4, "a four-digit year")?;
+    literal(4, b'-', "'-' after the year")?;
+    let month = digits(5, 2, "a two-digit month")?;
+    literal(7, b'-', "'-' after the month")?;
+    let day = digits(8, 2, "a two-digit day")?;
+    literal(10, b'T', "an uppercase 'T' between date and time")?;
+    let hour = digits(11, 2, "a two-digit hour")?;
+    literal(13, b':', "':' after the hour")?;
+    let minute = digits(14, 2, "a two-digit minute")?;
+    literal(16, b':', "':' after the minute")?;
+    let second = digits(17, 2, "two-digit seconds")?;
+    let mut at = 19;
+    let mut nanos = 0u32;
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        let start = at;
+        while let Some(c @ b'0'..=b'9') = b.get(at) {
+            if at - start == 9 {
+                return Err(TimeError::FractionTooLong);
+            }
+            nanos = nanos * 10 + u32::from(c - b'0');
+            at += 1;
+        }
+        let len = at - start;
+        if len == 0 {
+            return Err(syntax(at, "a digit after '.'"));
+        }
+        // Scale to nanoseconds: at most 9 digits were read, so this cannot overflow.
+        nanos *= 10u32.pow(9 - len as u32);
+    }
+    let offset_secs: i64 = match b.get(at) {
+        Some(b'Z') => {
+            at += 1;
+            0
+        }
+        Some(sign @ (b'+' | b'-')) => {
+            let oh = digits(at + 1, 2, "a two-digit offset hour")?;
+            literal(at + 3, b':', "':' in the offset")?;
+            let om = digits(at + 4, 2, "two-digit offset minutes")?;
+            if oh > 23 {
+                return Err(TimeError::FieldOutOfRange {
+                    field: "offset hour",
+                    value: oh,
+                });
+            }
+            if om > 59 {
+                return Err(TimeError::FieldOutOfRange {
+                    field: "offset minute",
+                    value: om,
+                });
+            }
+            let secs = i64::from(oh) * 3600 + i64::from(om) * 60;
+            at += 6;
+            if *sign == b'+' { secs } else { -secs }
+        }
+        _ => return Err(syntax(at, "'.', an uppercase 'Z', '+HH:MM' or '-HH:MM'")),
+    };
+    if at != b.len() {
+        return Err(syntax(at, "the end of the time"));
+    }
+    if !(1970..=9999).contains(&year) {
+        return Err(TimeError::YearOutOfRange { year });
+    }
+    let out_of_range =
+        |field: &'static str, value: u32| TimeError::FieldOutOfRange { field, value };
+    if !(1..=12).contains(&month) {
+        return Err(out_of_range("month", month));
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if day == 0 || day > month_days {
+        return Err(out_of_range("day", day));
+    }
+    if hour > 23 {
+        return Err(out_of_range("hour", hour));
+    }
+    if minute > 59 {
+        return Err(out_of_range("minute", minute));
+    }
+    if second > 59 {
+        return Err(out_of_range("second", second));
+    }
+    let days = days_from_civil(i64::from(year), i64::from(month), i64::from(day));
+    let local = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    let utc = local - offset_secs;
+    let secs = u64::try_from(utc).map_err(|_| TimeError::BeforeEpoch)?;
+    std::time::UNIX_EPOCH
+        .checked_add(std::time::Duration::new(secs, nanos))
+        .ok_or(TimeError::Unrepresentable)
+}
+
+/// Days from 1970-01-01 to the given proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+/// The caller keeps the inputs to years 1970..=9999, so nothing here can overflow.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,5 +679,146 @@ mod tests {
             serde_json::to_string(&Outcome::Warned).expect("serialises"),
             "\"WARNED\""
         );
+    }
+
+    fn at(secs: u64, nanos: u32) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos)
+    }
+
+    #[test]
+    fn parse_time_reads_what_ci_attest_writes() {
+        // 2026-11-01T12:00:00Z, as `date -u -d ... +%s` gives it.
+        let t = at(1_793_534_400, 0);
+        assert_eq!(parse_time("2026-11-01T12:00:00Z"), Ok(t));
+        assert_eq!(
+            parse_time(&humantime::format_rfc3339_seconds(t).to_string()),
+            Ok(t)
+        );
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(at(0, 0)));
+        assert_eq!(
+            parse_time("9999-12-31T23:59:59.999999999Z"),
+            Ok(at(253_402_300_799, 999_999_999))
+        );
+        assert_eq!(parse_time("2024-02-29T00:00:00Z"), Ok(at(1_709_164_800, 0)));
+    }
+
+    #[test]
+    fn parse_time_applies_fractions_and_offsets() {
+        let t = at(1_793_534_400, 0);
+        assert_eq!(
+            parse_time("2026-11-01T12:00:00.5Z"),
+            Ok(at(1_793_534_400, 500_000_000))
+        );
+        assert_eq!(
+            parse_time("2026-11-01T12:00:00.000000001Z"),
+            Ok(at(1_793_534_400, 1))
+        );
+        assert_eq!(parse_time("2026-11-01T12:00:00+00:00"), Ok(t));
+        assert_eq!(parse_time("2026-11-01T12:00:00-00:00"), Ok(t));
+        assert_eq!(parse_time("2026-11-01T21:00:00+09:00"), Ok(t));
+        assert_eq!(parse_time("2026-11-01T06:30:00-05:30"), Ok(t));
+        // The spelling a loose parser misreads: the offset after a fraction is applied, not dropped.
+        assert_eq!(parse_time("2026-11-01T21:00:00.0+09:00"), Ok(t));
+        assert_eq!(parse_time("1970-01-01T01:00:00+01:00"), Ok(at(0, 0)));
+    }
+
+    #[test]
+    fn parse_time_refuses_other_spellings() {
+        use TimeError::*;
+        let syntax = |r: Result<std::time::SystemTime, TimeError>| matches!(r, Err(Syntax { .. }));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-11-01",
+            "2026-11-01T12:00:00",
+            "2026-11-01 12:00:00Z",
+            "2026-11-01t12:00:00Z",
+            "2026-11-01T12:00:00z",
+            " 2026-11-01T12:00:00Z",
+            "2026-11-01T12:00:00Z ",
+            "2026-11-01T12:00:00Z\n",
+            "2026-11-01T12:00Z",
+            "2026-11-01T12:00:00.Z",
+            "2026-11-01T12:00:00+0900",
+            "2026-11-01T12:00:00+09",
+            "2026-11-01T12:00:00UTC",
+            "+2026-11-01T12:00:00Z",
+            "26-11-01T12:00:00Z",
+            "2026-1-01T12:00:00Z",
+            "2026-11-01T12:00:00ZZ",
+            "2026-11-01T12:00:00+09:00Z",
+            "２026-11-01T12:00:00Z",
+            "2026-11-01T12:00:0٣Z",
+        ] {
+            assert!(syntax(parse_time(bad)), "{bad:?}: {:?}", parse_time(bad));
+        }
+        assert_eq!(
+            parse_time("2026-11-01T12:00:00.1234567891Z"),
+            Err(FractionTooLong)
+        );
+        assert_eq!(
+            parse_time("1969-12-31T23:59:59Z"),
+            Err(YearOutOfRange { year: 1969 })
+        );
+        assert_eq!(
+            parse_time("0000-01-01T00:00:00Z"),
+            Err(YearOutOfRange { year: 0 })
+        );
+        assert_eq!(parse_time("1970-01-01T00:30:00+01:00"), Err(BeforeEpoch));
+        let field = |f: &'static str, v: u32| Err(FieldOutOfRange { field: f, value: v });
+        assert_eq!(parse_time("2026-13-01T12:00:00Z"), field("month", 13));
+        assert_eq!(parse_time("2026-00-01T12:00:00Z"), field("month", 0));
+        assert_eq!(parse_time("2026-02-29T12:00:00Z"), field("day", 29));
+        assert_eq!(parse_time("2100-02-29T12:00:00Z"), field("day", 29));
+        assert_eq!(parse_time("2026-04-31T12:00:00Z"), field("day", 31));
+        assert_eq!(parse_time("2026-04-00T12:00:00Z"), field("day", 0));
+        assert_eq!(parse_time("2026-11-01T24:00:00Z"), field("hour", 24));
+        assert_eq!(parse_time("2026-11-01T12:60:00Z"), field("minute", 60));
+        assert_eq!(parse_time("2016-12-31T23:59:60Z"), field("second", 60));
+        assert_eq!(
+            parse_time("2026-11-01T12:00:00+24:00"),
+            field("offset hour", 24)
+        );
+        assert_eq!(
+            parse_time("2026-11-01T12:00:00+01:60"),
+            field("offset minute", 60)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_time_never_panics(text in "\\PC{0,40}") {
+            let _ = parse_time(&text);
+        }
+
+        #[test]
+        fn parse_time_never_panics_on_near_misses(text in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?([Zz]|[+-][0-9]{2}:[0-9]{2})?.{0,2}") {
+            let _ = parse_time(&text);
+        }
+
+        #[test]
+        fn parse_time_round_trips_humantime(secs in 0u64..253_402_300_800, nanos in 0u32..1_000_000_000) {
+            let t = at(secs, nanos);
+            let whole = at(secs, 0);
+            proptest::prop_assert_eq!(parse_time(&humantime::format_rfc3339(t).to_string()), Ok(t));
+            proptest::prop_assert_eq!(parse_time(&humantime::format_rfc3339_nanos(t).to_string()), Ok(t));
+            proptest::prop_assert_eq!(parse_time(&humantime::format_rfc3339_seconds(t).to_string()), Ok(whole));
+            proptest::prop_assert_eq!(
+                parse_time(&humantime::format_rfc3339_millis(t).to_string()),
+                Ok(at(secs, nanos / 1_000_000 * 1_000_000))
+            );
+        }
+
+        #[test]
+        fn parse_time_applies_any_offset(secs in 86_400u64..253_402_214_400, offset_min in -1439i64..=1439) {
+            // The same instant written as local time at an offset names the same instant.
+            let t = at(secs, 0);
+            let local_secs = secs.checked_add_signed(offset_min * 60).expect("within range");
+            let local = humantime::format_rfc3339_seconds(at(local_secs, 0)).to_string();
+            let sign = if offset_min < 0 { '-' } else { '+' };
+            let m = offset_min.unsigned_abs();
+            let text = format!("{}{sign}{:02}:{:02}", local.trim_end_matches('Z'), m / 60, m % 60);
+            proptest::prop_assert_eq!(parse_time(&text), Ok(t), "{}", text);
+        }
     }
 }

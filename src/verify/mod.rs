@@ -19,6 +19,7 @@
 pub mod cert;
 pub mod pki;
 pub mod sigstore;
+pub mod statement;
 pub mod tlog;
 pub mod tsa;
 
@@ -31,10 +32,9 @@ use crate::bundle::{Bundle, KeyMaterial};
 use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
 use crate::finding::{Code, Finding};
 use crate::git::CommitInfo;
-use crate::statement::{
-    DIGEST_GIT_COMMIT, DIGEST_SHA256, LocalRunPredicate, LocalRunStatement, PREDICATE_TYPE,
-    STATEMENT_TYPE, Statement,
-};
+use crate::statement::{DIGEST_GIT_COMMIT, DIGEST_SHA256, LocalRunPredicate, LocalRunStatement};
+#[cfg(test)]
+use crate::statement::{PREDICATE_TYPE, STATEMENT_TYPE, Statement};
 use std::time::SystemTime;
 
 /// A statement whose envelope signature, signer and subject have been verified, with its verified
@@ -243,9 +243,10 @@ pub fn verify_parsed(parsed: &ParsedBundle, ctx: &Context<'_>) -> BundleVerifica
     out
 }
 
-/// The signer's own claim of the signing time: the statement's `finishedOn`.
+/// The signer's own claim of the signing time: the statement's `finishedOn`, read by the one
+/// time parser ([`crate::statement::parse_time`]) that also serves reports.
 fn claimed_time(text: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339(text).ok()
+    crate::statement::parse_time(text).ok()
 }
 
 /// The key id a key-signed bundle names in `publicKey.hint`.
@@ -277,61 +278,16 @@ fn clip(s: &str) -> String {
 }
 
 fn parse_statement(payload: &[u8], findings: &mut Vec<Finding>) -> Option<LocalRunStatement> {
-    let value: Statement<serde_json::Value> = match serde_json::from_slice(payload) {
-        Ok(v) => v,
-        Err(e) => {
-            findings.push(
-                Finding::error(
-                    Code::StatementMalformed,
-                    "the payload is not an in-toto statement",
-                )
-                .expected_found("an in-toto Statement v1 JSON object", e.to_string()),
-            );
-            return None;
+    // Strict parsing (size, duplicate keys, types, schema, times), then self-consistency: a
+    // statement whose figures contradict each other is returned for display but, carrying error
+    // findings, never verifies.
+    match statement::parse_local_run(payload) {
+        Ok(parsed) => {
+            findings.extend(statement::consistency(&parsed));
+            Some(parsed)
         }
-    };
-    let mut ok = true;
-    if value.statement_type != STATEMENT_TYPE {
-        findings.push(
-            Finding::error(
-                Code::StatementMalformed,
-                "the statement is not an in-toto Statement v1",
-            )
-            .expected_found(STATEMENT_TYPE, &value.statement_type),
-        );
-        ok = false;
-    }
-    if value.predicate_type != PREDICATE_TYPE {
-        findings.push(
-            Finding::error(
-                Code::PredicateTypeUnsupported,
-                "the statement's predicate is not a ci-attest local-run predicate",
-            )
-            .expected_found(PREDICATE_TYPE, &value.predicate_type),
-        );
-        ok = false;
-    }
-    if !ok {
-        return None;
-    }
-    match serde_json::from_value::<LocalRunPredicate>(value.predicate) {
-        Ok(predicate) => Some(Statement {
-            statement_type: value.statement_type,
-            subject: value.subject,
-            predicate_type: value.predicate_type,
-            predicate,
-        }),
-        Err(e) => {
-            findings.push(
-                Finding::error(
-                    Code::StatementMalformed,
-                    "the predicate does not match its schema",
-                )
-                .expected_found(
-                    format!("a predicate following {PREDICATE_TYPE} (docs/predicate.schema.json)"),
-                    e.to_string(),
-                ),
-            );
+        Err(problems) => {
+            findings.extend(problems);
             None
         }
     }

@@ -608,6 +608,15 @@ fn check_key(
     findings: &mut Vec<Finding>,
 ) -> Option<CheckedBundle> {
     let keys = &trust.signers.keys;
+    if keys.is_empty() && !trust.signers.identities.is_empty() {
+        findings.push(finding(
+            Code::VerificationMaterialUnsupported,
+            "a keyless signer was expected but the bundle carries a public key",
+            "verificationMaterial.certificate or x509CertificateChain (only keyless signers are trusted)",
+            "verificationMaterial.publicKey",
+        ));
+        return None;
+    }
     if keys.is_empty() {
         findings.push(
             finding(
