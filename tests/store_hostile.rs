@@ -64,7 +64,7 @@ fn output_within(cmd: &mut Command) -> Output {
 fn attested() -> Project {
     let p = Project::passing();
     p.keygen();
-    let out = output_within(&mut p.cmd().arg("run"));
+    let out = output_within(p.cmd().arg("run"));
     assert!(out.status.success(), "run: {}", text(&out));
     p
 }
@@ -302,7 +302,7 @@ fn a_planted_huge_bundle_number_never_wraps_and_is_never_overwritten() {
     let top = bundle_path(&p, &MAX_BUNDLE_NUMBER.to_string());
     std::fs::write(&top, "top").expect("write");
 
-    let out = output_within(&mut p.cmd().arg("run"));
+    let out = output_within(p.cmd().arg("run"));
     assert!(out.status.success(), "run: {}", text(&out));
     assert_eq!(std::fs::read(&planted).expect("read"), b"planted");
     assert_eq!(std::fs::read(&top).expect("read"), b"top");
@@ -324,7 +324,7 @@ fn a_planted_huge_bundle_number_never_wraps_and_is_never_overwritten() {
 
 /// The fingerprint hex of the key that signed the project's bundles (its file in the store).
 fn stored_key_fingerprint(p: &Project) -> String {
-    let keys: Vec<String> = std::fs::read_dir(store_dir(&p).join("keys"))
+    let keys: Vec<String> = std::fs::read_dir(store_dir(p).join("keys"))
         .expect("keys/")
         .filter_map(|e| e.ok())
         .map(|e| file_name(&e.path()))
@@ -399,7 +399,7 @@ fn audit_over_a_range_with_junk_in_the_dir_store() {
     let first = p.head();
     p.write("README", "second\n");
     let second = p.commit("second");
-    let out = output_within(&mut p.cmd().arg("run"));
+    let out = output_within(p.cmd().arg("run"));
     assert!(out.status.success(), "run: {}", text(&out));
     let fifo = bundle_path_of(&p, &first, "3");
     mkfifo(&fifo);
