@@ -165,7 +165,11 @@ impl Repo {
     }
 
     /// The commits of a revision range (`A..B`, or a single revision for all its ancestors), oldest
-    /// first, at most `limit` of them.
+    /// first.
+    ///
+    /// A range of more than `limit` commits is an error that says so (never a silent cut): git is
+    /// asked for `limit + 1` commits, newest first, and the range is refused when it gives that
+    /// many.
     pub fn rev_list(&self, range: &str, limit: usize) -> Result<Vec<CommitId>, GitError> {
         if range.starts_with('-') {
             return Err(GitError::Unexpected {
@@ -174,16 +178,9 @@ impl Repo {
                 found: range.into(),
             });
         }
-        let max = format!("--max-count={limit}");
-        let out = self.git(&[
-            "rev-list",
-            "--reverse",
-            "--topo-order",
-            &max,
-            "--end-of-options",
-            range,
-        ])?;
-        String::from_utf8_lossy(&out)
+        let max = format!("--max-count={}", limit.saturating_add(1));
+        let out = self.git(&["rev-list", "--topo-order", &max, "--end-of-options", range])?;
+        let mut commits = String::from_utf8_lossy(&out)
             .lines()
             .map(|l| {
                 CommitId::parse(l.trim()).ok_or_else(|| GitError::Unexpected {
@@ -192,7 +189,17 @@ impl Repo {
                     found: l.to_string(),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        if commits.len() > limit {
+            return Err(GitError::Unexpected {
+                args: format!("rev-list {range}"),
+                expected: format!("a range of at most {limit} commits"),
+                found: format!("more than {limit} commits: narrow the range (e.g. `A..B`)"),
+            });
+        }
+        // `--reverse` applies after `--max-count`, so the order is reversed here instead.
+        commits.reverse();
+        Ok(commits)
     }
 
     /// The full ref name HEAD points to, when HEAD is on a branch.

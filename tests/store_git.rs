@@ -3,7 +3,7 @@
 
 use ci_attest::git::CommitId;
 use ci_attest::store::git::{GitStore, bundle_ref};
-use ci_attest::store::{Store, StoreError};
+use ci_attest::store::{ItemProblem, MAX_ITEMS_PER_COMMIT, Store, StoreError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -224,10 +224,13 @@ fn pushed_bundles_reach_a_fresh_clone_through_fetch_remote() {
 
     let verifier = clone(tmp.path(), &remote, "verifier");
     let verifier_store = GitStore::new(verifier, "origin".to_string());
-    verifier_store
+    let not_fetched = verifier_store
         .fetch_remote_commit(&head)
         .expect("fetch one commit");
-    assert_eq!(verifier_store.fetch(&head).expect("fetch").bundles.len(), 1);
+    assert!(not_fetched.is_empty(), "{not_fetched:?}");
+    let fetched = verifier_store.fetch(&head).expect("fetch");
+    assert_eq!(fetched.bundles.len(), 1);
+    assert!(fetched.rejected.is_empty(), "{:?}", fetched.rejected);
 }
 
 #[test]
@@ -237,8 +240,13 @@ fn fetching_from_a_remote_without_bundles_is_not_an_error() {
     let dev = clone(tmp.path(), &remote, "dev");
     let store = GitStore::new(dev, "origin".to_string());
     store.fetch_remote().expect("fetch_remote");
-    store.fetch_remote_commit(&head).expect("fetch one commit");
-    assert!(store.fetch(&head).expect("fetch").bundles.is_empty());
+    assert!(
+        store
+            .fetch_remote_commit(&head)
+            .expect("fetch one commit")
+            .is_empty()
+    );
+    assert_eq!(store.fetch(&head).expect("fetch"), Default::default());
 }
 
 #[test]
@@ -370,8 +378,23 @@ fn a_ref_whose_content_does_not_match_its_name_is_refused() {
         planted,
         "put must leave the existing ref alone"
     );
-    let err = store.fetch(&head).expect_err("fetch must re-hash bundles");
-    assert!(err.to_string().contains("sha256"), "{err}");
+    // fetch re-hashes every bundle: the planted one is a rejected item, never a bundle.
+    let fetched = store.fetch(&head).expect("fetch");
+    assert!(fetched.bundles.is_empty(), "{:?}", fetched.bundles);
+    assert_eq!(fetched.rejected.len(), 1);
+    assert_eq!(fetched.rejected[0].location, name);
+    let digest = name.rsplit('/').next().expect("digest").to_string();
+    assert!(
+        matches!(&fetched.rejected[0].problem, ItemProblem::DigestMismatch { expected, found }
+            if *expected == digest && found != &digest),
+        "{:?}",
+        fetched.rejected[0]
+    );
+    assert!(
+        fetched.rejected[0].problem.to_string().contains("sha256"),
+        "{}",
+        fetched.rejected[0].problem
+    );
 }
 
 #[test]
@@ -413,8 +436,18 @@ fn oversized_bundles_are_refused_on_put_and_on_fetch() {
     );
     let commit = git(&repo, &["commit-tree", "-m", "big", &tree]);
     git(&repo, &["update-ref", &bundle_ref(&head, &big), &commit]);
-    let err = store.fetch(&head).expect_err("too large");
-    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+    let fetched = store.fetch(&head).expect("fetch");
+    assert!(fetched.bundles.is_empty(), "{:?}", fetched.bundles);
+    assert_eq!(fetched.rejected.len(), 1);
+    assert_eq!(fetched.rejected[0].location, bundle_ref(&head, &big));
+    let limit = ci_attest::bundle::MAX_BUNDLE_BYTES as u64;
+    assert_eq!(
+        fetched.rejected[0].problem,
+        ItemProblem::TooLarge {
+            size: limit + 1,
+            limit
+        }
+    );
 }
 
 #[test]
@@ -476,9 +509,18 @@ fn measure_put_and_fetch_of_100_bundles() {
     }
     let put = start.elapsed();
     let start = Instant::now();
-    let got = dev.fetch(&head).expect("fetch").bundles;
+    let got = dev.fetch(&head).expect("fetch");
     let fetch = start.elapsed();
-    assert_eq!(got.len(), 100);
+    // At most MAX_ITEMS_PER_COMMIT are read; the others are named, unread.
+    assert_eq!(got.bundles.len(), MAX_ITEMS_PER_COMMIT);
+    assert_eq!(got.rejected.len(), 100 - MAX_ITEMS_PER_COMMIT);
+    assert!(
+        got.rejected
+            .iter()
+            .all(|r| matches!(r.problem, ItemProblem::OverLimit { .. })),
+        "{:?}",
+        got.rejected
+    );
     let start = Instant::now();
     let summary = dev.push(&head).expect("push");
     let push = start.elapsed();
@@ -487,7 +529,10 @@ fn measure_put_and_fetch_of_100_bundles() {
     let start = Instant::now();
     auditor.fetch_remote().expect("fetch_remote");
     let fetch_remote = start.elapsed();
-    assert_eq!(auditor.fetch(&head).expect("fetch").bundles.len(), 100);
+    assert_eq!(
+        auditor.fetch(&head).expect("fetch").bundles.len(),
+        MAX_ITEMS_PER_COMMIT
+    );
     eprintln!(
         "100 bundles: put {put:?} ({:?} each), fetch {fetch:?}, push {push:?}, fetch_remote {fetch_remote:?}",
         put / 100

@@ -105,8 +105,11 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             FromStore::Dir => store.fetch(&id).map_err(Failure::unavailable)?,
             FromStore::Git => {
                 let git = GitStore::new(repo.root(), args.remote.clone());
-                git.fetch_remote_commit(&id).map_err(Failure::unavailable)?;
-                git.fetch(&id).map_err(Failure::unavailable)?
+                // Refs the remote rewrote or that would not fetch are findings, not a failure.
+                let not_fetched = git.fetch_remote_commit(&id).map_err(Failure::unavailable)?;
+                let mut fetched = git.fetch(&id).map_err(Failure::unavailable)?;
+                fetched.rejected.extend(not_fetched);
+                fetched
             }
             FromStore::Github => {
                 let own;

@@ -3,10 +3,20 @@
 //! Writes are atomic (temporary file + rename without replacing) and never overwrite: two runs for
 //! one commit get `.1` and `.2`. Public keys that signed bundles are kept beside them under
 //! `keys/sha256-<hex>.pub` so a policy that pins a key by fingerprint can find the key itself.
+//!
+//! Reads treat the folder as hostile: every item is looked at with `lstat`, opened with
+//! `O_NONBLOCK | O_NOFOLLOW` and checked again with `fstat`, so a FIFO, device, folder or symbolic
+//! link is refused without blocking or following it, and nothing is read past the limits of
+//! [`super`] (`docs/limits.md`).
 
-use super::{Fetched, Store, StoreError, StoredBundle};
+use super::{
+    Budget, Fetched, ItemProblem, MAX_BUNDLE_NUMBER, MAX_LISTED_ITEMS_PER_COMMIT,
+    MAX_PUBLIC_KEY_BYTES, RejectedItem, Store, StoreError, StoredBundle,
+};
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::git::CommitId;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +28,18 @@ pub const BUNDLE_SUFFIX: &str = ".sigstore.json";
 pub struct DirStore {
     root: PathBuf,
 }
+
+/// What the part between `<commit>.` and `.sigstore.json` of a file name is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Number {
+    /// A bundle number the store writes: 1 to [`MAX_BUNDLE_NUMBER`], no leading zeros.
+    Valid(u64),
+    /// Anything else (`0`, `01`, `18446744073709551616`, `x`): an item, but never a bundle.
+    Bad(String),
+}
+
+/// The order of a commit's items: valid numbers ascending, then bad names by name.
+type ItemKey = (bool, usize, String, OsString);
 
 impl DirStore {
     /// A store rooted at `root` (created on first write).
@@ -52,12 +74,13 @@ impl DirStore {
         unreachable!("an unbounded range always yields a free name or an error")
     }
 
-    /// Keeps a public key (PEM) under its fingerprint's hex, unless it is already there.
+    /// Keeps a public key (PEM) under its fingerprint's hex, unless something is already there.
     pub fn put_public_key(&self, fingerprint_hex: &str, pem: &str) -> Result<PathBuf, StoreError> {
         let dir = self.root.join("keys");
         std::fs::create_dir_all(&dir).map_err(Self::io(&dir))?;
         let path = dir.join(format!("sha256-{fingerprint_hex}.pub"));
-        if path.exists() {
+        // `symlink_metadata`: a dangling symbolic link is something there too (never written through).
+        if std::fs::symlink_metadata(&path).is_ok() {
             return Ok(path);
         }
         write_new(&dir, &path, pem.as_bytes())?;
@@ -65,40 +88,122 @@ impl DirStore {
     }
 
     /// A public key kept under this fingerprint's hex, if there is one.
+    ///
+    /// The key file is read like a bundle: only a regular file of at most
+    /// [`MAX_PUBLIC_KEY_BYTES`], opened without following links or blocking. Anything else there
+    /// (a FIFO, a symbolic link, a folder, a larger file) is [`StoreError::Item`]: no usable key.
     pub fn public_key(&self, fingerprint_hex: &str) -> Result<Option<String>, StoreError> {
-        if !fingerprint_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if fingerprint_hex.is_empty() || !fingerprint_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
         let path = self
             .root
             .join("keys")
             .join(format!("sha256-{fingerprint_hex}.pub"));
-        match std::fs::read(&path) {
-            Ok(bytes) if bytes.len() <= 64 * 1024 => {
-                Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
-            }
-            Ok(bytes) => Err(StoreError::TooLarge {
-                path: path.display().to_string(),
-                size: bytes.len() as u64,
-                limit: 64 * 1024,
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Self::io(&path)(e)),
+            Ok(_) => {}
+        }
+        match super::read_regular(&path, MAX_PUBLIC_KEY_BYTES) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(problem) => Err(StoreError::Item {
+                location: path.display().to_string(),
+                problem,
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Self::io(&path)(e)),
         }
     }
 
-    fn bundle_index(commit: &CommitId, name: &str) -> Option<u64> {
-        name.strip_prefix(commit.as_str())?
+    /// What a file name is to this commit: `None` when it is not `<commit>.<part>.sigstore.json`.
+    fn classify(commit: &CommitId, name: &str) -> Option<Number> {
+        let part = name
+            .strip_prefix(commit.as_str())?
             .strip_prefix('.')?
-            .strip_suffix(BUNDLE_SUFFIX)?
-            .parse()
-            .ok()
+            .strip_suffix(BUNDLE_SUFFIX)?;
+        let canonical =
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && !part.starts_with('0');
+        Some(
+            match part
+                .parse::<u64>()
+                .ok()
+                .filter(|n| canonical && *n <= MAX_BUNDLE_NUMBER)
+            {
+                Some(n) => Number::Valid(n),
+                None => Number::Bad(part.to_string()),
+            },
+        )
+    }
+
+    /// Calls `visit` for every name of `commit`'s items in the folder (in folder order).
+    fn scan(
+        &self,
+        commit: &CommitId,
+        mut visit: impl FnMut(Number, OsString),
+    ) -> Result<(), StoreError> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Self::io(&self.root)(e)),
+        };
+        for entry in entries {
+            let name = entry.map_err(Self::io(&self.root))?.file_name();
+            if let Some(number) = Self::classify(commit, &name.to_string_lossy()) {
+                visit(number, name);
+            }
+        }
+        Ok(())
+    }
+
+    /// The first [`MAX_LISTED_ITEMS_PER_COMMIT`] items of `commit` in store order, and how many
+    /// more there are.
+    fn list(&self, commit: &CommitId) -> Result<(Vec<(Number, PathBuf)>, u64), StoreError> {
+        let mut kept: BTreeMap<ItemKey, Number> = BTreeMap::new();
+        let mut more = 0u64;
+        self.scan(commit, |number, name| {
+            let key = match &number {
+                // Canonical numbers: shorter is smaller, then digit by digit.
+                Number::Valid(n) => (false, 0, format!("{n:020}"), name),
+                Number::Bad(part) => (true, part.len(), part.clone(), name),
+            };
+            kept.insert(key, number);
+            if kept.len() > MAX_LISTED_ITEMS_PER_COMMIT {
+                kept.pop_last();
+                more += 1;
+            }
+        })?;
+        let items = kept
+            .into_iter()
+            .map(|((_, _, _, name), number)| (number, self.root.join(name)))
+            .collect();
+        Ok((items, more))
+    }
+
+    /// Reads one item within the per-item and per-commit limits.
+    fn read_item(path: &Path, budget: &mut Budget) -> Result<Vec<u8>, ItemProblem> {
+        budget.take_item()?;
+        let (file, size) = super::open_regular(path)?;
+        let limit = MAX_BUNDLE_BYTES as u64;
+        if size > limit {
+            return Err(ItemProblem::TooLarge { size, limit });
+        }
+        budget.check_bytes(size)?;
+        // The file may grow after `fstat`: the read is bounded on its own.
+        let bytes = super::read_at_most(file, limit)?;
+        budget.take_bytes(bytes.len() as u64)?;
+        Ok(bytes)
     }
 }
 
 /// Writes `bytes` to `path` atomically, failing if `path` exists.
 fn write_new(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let io = DirStore::io(path);
+    let tmp = temp_with(dir, path, bytes)?;
+    tmp.persist_noclobber(path)
+        .map_err(|e| DirStore::io(path)(e.error))?;
+    Ok(())
+}
+
+/// A temporary file in `dir` holding `bytes`, synced (`path` names it in errors).
+fn temp_with(dir: &Path, path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, StoreError> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
@@ -106,72 +211,76 @@ fn write_new(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(DirStore::io(path))?;
-    tmp.persist_noclobber(path).map_err(|e| io(e.error))?;
-    Ok(())
+    Ok(tmp)
 }
 
 impl Store for DirStore {
+    /// Stores the bundle as `<commit>.<n>.sigstore.json`, `n` one more than the highest bundle
+    /// number there (bad names are ignored). Numbers never wrap: when that would pass
+    /// [`MAX_BUNDLE_NUMBER`], the lowest free number is taken; nothing is ever overwritten.
     fn put(&self, commit: &CommitId, bundle_json: &[u8]) -> Result<String, StoreError> {
         std::fs::create_dir_all(&self.root).map_err(Self::io(&self.root))?;
-        let next = self.fetch_names(commit)?.last().map_or(1, |(n, _)| n + 1);
-        for n in next.. {
-            let path = self.root.join(format!("{commit}.{n}{BUNDLE_SUFFIX}"));
-            match write_new(&self.root, &path, bundle_json) {
-                Ok(()) => return Ok(path.display().to_string()),
-                Err(StoreError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(e),
+        let mut highest = 0;
+        self.scan(commit, |number, _| {
+            if let Number::Valid(n) = number {
+                highest = highest.max(n);
+            }
+        })?;
+        let first = highest
+            .checked_add(1)
+            .filter(|n| *n <= MAX_BUNDLE_NUMBER)
+            .unwrap_or(1);
+        let path_of = |n: u64| self.root.join(format!("{commit}.{n}{BUNDLE_SUFFIX}"));
+        let mut tmp = temp_with(&self.root, &path_of(first), bundle_json)?;
+        for n in (first..=MAX_BUNDLE_NUMBER).chain(1..first) {
+            let path = path_of(n);
+            match tmp.persist_noclobber(&path) {
+                Ok(_) => return Ok(path.display().to_string()),
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => tmp = e.file,
+                Err(e) => return Err(Self::io(&path)(e.error)),
             }
         }
-        unreachable!("an unbounded range always yields a free name or an error")
+        Err(StoreError::NoFreeNumber {
+            path: self.root.display().to_string(),
+            limit: MAX_BUNDLE_NUMBER,
+        })
     }
 
+    /// The commit's bundle files in number order, each read only if it is a regular file within
+    /// the limits; every other item named like a bundle of the commit is a [`RejectedItem`].
     fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError> {
-        let mut out = Vec::new();
-        for (_, path) in self.fetch_names(commit)? {
-            let size = std::fs::metadata(&path).map_err(Self::io(&path))?.len();
-            if size > MAX_BUNDLE_BYTES as u64 {
-                return Err(StoreError::TooLarge {
-                    path: path.display().to_string(),
-                    size,
-                    limit: MAX_BUNDLE_BYTES as u64,
-                });
-            }
-            let bytes = std::fs::read(&path).map_err(Self::io(&path))?;
-            out.push(StoredBundle {
-                location: path.display().to_string(),
-                bytes,
-            });
-        }
-        Ok(Fetched::of(out))
-    }
-}
-
-impl DirStore {
-    fn fetch_names(&self, commit: &CommitId) -> Result<Vec<(u64, PathBuf)>, StoreError> {
-        let entries = match std::fs::read_dir(&self.root) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Self::io(&self.root)(e)),
-        };
-        let mut found = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(Self::io(&self.root))?;
-            let name = entry.file_name();
-            if let Some(n) = Self::bundle_index(commit, &name.to_string_lossy()) {
-                found.push((n, entry.path()));
+        let (items, more) = self.list(commit)?;
+        let mut budget = Budget::default();
+        let mut fetched = Fetched::default();
+        for (number, path) in items {
+            let location = path.display().to_string();
+            let read = match number {
+                Number::Valid(_) => Self::read_item(&path, &mut budget),
+                Number::Bad(part) => Err(ItemProblem::BadName {
+                    expected: format!(
+                        "a bundle number from 1 to {MAX_BUNDLE_NUMBER} without leading zeros"
+                    ),
+                    found: format!("{part:?}"),
+                }),
+            };
+            match read {
+                Ok(bytes) => fetched.bundles.push(StoredBundle { location, bytes }),
+                Err(problem) => fetched.rejected.push(RejectedItem { location, problem }),
             }
         }
-        found.sort();
-        Ok(found)
+        if more > 0 {
+            fetched.rejected.push(super::listing_stopped(
+                self.root.display().to_string(),
+                format!("{more} more items named like bundles of {commit}, not listed"),
+            ));
+        }
+        Ok(fetched)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::{MAX_BYTES_PER_COMMIT, MAX_ITEMS_PER_COMMIT};
     use super::*;
 
     fn commit() -> CommitId {
@@ -205,5 +314,249 @@ mod tests {
     fn a_missing_store_folder_holds_no_bundles() {
         let store = DirStore::new("/nonexistent/ci-attest-store");
         assert!(store.fetch(&commit()).expect("fetch").bundles.is_empty());
+    }
+
+    fn name(n: &str) -> String {
+        format!("{}.{n}{BUNDLE_SUFFIX}", commit())
+    }
+
+    fn mkfifo(path: &Path) {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+    }
+
+    fn problems(fetched: &Fetched) -> Vec<(String, String)> {
+        fetched
+            .rejected
+            .iter()
+            .map(|r| {
+                let file = Path::new(&r.location)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (file, r.problem.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hostile_items_are_rejected_one_by_one_and_never_block() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DirStore::new(dir.path());
+        store.put(&commit(), b"{\"good\":1}").expect("put");
+        mkfifo(&dir.path().join(name("2")));
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join(name("3"))).expect("symlink");
+        std::fs::create_dir(dir.path().join(name("4"))).expect("mkdir");
+        let big = std::fs::File::create(dir.path().join(name("5"))).expect("create");
+        big.set_len(MAX_BUNDLE_BYTES as u64 + 1)
+            .expect("sparse file");
+        std::fs::write(dir.path().join(name("007")), b"{}").expect("write");
+        std::fs::write(dir.path().join(name("0")), b"{}").expect("write");
+
+        let fetched = store.fetch(&commit()).expect("fetch");
+        assert_eq!(fetched.bundles.len(), 1);
+        assert_eq!(fetched.bundles[0].bytes, b"{\"good\":1}");
+        let limit = MAX_BUNDLE_BYTES;
+        assert_eq!(
+            problems(&fetched),
+            vec![
+                (
+                    name("2"),
+                    "expected a regular file or blob, found a FIFO".into()
+                ),
+                (
+                    name("3"),
+                    "expected a regular file or blob, found a symbolic link".into()
+                ),
+                (
+                    name("4"),
+                    "expected a regular file or blob, found a folder".into()
+                ),
+                (
+                    name("5"),
+                    format!("expected at most {limit} bytes, found {} bytes", limit + 1)
+                ),
+                (
+                    name("0"),
+                    format!(
+                        "expected a bundle number from 1 to {MAX_BUNDLE_NUMBER} without leading zeros, found \"0\""
+                    )
+                ),
+                (
+                    name("007"),
+                    format!(
+                        "expected a bundle number from 1 to {MAX_BUNDLE_NUMBER} without leading zeros, found \"007\""
+                    )
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_planted_huge_number_never_wraps_and_nothing_is_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DirStore::new(dir.path());
+        let planted = dir.path().join(name(&u64::MAX.to_string()));
+        std::fs::write(&planted, b"planted").expect("write");
+        let a = store.put(&commit(), b"a").expect("put");
+        assert!(a.ends_with(&name("1")), "{a}");
+        let fetched = store.fetch(&commit()).expect("fetch");
+        assert_eq!(fetched.bundles.len(), 1);
+        assert!(matches!(
+            fetched.rejected[0].problem,
+            ItemProblem::BadName { .. }
+        ));
+
+        // The highest valid number: the next put takes the lowest free number, never 0 or a wrap.
+        let top = dir.path().join(name(&MAX_BUNDLE_NUMBER.to_string()));
+        std::fs::write(&top, b"top").expect("write");
+        let b = store.put(&commit(), b"b").expect("put");
+        assert!(b.ends_with(&name("2")), "{b}");
+        let c = store.put(&commit(), b"c").expect("put");
+        assert!(c.ends_with(&name("3")), "{c}");
+        assert_eq!(std::fs::read(&top).expect("read"), b"top");
+        assert_eq!(std::fs::read(&planted).expect("read"), b"planted");
+        assert_eq!(
+            std::fs::read(dir.path().join(name("1"))).expect("read"),
+            b"a"
+        );
+        assert!(!dir.path().join(name("0")).exists());
+    }
+
+    #[test]
+    fn items_past_the_count_limit_are_named_and_not_opened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DirStore::new(dir.path());
+        for n in 1..=MAX_ITEMS_PER_COMMIT {
+            std::fs::write(dir.path().join(name(&n.to_string())), b"{}").expect("write");
+        }
+        // Past the limit even a FIFO is not opened: it is over the limit, not "a FIFO".
+        mkfifo(
+            &dir.path()
+                .join(name(&(MAX_ITEMS_PER_COMMIT + 1).to_string())),
+        );
+        std::fs::write(
+            dir.path()
+                .join(name(&(MAX_ITEMS_PER_COMMIT + 2).to_string())),
+            b"{}",
+        )
+        .expect("write");
+        let fetched = store.fetch(&commit()).expect("fetch");
+        assert_eq!(fetched.bundles.len(), MAX_ITEMS_PER_COMMIT);
+        let got = problems(&fetched);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, name(&(MAX_ITEMS_PER_COMMIT + 1).to_string()));
+        assert_eq!(
+            got[0].1,
+            format!(
+                "skipped unread: expected at most {MAX_ITEMS_PER_COMMIT} items per commit, found item {} of the commit",
+                MAX_ITEMS_PER_COMMIT + 1
+            )
+        );
+        assert!(got[1].1.contains("found item 66"), "{got:?}");
+    }
+
+    #[test]
+    fn reading_stops_at_the_total_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DirStore::new(dir.path());
+        // Five sparse files of 15 MiB: four fit in 64 MiB, the fifth does not; a small one still does.
+        let size = 15 * 1024 * 1024;
+        for n in 1..=5 {
+            let f = std::fs::File::create(dir.path().join(name(&n.to_string()))).expect("create");
+            f.set_len(size).expect("sparse");
+        }
+        std::fs::write(dir.path().join(name("6")), b"{}").expect("write");
+        let fetched = store.fetch(&commit()).expect("fetch");
+        assert_eq!(fetched.bundles.len(), 5);
+        assert_eq!(fetched.bundles[4].bytes, b"{}");
+        let got = problems(&fetched);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, name("5"));
+        assert_eq!(
+            got[0].1,
+            format!(
+                "skipped unread: expected at most {MAX_BYTES_PER_COMMIT} bytes read per commit, found {} bytes already read and this item of {size} bytes",
+                4 * size
+            )
+        );
+    }
+
+    #[test]
+    fn the_listing_stops_at_its_limit_and_says_how_many_more() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DirStore::new(dir.path());
+        let total = MAX_LISTED_ITEMS_PER_COMMIT + 5;
+        for n in 1..=total {
+            std::fs::write(dir.path().join(name(&n.to_string())), b"").expect("write");
+        }
+        let fetched = store.fetch(&commit()).expect("fetch");
+        assert_eq!(fetched.bundles.len(), MAX_ITEMS_PER_COMMIT);
+        assert_eq!(
+            fetched.rejected.len(),
+            MAX_LISTED_ITEMS_PER_COMMIT - MAX_ITEMS_PER_COMMIT + 1
+        );
+        // The listed ones are the lowest numbers, whatever order the folder lists them in.
+        let last_named = &fetched.rejected[fetched.rejected.len() - 2];
+        assert!(
+            last_named
+                .location
+                .ends_with(&name(&MAX_LISTED_ITEMS_PER_COMMIT.to_string()))
+        );
+        let summary = fetched.rejected.last().expect("summary");
+        assert_eq!(summary.location, dir.path().display().to_string());
+        assert_eq!(
+            summary.problem.to_string(),
+            format!(
+                "skipped unread: expected at most {MAX_LISTED_ITEMS_PER_COMMIT} items listed per commit, found 5 more items named like bundles of {}, not listed",
+                commit()
+            )
+        );
+    }
+
+    #[test]
+    fn key_files_are_read_only_when_regular_and_small() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DirStore::new(dir.path());
+        let fp = "ab".repeat(32);
+        assert_eq!(store.public_key(&fp).expect("no key"), None);
+        assert_eq!(store.public_key("").expect("no key"), None);
+        store.put_public_key(&fp, "PEM").expect("put key");
+        assert_eq!(store.public_key(&fp).expect("key").as_deref(), Some("PEM"));
+
+        let keys = dir.path().join("keys");
+        let fifo = "cd".repeat(32);
+        mkfifo(&keys.join(format!("sha256-{fifo}.pub")));
+        let err = store.public_key(&fifo).expect_err("a FIFO is no key");
+        assert!(err.to_string().ends_with("found a FIFO"), "{err}");
+        // put_public_key leaves whatever is there alone.
+        store.put_public_key(&fifo, "PEM").expect("left alone");
+
+        let link = "ef".repeat(32);
+        std::os::unix::fs::symlink("/dev/zero", keys.join(format!("sha256-{link}.pub")))
+            .expect("symlink");
+        let err = store.public_key(&link).expect_err("a link is no key");
+        assert!(err.to_string().ends_with("found a symbolic link"), "{err}");
+
+        let big = "01".repeat(32);
+        std::fs::write(
+            keys.join(format!("sha256-{big}.pub")),
+            vec![b'k'; MAX_PUBLIC_KEY_BYTES as usize + 1],
+        )
+        .expect("write");
+        let err = store.public_key(&big).expect_err("too large");
+        assert!(matches!(
+            err,
+            StoreError::Item {
+                problem: ItemProblem::TooLarge { .. },
+                ..
+            }
+        ));
     }
 }

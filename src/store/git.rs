@@ -16,11 +16,19 @@
 //!   rejections, and the retry finds the ref up to date. Pushes and fetches never use `+` or
 //!   `--force`, and nothing ever deletes a ref.
 //! - **Idempotent and tamper-evident.** A ref name is content addressed: [`Store::put`] of a bundle
-//!   already stored is a no-op, a ref that holds different bytes than its name says is reported as
-//!   an error (by `put`, and by `fetch`, which re-hashes every bundle it reads).
+//!   already stored is a no-op, a ref that holds different bytes than its name says is an error of
+//!   `put`, and a rejected item of `fetch`, which re-hashes every bundle it reads.
 //! - **Any forge, any clone.** Only ordinary refs, commits, trees and blobs are used; a verifier or
 //!   auditor runs `git fetch <remote> 'refs/ci-attest/*:refs/ci-attest/*'` (or just one commit's
 //!   `refs/ci-attest/<commit>/*`), which is what [`GitStore::fetch_remote`] does.
+//!
+//! Hostile refs: whoever can push to the remote can create any ref under `refs/ci-attest/`. So
+//! [`Store::fetch`] checks each ref's object type and blob size with `git cat-file --batch-check`
+//! before reading anything, never reads a blob over [`MAX_BUNDLE_BYTES`], reads at most
+//! [`MAX_ITEMS_PER_COMMIT`] refs and [`MAX_BYTES_PER_COMMIT`](super::MAX_BYTES_PER_COMMIT) bytes per commit (streamed, blob by
+//! blob), and reports every ref it does not take as a [`RejectedItem`] instead of failing.
+//! [`GitStore::fetch_remote_commit`] fetches ref by ref when a fetch fails, and reports a ref the
+//! remote rewrote, or one that cannot be fetched, the same way.
 //!
 //! Order: [`Store::fetch`] returns a commit's bundles sorted by ref name, i.e. by the bundles' sha256.
 //! That order is deterministic and the same in every clone, but it is **not** chronological: git keeps
@@ -31,13 +39,17 @@
 //! everything passed to it is validated (commit ids, ref names) or placed after `--end-of-options`
 //! (the remote). Error messages carry git's stderr with credentials in URLs (`user:token@`) redacted.
 
-use super::{Fetched, Store, StoreError, StoredBundle};
+use super::{
+    Budget, Fetched, ItemProblem, MAX_ITEMS_PER_COMMIT, MAX_LISTED_ITEMS_PER_COMMIT, RejectedItem,
+    Store, StoreError, StoredBundle,
+};
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::git::CommitId;
 use sha2::{Digest, Sha256};
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
 /// The namespace of the store's refs.
@@ -57,6 +69,13 @@ const IDENTITY_DATE: &str = "946684800 +0000";
 
 /// The most of git's stderr kept in an error message.
 const MAX_STDERR_CHARS: usize = 4000;
+
+/// The most of git's stderr read from a streamed command (the rest is drained unread).
+const MAX_STDERR_BYTES: u64 = 64 * 1024;
+
+/// Bytes of `git ls-remote` output read per listed ref (a line is at most 64 + 1 + 15 + 64 + 1 +
+/// 64 + 1 = 210 bytes), so the listing of [`MAX_LISTED_ITEMS_PER_COMMIT`] refs is bounded.
+const LS_REMOTE_BYTES_PER_REF: usize = 256;
 
 /// Bundles in git refs of a repository, pushed to and fetched from one remote.
 #[derive(Debug, Clone)]
@@ -98,6 +117,12 @@ fn ref_digest<'a>(commit: &CommitId, refname: &'a str) -> Option<&'a str> {
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     ok.then_some(digest)
+}
+
+/// The glob of one commit's bundle refs: the prefix and exactly 64 lowercase hex digits, so that
+/// other names under the prefix never use up a listing's count.
+fn digest_pattern(commit: &CommitId) -> String {
+    format!("{}{}", commit_ref_prefix(commit), "[0-9a-f]".repeat(64))
 }
 
 /// Replaces the user-info of every `scheme://user:secret@host` in `text` with `***`.
@@ -173,7 +198,7 @@ impl GitStore {
         check_commit(commit)?;
         self.check_remote()?;
         let mut pending: Vec<String> = self
-            .list_refs(commit)?
+            .list_refs(commit, None)?
             .into_iter()
             .map(|(refname, _, _)| refname)
             .collect();
@@ -232,11 +257,148 @@ impl GitStore {
         self.fetch_refspec(&format!("{REF_PREFIX}*:{REF_PREFIX}*"))
     }
 
-    /// Fetches the bundle refs of one commit from the remote (`refs/ci-attest/<commit>/*`).
-    pub fn fetch_remote_commit(&self, commit: &CommitId) -> Result<(), StoreError> {
+    /// Fetches the bundle refs of one commit from the remote (`refs/ci-attest/<commit>/<sha256>`),
+    /// never forcing; returns the remote's refs it did not take, each with its reason.
+    ///
+    /// The remote's refs are listed first (`git ls-remote`, at most
+    /// [`MAX_LISTED_ITEMS_PER_COMMIT`] of them, read with a bound). A ref this clone already has
+    /// with the same object is left alone; one it has with another object was rewritten on the
+    /// remote and is [`ItemProblem::FetchFailed`] (this clone's ref is kept, and judged by
+    /// [`Store::fetch`]); refs past the first [`MAX_ITEMS_PER_COMMIT`] are not fetched. The others
+    /// are fetched in one `git fetch`, and ref by ref if that fails, so a ref that cannot be fetched
+    /// is [`ItemProblem::FetchFailed`] and does not keep the others out. An `Err` means the remote
+    /// could not be listed at all.
+    pub fn fetch_remote_commit(&self, commit: &CommitId) -> Result<Vec<RejectedItem>, StoreError> {
         check_commit(commit)?;
-        let prefix = commit_ref_prefix(commit);
-        self.fetch_refspec(&format!("{prefix}*:{prefix}*"))
+        self.check_remote()?;
+        let (remote_refs, more) = self.ls_remote(commit)?;
+        let names: Vec<String> = remote_refs.iter().map(|(r, _)| r.clone()).collect();
+        let local = self.local_targets(&names)?;
+        let remote = self.remote();
+        let on_remote = |refname: &str| format!("{refname} on {remote}");
+        let mut rejected = Vec::new();
+        let mut wanted = Vec::new();
+        for (i, (refname, oid)) in remote_refs.iter().enumerate() {
+            let problem = match local.get(refname) {
+                Some(have) if have == oid => continue,
+                Some(have) => ItemProblem::FetchFailed {
+                    message: format!(
+                        "the remote's ref points at {oid} and this clone's at {have}: bundle refs are never rewritten, so this clone's was kept"
+                    ),
+                },
+                None if i >= MAX_ITEMS_PER_COMMIT => ItemProblem::OverLimit {
+                    limit: format!("at most {MAX_ITEMS_PER_COMMIT} bundle refs fetched per commit"),
+                    found: format!("ref {} of the commit on the remote", i + 1),
+                },
+                None => {
+                    wanted.push(refname.clone());
+                    continue;
+                }
+            };
+            rejected.push(RejectedItem {
+                location: on_remote(refname),
+                problem,
+            });
+        }
+        if !wanted.is_empty() && self.fetch_refs(&wanted).is_err() {
+            for refname in &wanted {
+                if let Err(e) = self.fetch_refs(std::slice::from_ref(refname)) {
+                    let message = match e {
+                        StoreError::Git { found, .. } => found,
+                        other => other.to_string(),
+                    };
+                    rejected.push(RejectedItem {
+                        location: on_remote(refname),
+                        problem: ItemProblem::FetchFailed { message },
+                    });
+                }
+            }
+        }
+        if more {
+            rejected.push(super::listing_stopped(
+                on_remote(&commit_ref_prefix(commit)),
+                format!("more bundle refs of {commit} on the remote, not listed"),
+            ));
+        }
+        Ok(rejected)
+    }
+
+    /// The remote's bundle refs of `commit`, sorted, at most [`MAX_LISTED_ITEMS_PER_COMMIT`], and
+    /// whether there were more.
+    fn ls_remote(&self, commit: &CommitId) -> Result<(Vec<(String, String)>, bool), StoreError> {
+        let args = [
+            "ls-remote".to_string(),
+            "--refs".into(),
+            "--end-of-options".into(),
+            self.remote.clone(),
+            digest_pattern(commit),
+        ];
+        let cap = (MAX_LISTED_ITEMS_PER_COMMIT + 1) * LS_REMOTE_BYTES_PER_REF;
+        let (stdout, complete) = self.git_streamed(&args, None, |out| {
+            let mut bytes = Vec::new();
+            out.take(cap as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| read_error(&args, e))?;
+            let complete = bytes.len() <= cap;
+            Ok((bytes, complete))
+        })?;
+        let text = String::from_utf8_lossy(&stdout);
+        let mut lines: Vec<&str> = text.split('\n').collect();
+        if !complete {
+            lines.pop(); // cut off mid-line
+        }
+        let mut refs: Vec<(String, String)> = lines
+            .into_iter()
+            .filter_map(|line| {
+                let (oid, refname) = line.split_once('\t')?;
+                let oid_ok = (oid.len() == 40 || oid.len() == 64)
+                    && oid
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                (oid_ok && ref_digest(commit, refname).is_some())
+                    .then(|| (refname.to_string(), oid.to_string()))
+            })
+            .collect();
+        refs.sort();
+        refs.dedup_by(|a, b| a.0 == b.0);
+        let more = !complete || refs.len() > MAX_LISTED_ITEMS_PER_COMMIT;
+        refs.truncate(MAX_LISTED_ITEMS_PER_COMMIT);
+        Ok((refs, more))
+    }
+
+    /// The object ids this clone's refs of these exact names point at.
+    fn local_targets(&self, refnames: &[String]) -> Result<HashMap<String, String>, StoreError> {
+        if refnames.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut args = vec![
+            "for-each-ref".to_string(),
+            "--format=%(refname) %(objectname)".into(),
+            "--end-of-options".into(),
+        ];
+        args.extend(refnames.iter().cloned());
+        let out = self.git_ok(&args, None, &[])?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|line| {
+                let (name, oid) = line.split_once(' ')?;
+                Some((name.to_string(), oid.to_string()))
+            })
+            .collect())
+    }
+
+    /// Fetches these refs of the remote under the same names, never forcing.
+    fn fetch_refs(&self, refnames: &[String]) -> Result<(), StoreError> {
+        let mut args = vec![
+            "fetch".to_string(),
+            "--quiet".into(),
+            "--no-tags".into(),
+            "--end-of-options".into(),
+            self.remote.clone(),
+        ];
+        args.extend(refnames.iter().map(|r| format!("{r}:{r}")));
+        self.git_ok(&args, None, &[])?;
+        Ok(())
     }
 
     fn fetch_refspec(&self, refspec: &str) -> Result<(), StoreError> {
@@ -265,14 +427,19 @@ impl GitStore {
         Ok(())
     }
 
-    /// The store's refs of `commit`, sorted by name: (ref, object id, object type).
-    fn list_refs(&self, commit: &CommitId) -> Result<Vec<(String, String, String)>, StoreError> {
-        let args = [
+    /// The store's refs of `commit`, sorted by name: (ref, object id, object type); at most
+    /// `count` of them (git stops listing there).
+    fn list_refs(
+        &self,
+        commit: &CommitId,
+        count: Option<usize>,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut args = vec![
             "for-each-ref".to_string(),
             "--format=%(refname) %(objectname) %(objecttype)".into(),
-            "--end-of-options".into(),
-            commit_ref_prefix(commit),
         ];
+        args.extend(count.map(|n| format!("--count={n}")));
+        args.extend(["--end-of-options".to_string(), digest_pattern(commit)]);
         let out = self.git_ok(&args, None, &[])?;
         let text = String::from_utf8_lossy(&out);
         let mut refs = Vec::new();
@@ -393,6 +560,83 @@ impl GitStore {
         Ok(out.stdout)
     }
 
+    fn spawn_error(&self) -> impl Fn(std::io::Error) -> StoreError + '_ {
+        |source| StoreError::Io {
+            path: format!("git (in {})", self.repo_root.display()),
+            source,
+        }
+    }
+
+    /// Starts git in the repository with stdout and stderr piped, and stdin piped when `input`.
+    fn spawn(
+        &self,
+        args: &[String],
+        input: bool,
+        env: &[(&str, &str)],
+    ) -> Result<Child, StoreError> {
+        Command::new("git")
+            .args(args)
+            .current_dir(&self.repo_root)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .envs(crate::git::SEALED_GIT_ENV.iter().copied())
+            .envs(env.iter().copied())
+            .stdin(if input { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(self.spawn_error())
+    }
+
+    /// Runs git with its stdout streamed through `consume` instead of collected, so that what is
+    /// kept of it is bounded by `consume`; at most [`MAX_STDERR_BYTES`] of stderr are kept.
+    ///
+    /// `consume` returns its result and whether it read all the output it expects. When it did
+    /// not (or failed), git is killed and its exit status ignored; otherwise git must exit 0.
+    fn git_streamed<T>(
+        &self,
+        args: &[String],
+        input: Option<&[u8]>,
+        consume: impl FnOnce(&mut dyn BufRead) -> Result<(T, bool), StoreError>,
+    ) -> Result<(T, bool), StoreError> {
+        let mut child = self.spawn(args, input.is_some(), &[])?;
+        let stdin = child.stdin.take();
+        let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(self.spawn_error()(std::io::Error::other(
+                "git's pipes are missing",
+            )));
+        };
+        std::thread::scope(|scope| {
+            if let (Some(mut stdin), Some(input)) = (stdin, input) {
+                // A write error means git exited early; its status and stderr tell why.
+                scope.spawn(move || {
+                    let _ = stdin.write_all(input);
+                });
+            }
+            let errors = scope.spawn(move || {
+                let mut kept = Vec::new();
+                let _ = (&mut stderr).take(MAX_STDERR_BYTES).read_to_end(&mut kept);
+                let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+                kept
+            });
+            let consumed = consume(&mut BufReader::new(stdout));
+            let complete = matches!(consumed, Ok((_, true)));
+            if !complete {
+                let _ = child.kill();
+            }
+            let status = child.wait().map_err(self.spawn_error());
+            let stderr = errors.join().unwrap_or_default();
+            let status = status?;
+            let (value, complete) = consumed?;
+            if complete && !status.success() {
+                return Err(status_error(args, status, &stderr));
+            }
+            Ok((value, complete))
+        })
+    }
+
     /// Runs git in the repository with `input` (or nothing) on stdin.
     fn git_raw(
         &self,
@@ -400,26 +644,8 @@ impl GitStore {
         input: Option<&[u8]>,
         env: &[(&str, &str)],
     ) -> Result<Output, StoreError> {
-        let spawn_error = |source| StoreError::Io {
-            path: format!("git (in {})", self.repo_root.display()),
-            source,
-        };
-        let mut child = Command::new("git")
-            .args(args)
-            .current_dir(&self.repo_root)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LC_ALL", "C")
-            .envs(crate::git::SEALED_GIT_ENV.iter().copied())
-            .envs(env.iter().copied())
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(spawn_error)?;
+        let spawn_error = self.spawn_error();
+        let mut child = self.spawn(args, input.is_some(), env)?;
         let stdin = child.stdin.take();
         std::thread::scope(|scope| {
             if let (Some(mut stdin), Some(input)) = (stdin, input) {
@@ -454,14 +680,25 @@ fn git_error(args: &[String], expected: impl Into<String>, found: String) -> Sto
 }
 
 fn failed_error(args: &[String], out: &Output) -> StoreError {
-    let status = out
-        .status
+    status_error(args, out.status, &out.stderr)
+}
+
+fn status_error(args: &[String], status: ExitStatus, stderr: &[u8]) -> StoreError {
+    let status = status
         .code()
         .map_or_else(|| "a signal".to_string(), |c| format!("exit status {c}"));
     git_error(
         args,
         "success",
-        format!("{status}: {}", stderr_text(&out.stderr)),
+        format!("{status}: {}", stderr_text(stderr)),
+    )
+}
+
+fn read_error(args: &[String], e: std::io::Error) -> StoreError {
+    git_error(
+        args,
+        "output that can be read",
+        format!("a read error: {e}"),
     )
 }
 
@@ -562,104 +799,155 @@ impl Store for GitStore {
 
     /// Every bundle under `refs/ci-attest/<commit>/`, sorted by ref name (see the module doc).
     ///
-    /// Refs under that prefix whose name is not a sha256 hex are ignored; a bundle ref that is not a
-    /// commit with a `bundle.sigstore.json` blob, whose blob is larger than
-    /// [`MAX_BUNDLE_BYTES`], or whose bytes do not hash to its name, is an error.
+    /// Refs under that prefix whose name is not a sha256 hex are ignored. Every other ref is a
+    /// bundle or a [`RejectedItem`]: one that is not a commit with a `bundle.sigstore.json` blob,
+    /// whose blob is larger than [`MAX_BUNDLE_BYTES`] (known from `cat-file --batch-check`, never
+    /// read), that is past [`MAX_ITEMS_PER_COMMIT`] or does not fit in [`MAX_BYTES_PER_COMMIT`](super::MAX_BYTES_PER_COMMIT),
+    /// or whose bytes do not hash to its name. Past [`MAX_LISTED_ITEMS_PER_COMMIT`] refs, one
+    /// rejected item at the prefix stands for the rest.
     fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError> {
         check_commit(commit)?;
-        let refs = self.list_refs(commit)?;
-        if refs.is_empty() {
-            return Ok(Fetched::default());
-        }
-        for (refname, oid, kind) in &refs {
-            if kind != "commit" {
-                return Err(StoreError::Git {
-                    command: format!("for-each-ref {}", commit_ref_prefix(commit)),
-                    expected: format!("{refname} to point at a commit"),
-                    found: format!("{kind} {oid}"),
-                });
+        let mut refs = self.list_refs(commit, Some(MAX_LISTED_ITEMS_PER_COMMIT + 1))?;
+        let more = refs.len() > MAX_LISTED_ITEMS_PER_COMMIT;
+        refs.truncate(MAX_LISTED_ITEMS_PER_COMMIT);
+        let mut fetched = Fetched::default();
+        let mut reject = |location: String, problem| {
+            fetched.rejected.push(RejectedItem { location, problem });
+        };
+        let mut budget = Budget::default();
+        let mut commits = Vec::new();
+        for (refname, oid, kind) in refs {
+            if let Err(problem) = budget.take_item() {
+                reject(refname, problem);
+            } else if kind != "commit" {
+                let found = format!("a {kind} object ({oid}), not a bundle commit");
+                reject(refname, ItemProblem::NotAFile { found });
+            } else {
+                commits.push((refname, oid));
             }
         }
-        let names: Vec<String> = refs
+        let names: Vec<String> = commits
             .iter()
-            .map(|(_, oid, _)| format!("{oid}:{BUNDLE_FILE}"))
+            .map(|(_, oid)| format!("{oid}:{BUNDLE_FILE}"))
             .collect();
-        let infos = self.batch_check(&names)?;
-        let mut blobs = Vec::with_capacity(refs.len());
-        for ((refname, oid, _), info) in refs.iter().zip(infos) {
-            let info = match info {
-                Some(info) if info.kind == "blob" => info,
-                other => {
-                    return Err(StoreError::Git {
-                        command: format!("cat-file --batch-check {oid}:{BUNDLE_FILE}"),
-                        expected: format!("a {BUNDLE_FILE} blob in {refname}"),
-                        found: other.map_or("nothing".into(), |i| format!("{} {}", i.kind, i.oid)),
-                    });
+        let infos = if names.is_empty() {
+            Vec::new()
+        } else {
+            self.batch_check(&names)?
+        };
+        let mut wanted = Vec::new();
+        for ((refname, oid), info) in commits.into_iter().zip(infos) {
+            let problem = match info {
+                Some(info) if info.kind == "blob" => {
+                    let limit = MAX_BUNDLE_BYTES as u64;
+                    if info.size > limit {
+                        ItemProblem::TooLarge {
+                            size: info.size,
+                            limit,
+                        }
+                    } else {
+                        match budget.take_bytes(info.size) {
+                            Ok(()) => {
+                                wanted.push((refname, info));
+                                continue;
+                            }
+                            Err(problem) => problem,
+                        }
+                    }
                 }
+                Some(info) => ItemProblem::NotAFile {
+                    found: format!("a {} at {BUNDLE_FILE} of commit {oid}", info.kind),
+                },
+                None => ItemProblem::NotAFile {
+                    found: format!("commit {oid} without a {BUNDLE_FILE} blob"),
+                },
             };
-            if info.size > MAX_BUNDLE_BYTES as u64 {
-                return Err(StoreError::TooLarge {
-                    path: refname.clone(),
-                    size: info.size,
-                    limit: MAX_BUNDLE_BYTES as u64,
-                });
-            }
-            blobs.push(info);
+            reject(refname, problem);
         }
 
+        let blobs: Vec<&ObjectInfo> = wanted.iter().map(|(_, info)| info).collect();
         let contents = self.read_blobs(&blobs)?;
-        let mut out = Vec::with_capacity(refs.len());
-        for ((refname, _, _), bytes) in refs.into_iter().zip(contents) {
+        for ((refname, _), bytes) in wanted.into_iter().zip(contents) {
             let digest = hex::encode(Sha256::digest(&bytes));
-            if ref_digest(commit, &refname) != Some(digest.as_str()) {
-                return Err(StoreError::Git {
-                    command: format!("cat-file blob {refname}:{BUNDLE_FILE}"),
-                    expected: "a bundle whose sha256 is the ref's last component".into(),
-                    found: format!("sha256 {digest}"),
-                });
+            match ref_digest(commit, &refname) {
+                Some(named) if named == digest => fetched.bundles.push(StoredBundle {
+                    location: refname,
+                    bytes,
+                }),
+                named => {
+                    let expected = named.unwrap_or_default().to_string();
+                    fetched.rejected.push(RejectedItem {
+                        location: refname,
+                        problem: ItemProblem::DigestMismatch {
+                            expected,
+                            found: digest,
+                        },
+                    });
+                }
             }
-            out.push(StoredBundle {
-                location: refname,
-                bytes,
-            });
         }
-        Ok(Fetched::of(out))
+        if more {
+            fetched.rejected.push(super::listing_stopped(
+                commit_ref_prefix(commit),
+                format!("more bundle refs of {commit}, not listed"),
+            ));
+        }
+        Ok(fetched)
     }
 }
 
 impl GitStore {
-    /// Reads blobs already checked to exist and to be within the size limit, in one `git cat-file`.
-    fn read_blobs(&self, blobs: &[ObjectInfo]) -> Result<Vec<Vec<u8>>, StoreError> {
+    /// Reads blobs already checked to exist and to be within the limits, in one `git cat-file
+    /// --batch` whose output is streamed blob by blob (only the blobs themselves are kept).
+    fn read_blobs(&self, blobs: &[&ObjectInfo]) -> Result<Vec<Vec<u8>>, StoreError> {
+        if blobs.is_empty() {
+            return Ok(Vec::new());
+        }
         let args = ["cat-file".to_string(), "--batch".into()];
         let input: String = blobs.iter().map(|b| format!("{}\n", b.oid)).collect();
-        let out = self.git_ok(&args, Some(input.as_bytes()), &[])?;
-        let mut rest = out.as_slice();
-        let mut contents = Vec::with_capacity(blobs.len());
-        for blob in blobs {
-            let expected_header = format!("{} blob {}\n", blob.oid, blob.size);
-            let unexpected = |rest: &[u8]| {
-                let shown = &rest[..rest.len().min(expected_header.len())];
-                git_error(
-                    &args,
-                    format!("{expected_header:?} then {} bytes", blob.size),
-                    format!("{:?}", String::from_utf8_lossy(shown)),
-                )
-            };
-            let Some(body) = rest.strip_prefix(expected_header.as_bytes()) else {
-                return Err(unexpected(rest));
-            };
-            let size = usize::try_from(blob.size).map_err(|_| unexpected(rest))?;
-            let (Some(bytes), Some(after)) = (body.get(..size), body.get(size..)) else {
-                return Err(unexpected(rest));
-            };
-            let Some(after) = after.strip_prefix(b"\n") else {
-                return Err(unexpected(rest));
-            };
-            contents.push(bytes.to_vec());
-            rest = after;
-        }
+        let (contents, _) = self.git_streamed(&args, Some(input.as_bytes()), |out| {
+            let mut contents = Vec::with_capacity(blobs.len());
+            for blob in blobs {
+                contents.push(read_batch_entry(out, blob, &args)?);
+            }
+            Ok((contents, true))
+        })?;
         Ok(contents)
     }
+}
+
+/// Reads one `<oid> blob <size>\n<bytes>\n` entry of `git cat-file --batch` for `blob`.
+fn read_batch_entry(
+    out: &mut dyn BufRead,
+    blob: &ObjectInfo,
+    args: &[String],
+) -> Result<Vec<u8>, StoreError> {
+    let expected_header = format!("{} blob {}\n", blob.oid, blob.size);
+    let unexpected = |found: &[u8]| {
+        git_error(
+            args,
+            format!("{expected_header:?} then {} bytes", blob.size),
+            format!("{:?}", String::from_utf8_lossy(found)),
+        )
+    };
+    let mut header = Vec::new();
+    out.take(expected_header.len() as u64)
+        .read_until(b'\n', &mut header)
+        .map_err(|e| read_error(args, e))?;
+    if header != expected_header.as_bytes() {
+        return Err(unexpected(&header));
+    }
+    let size = usize::try_from(blob.size).map_err(|_| unexpected(&header))?;
+    let mut bytes = vec![0; size];
+    out.read_exact(&mut bytes)
+        .map_err(|e| read_error(args, e))?;
+    let mut newline = [0u8; 1];
+    out.read_exact(&mut newline)
+        .map_err(|e| read_error(args, e))?;
+    if newline != *b"\n" {
+        return Err(unexpected(&newline));
+    }
+    Ok(bytes)
 }
 
 /// The single object id git printed.
