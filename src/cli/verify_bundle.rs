@@ -19,8 +19,14 @@ pub struct Args {
     /// The certificate's SAN, exactly.
     #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
     certificate_identity: Option<String>,
-    /// The certificate's SAN as a regular expression (always anchored at both ends).
-    #[arg(long, value_name = "REGEX", requires = "certificate_oidc_issuer")]
+    /// The certificate's SAN as a regular expression (always anchored at both ends; it must be a
+    /// valid regex on its own, so `a)|(b` is refused rather than escaping the anchors).
+    #[arg(
+        long,
+        visible_alias = "certificate-identity-regexp",
+        value_name = "REGEX",
+        requires = "certificate_oidc_issuer"
+    )]
     certificate_identity_regex: Option<String>,
     /// The certificate's OIDC issuer, exactly.
     #[arg(long, value_name = "URL")]
