@@ -374,3 +374,42 @@ fn a_hostile_key_hint_is_escaped_in_text_and_markdown_reports() {
     });
     assert_rendered_safely(&p, &bundle, "signer-untrusted");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sizes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn verify_bundle_bounds_a_bundle_read_from_a_pipe() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    // A pipe has no size to check up front: the limit must hold while reading.
+    let mut child = bin()
+        .args(["verify-bundle", "--bundle", "/dev/stdin"])
+        .args(["--certificate-identity", BEACON])
+        .args(["--certificate-oidc-issuer", ISSUER])
+        .arg(conformance("a.txt"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b' '; 1024 * 1024];
+        // 17 MiB, past the 16 MiB bundle limit; the reader may stop early (broken pipe).
+        for _ in 0..17 {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let out = child.wait_with_output().expect("waits");
+    writer.join().expect("writer");
+    assert_exit(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expected at most"),
+        "{}",
+        text(&out)
+    );
+}

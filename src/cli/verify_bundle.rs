@@ -41,18 +41,32 @@ pub struct Args {
     file_or_digest: String,
 }
 
+/// Reads at most `max` bytes of `path`. The limit holds while reading, not only by the size the
+/// file had when asked (a FIFO, `/dev/stdin` or a growing file reports none or a stale one).
 fn read(path: &PathBuf, max: u64) -> Result<Vec<u8>, Failure> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display())))?
-        .len();
-    if len > max {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "{}: expected at most {max} bytes, found {len}",
+    use std::io::Read as _;
+    let unavailable = |e: std::io::Error| {
+        Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display()))
+    };
+    let too_large = |found: String| {
+        Failure::usage(anyhow::anyhow!(
+            "{}: expected at most {max} bytes, found {found}",
             path.display()
-        )));
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(unavailable)?;
+    let len = file.metadata().map_err(unavailable)?.len();
+    if len > max {
+        return Err(too_large(len.to_string()));
     }
-    std::fs::read(path)
-        .map_err(|e| Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display())))
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(unavailable)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > max {
+        return Err(too_large("more".to_string()));
+    }
+    Ok(bytes)
 }
 
 /// Verifies and prints the findings; exit 0 verified, 1 rejected.
