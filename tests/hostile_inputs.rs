@@ -413,3 +413,36 @@ fn verify_bundle_bounds_a_bundle_read_from_a_pipe() {
         text(&out)
     );
 }
+
+#[test]
+fn verify_bundle_prints_hostile_found_values_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The statement's subject digests are quoted in the artifact-mismatch finding as found.
+    let mut b = read_json(&conformance(
+        "happy-path-intoto-in-dsse-v3/bundle.sigstore.json",
+    ));
+    edit_payload(&mut b, |st| {
+        st["subject"][0]["digest"] = json!({ "sha256": EVIL })
+    });
+    let bundle = dir.path().join("evil.json");
+    write_json(&bundle, &b);
+    let out = bin()
+        .args(["verify-bundle", "--bundle"])
+        .arg(&bundle)
+        .args(["--certificate-identity", BEACON])
+        .args(["--certificate-oidc-issuer", ISSUER])
+        .arg(conformance("a.txt"))
+        .output()
+        .expect("runs");
+    assert_exit(&out, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("artifact-mismatch"), "{err}");
+    assert!(
+        err.contains("sha256:\\u{1b}[31mred"),
+        "shown escaped: {err}"
+    );
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+        "{err}"
+    );
+}

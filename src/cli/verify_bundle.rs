@@ -129,13 +129,16 @@ pub fn run(args: Args) -> CmdResult {
             Ok(EXIT_OK)
         }
         Err(findings) => {
+            // Found-values come from the bundle: cleaned like the text report's (no terminal
+            // escapes, bidi overrides or line breaks; long values cut).
+            use ci_attest::report::{MAX_MESSAGE_CHARS, MAX_VALUE_CHARS, clean};
             for f in findings {
                 eprintln!(
                     "{}: {} (expected {}; found {})",
                     f.code,
-                    f.message,
-                    f.expected.unwrap_or_default(),
-                    f.found.unwrap_or_default()
+                    clean(&f.message, MAX_MESSAGE_CHARS),
+                    clean(f.expected.as_deref().unwrap_or_default(), MAX_VALUE_CHARS),
+                    clean(f.found.as_deref().unwrap_or_default(), MAX_VALUE_CHARS)
                 );
             }
             Ok(EXIT_REJECTED)
