@@ -2,6 +2,36 @@
 //!
 //! The JSON form has a versioned schema (`docs/report.schema.json`) and sorted keys, so two runs on
 //! the same input are byte-identical. The text form ends with the next thing to do.
+//!
+//! # Untrusted strings
+//!
+//! Most strings in a report came from a bundle that may be hostile: key hints, payload types,
+//! check names and commands, statement times, store locations, and the found-values of findings,
+//! even of statements whose signature did not verify. The JSON report carries them exactly
+//! (serde escapes them). The text and markdown reports render them through one place,
+//! [`Report::cleaned`] / [`AuditReport::cleaned`], which every string field passes through
+//! (exhaustive destructuring: a new field does not compile until it is handled):
+//!
+//! - **Control and direction characters** are replaced by a visible escape (`\u{1b}`, `\n`):
+//!   C0 controls (newline and tab included: a field never starts a line of its own), DEL, C1
+//!   controls, the bidirectional overrides and isolates U+202A–U+202E and U+2066–U+2069, the marks
+//!   U+200E, U+200F and U+061C, and the separators U+2028 and U+2029. No terminal escape sequence
+//!   and no reordered text can come out of a report. The finished text is checked once more as a
+//!   whole, so even a string that bypassed the cleaning cannot carry such a character.
+//! - **Long values are cut** after a per-field number of characters, with a visible
+//!   `…[N more characters]` marker: names (signer, check, failing test id, metric) after
+//!   [`MAX_NAME_CHARS`]; locations, paths, key ids, commit ids, ranges and times after
+//!   [`MAX_LOCATION_CHARS`]; finding messages and hints after [`MAX_MESSAGE_CHARS`]; finding
+//!   expected and found values after [`MAX_VALUE_CHARS`].
+//! - **Markdown** (GitHub check runs and job summaries) also escapes everything GitHub would
+//!   render: the backslash, the backtick and `* _ ~ [ ] ( ) ! | $ # @` are backslash-escaped (no code span, emphasis,
+//!   strike-through, link, image, math, table cell break or heading can start), `< > &` become
+//!   entities (no raw HTML, no `<https://…>` autolink), and `@name` and `#123` get a zero-width
+//!   space after the sign so that no user is mentioned and no issue linked. A bare `https://…` URL
+//!   is left as text GitHub may link: it shows exactly where it leads.
+//!
+//! GitHub's own size limits on a check run's summary and text are applied where the request is
+//! made (`github::truncate_markdown`), after these per-field cuts.
 
 use crate::collect::clean_name;
 use crate::finding::{Finding, Severity};
@@ -147,8 +177,33 @@ impl Report {
         s
     }
 
-    /// The report for a person at a terminal.
+    /// A copy for display: every string cleaned and cut (see the module doc). The text and
+    /// markdown reports render this copy; the JSON report never does.
+    pub fn cleaned(&self) -> Report {
+        let Report {
+            schema,
+            commit,
+            policy,
+            verdict,
+            bundles,
+            findings,
+        } = self;
+        Report {
+            schema,
+            commit: clean(commit, MAX_LOCATION_CHARS),
+            policy: clean(policy, MAX_LOCATION_CHARS),
+            verdict: *verdict,
+            bundles: bundles.iter().map(BundleReport::cleaned).collect(),
+            findings: findings.iter().map(clean_finding).collect(),
+        }
+    }
+
+    /// The report for a person at a terminal. Strings from the bundle are cleaned (module doc).
     pub fn to_text(&self) -> String {
+        terminal_safe(self.cleaned().render_text())
+    }
+
+    fn render_text(&self) -> String {
         let mut s = String::new();
         let verdict = match self.verdict {
             Verdict::Accepted => "ACCEPTED",
@@ -235,8 +290,13 @@ impl Report {
         s
     }
 
-    /// The report as GitHub-flavoured markdown (check-run summaries, job summaries).
+    /// The report as GitHub-flavoured markdown (check-run summaries, job summaries). Strings from
+    /// the bundle are cleaned and escaped so that GitHub renders them as plain text (module doc).
     pub fn to_markdown(&self) -> String {
+        terminal_safe(self.cleaned().render_markdown())
+    }
+
+    fn render_markdown(&self) -> String {
         let mut s = String::new();
         let icon = match self.verdict {
             Verdict::Accepted => "✅ accepted",
@@ -245,27 +305,29 @@ impl Report {
         let _ = writeln!(s, "## ci-attest: {icon}\n");
         let _ = writeln!(
             s,
-            "Commit `{}` against policy `{}`.\n",
-            self.commit,
-            md_escape(&self.policy)
+            "Commit {} against policy {}.\n",
+            md_code(&self.commit),
+            md_code(&self.policy)
         );
         if let Some(b) = self.bundles.iter().find(|b| b.selected) {
             let _ = writeln!(
                 s,
-                "Attestation `{}` signed by **{}**, run finished {}.\n",
-                md_escape(&b.location),
-                md_escape(b.signer.as_deref().unwrap_or("unknown")),
-                b.finished_on.as_deref().unwrap_or("at an unknown time")
+                "Attestation {} signed by **{}**, run finished {}.\n",
+                md_code(&b.location),
+                md(b.signer.as_deref().unwrap_or("unknown")),
+                b.finished_on
+                    .as_deref()
+                    .map_or_else(|| "at an unknown time".to_string(), md)
             );
             let _ = writeln!(s, "| check | kind | result | figures |\n|---|---|---|---|");
             for c in &b.checks {
                 let _ = writeln!(
                     s,
                     "| {} | {} | {} | {} |",
-                    md_escape(&c.name),
+                    md(&c.name),
                     c.kind.as_str(),
                     outcome_str(c.result),
-                    md_escape(&metrics_line(&c.metrics))
+                    md(&metrics_line(&c.metrics))
                 );
             }
             s.push('\n');
@@ -274,9 +336,9 @@ impl Report {
                 if shown.is_empty() && more == 0 {
                     continue;
                 }
-                let _ = writeln!(s, "Failing tests of **{}**:\n", md_escape_text(&c.name));
+                let _ = writeln!(s, "Failing tests of **{}**:\n", md(&c.name));
                 for id in shown {
-                    let _ = writeln!(s, "- {}", md_escape_text(id));
+                    let _ = writeln!(s, "- {}", md(id));
                 }
                 if more > 0 {
                     let _ = writeln!(s, "- and {more} more");
@@ -303,15 +365,70 @@ impl Report {
                     "| {} `{}` {} | {} | {} | {} | {} |",
                     mark(f),
                     f.code,
-                    md_escape(&f.message),
-                    md_escape(f.expected.as_deref().unwrap_or("")),
-                    md_escape(f.found.as_deref().unwrap_or("")),
-                    f.origin.as_ref().map(|o| o.to_string()).unwrap_or_default(),
-                    md_escape(f.hint.as_deref().unwrap_or(""))
+                    md(&f.message),
+                    md(f.expected.as_deref().unwrap_or("")),
+                    md(f.found.as_deref().unwrap_or("")),
+                    f.origin
+                        .as_ref()
+                        .map(|o| md(&o.to_string()))
+                        .unwrap_or_default(),
+                    md(f.hint.as_deref().unwrap_or(""))
                 );
             }
         }
         s
+    }
+}
+
+impl BundleReport {
+    /// A copy for display with every string cleaned and cut (see the module doc).
+    pub fn cleaned(&self) -> BundleReport {
+        let BundleReport {
+            location,
+            signer,
+            key_id,
+            finished_on,
+            selected,
+            checks,
+            findings,
+        } = self;
+        BundleReport {
+            location: clean(location, MAX_LOCATION_CHARS),
+            signer: signer.as_deref().map(|s| clean(s, MAX_NAME_CHARS)),
+            key_id: key_id.as_deref().map(|s| clean(s, MAX_LOCATION_CHARS)),
+            finished_on: finished_on.as_deref().map(|s| clean(s, MAX_LOCATION_CHARS)),
+            selected: *selected,
+            checks: checks.iter().map(CheckSummary::cleaned).collect(),
+            findings: findings.iter().map(clean_finding).collect(),
+        }
+    }
+}
+
+impl CheckSummary {
+    /// A copy for display with every string cleaned and cut (see the module doc).
+    pub fn cleaned(&self) -> CheckSummary {
+        let CheckSummary {
+            name,
+            kind,
+            result,
+            metrics,
+            failed_tests,
+            failed_tests_omitted,
+        } = self;
+        CheckSummary {
+            name: clean(name, MAX_NAME_CHARS),
+            kind: *kind,
+            result: *result,
+            metrics: metrics
+                .iter()
+                .map(|(m, v)| (clean(m, MAX_NAME_CHARS), *v))
+                .collect(),
+            failed_tests: failed_tests
+                .iter()
+                .map(|t| clean(t, MAX_NAME_CHARS))
+                .collect(),
+            failed_tests_omitted: *failed_tests_omitted,
+        }
     }
 }
 
@@ -347,15 +464,42 @@ impl AuditReport {
         s
     }
 
-    /// A markdown summary table, then each rejected commit's findings.
+    /// A copy for display: every string cleaned and cut (see the module doc).
+    pub fn cleaned(&self) -> AuditReport {
+        let AuditReport {
+            schema,
+            range,
+            policy,
+            at,
+            accepted,
+            rejected,
+            commits,
+        } = self;
+        AuditReport {
+            schema,
+            range: clean(range, MAX_LOCATION_CHARS),
+            policy: clean(policy, MAX_LOCATION_CHARS),
+            at: clean(at, MAX_LOCATION_CHARS),
+            accepted: *accepted,
+            rejected: *rejected,
+            commits: commits.iter().map(Report::cleaned).collect(),
+        }
+    }
+
+    /// A markdown summary table, then each rejected commit's findings (strings cleaned and
+    /// escaped, see the module doc).
     pub fn to_markdown(&self) -> String {
+        terminal_safe(self.cleaned().render_markdown())
+    }
+
+    fn render_markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "# ci-attest audit\n\nRange `{}`, policy `{}`, as of {}: **{} accepted, {} rejected**.\n",
-            md_escape(&self.range),
-            md_escape(&self.policy),
-            self.at,
+            "# ci-attest audit\n\nRange {}, policy {}, as of {}: **{} accepted, {} rejected**.\n",
+            md_code(&self.range),
+            md_code(&self.policy),
+            md(&self.at),
             self.accepted,
             self.rejected
         );
@@ -373,16 +517,16 @@ impl AuditReport {
                 .collect();
             let _ = writeln!(
                 s,
-                "| `{}` | {} | {} | {} | {} |",
-                r.commit,
+                "| {} | {} | {} | {} | {} |",
+                md_code(&r.commit),
                 match r.verdict {
                     Verdict::Accepted => "accepted",
                     Verdict::Rejected => "**rejected**",
                 },
-                md_escape(selected.and_then(|b| b.signer.as_deref()).unwrap_or("-")),
-                selected
+                md(selected.and_then(|b| b.signer.as_deref()).unwrap_or("-")),
+                md(selected
                     .and_then(|b| b.finished_on.as_deref())
-                    .unwrap_or("-"),
+                    .unwrap_or("-")),
                 errors.join(" ")
             );
         }
@@ -391,23 +535,27 @@ impl AuditReport {
             .iter()
             .filter(|r| r.verdict == Verdict::Rejected)
         {
-            let _ = writeln!(s, "\n## `{}`\n", r.commit);
+            let _ = writeln!(s, "\n## {}\n", md_code(&r.commit));
             for f in r.findings.iter().filter(|f| f.is_error()) {
                 let _ = writeln!(
                     s,
                     "- `{}`: {} (expected {}; found {})",
                     f.code,
-                    md_escape(&f.message),
-                    md_escape(f.expected.as_deref().unwrap_or("-")),
-                    md_escape(f.found.as_deref().unwrap_or("-"))
+                    md(&f.message),
+                    md(f.expected.as_deref().unwrap_or("-")),
+                    md(f.found.as_deref().unwrap_or("-"))
                 );
             }
         }
         s
     }
 
-    /// One line per commit, for a terminal.
+    /// One line per commit, for a terminal (strings cleaned, see the module doc).
     pub fn to_text(&self) -> String {
+        terminal_safe(self.cleaned().render_text())
+    }
+
+    fn render_text(&self) -> String {
         let mut s = String::new();
         for r in &self.commits {
             let codes: Vec<String> = r
@@ -481,30 +629,146 @@ fn metrics_line(metrics: &BTreeMap<String, f64>) -> String {
         .join(", ")
 }
 
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+/// Most characters of a name (signer, check, failing test id, metric) the text and markdown
+/// reports show.
+pub const MAX_NAME_CHARS: usize = 120;
+/// Most characters of a location, path, key id, commit id, range or time shown.
+pub const MAX_LOCATION_CHARS: usize = 256;
+/// Most characters of a finding's message or hint shown.
+pub const MAX_MESSAGE_CHARS: usize = 500;
+/// Most characters of a finding's expected or found value shown.
+pub const MAX_VALUE_CHARS: usize = 1000;
+
+/// True for a character no report may print raw: C0 and C1 controls, DEL, bidirectional
+/// overrides, isolates and marks, and the Unicode line and paragraph separators.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
 }
 
-/// Escapes untrusted text (a test name) for markdown, in a table cell or a list item: no code
-/// spans, emphasis, links or HTML can start, no table cell or line can end, no control character
-/// is left.
-fn md_escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c => {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
+    }
+}
+
+/// `s` for display: unsafe characters as visible escapes, cut after `max` characters with a
+/// marker saying how many more there were.
+pub fn clean(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)));
+    for (shown, (i, c)) in s.char_indices().enumerate() {
+        if shown == max {
+            let more = s[i..].chars().count();
+            let _ = write!(out, "…[{more} more characters]");
+            break;
+        }
+        if is_unsafe(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn clean_finding(f: &Finding) -> Finding {
+    let Finding {
+        code,
+        severity,
+        message,
+        expected,
+        found,
+        origin,
+        hint,
+    } = f;
+    Finding {
+        code: *code,
+        severity: *severity,
+        message: clean(message, MAX_MESSAGE_CHARS),
+        expected: expected.as_deref().map(|s| clean(s, MAX_VALUE_CHARS)),
+        found: found.as_deref().map(|s| clean(s, MAX_VALUE_CHARS)),
+        origin: origin.as_ref().map(|o| crate::finding::Origin {
+            file: clean(&o.file, MAX_LOCATION_CHARS),
+            line: o.line,
+            column: o.column,
+        }),
+        hint: hint.as_deref().map(|s| clean(s, MAX_MESSAGE_CHARS)),
+    }
+}
+
+/// The last line of defence, over a whole rendered report: no unsafe character other than the
+/// report's own newlines survives, whatever a renderer forgot.
+fn terminal_safe(report: String) -> String {
+    if !report.chars().any(|c| c != '\n' && is_unsafe(c)) {
+        return report;
+    }
+    let mut out = String::with_capacity(report.len());
+    for c in report.chars() {
+        if c != '\n' && is_unsafe(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Escapes (cleaned) text for GitHub markdown, in a table cell, a list item or a sentence: no
+/// code span, emphasis, strike-through, link, image, math, raw HTML, heading, table cell break,
+/// mention or issue reference can start, and no line can end.
+fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\\' | '`' | '|' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
+            '\\' | '`' | '|' | '*' | '_' | '[' | ']' | '(' | ')' | '~' | '!' | '$' => {
                 out.push('\\');
                 out.push(c);
             }
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => {}
+            '@' | '#' => {
+                out.push('\\');
+                out.push(c);
+                // A zero-width space keeps `@name` from mentioning and `#123` from linking.
+                if chars.peek().is_some_and(|n| n.is_alphanumeric()) {
+                    out.push('\u{200b}');
+                }
+            }
+            c if is_unsafe(c) => out.push(' '),
             c => out.push(c),
         }
     }
     out
+}
+
+/// A value shown as code when it is a plain identifier or path (commit ids, policy paths, bundle
+/// locations), else escaped as text: a code span cannot be broken out of if it holds no backtick.
+fn md_code(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '+' | '~' | '^')
+        })
+    {
+        format!("`{s}`")
+    } else {
+        md(s)
+    }
 }
 
 #[cfg(test)]
@@ -588,7 +852,7 @@ mod tests {
         let md = report_of(&check).to_markdown();
         assert!(md.contains("Failing tests of **unit**:"), "{md}");
         assert!(
-            md.contains("- s::a\\`b\\|c&lt;script&gt; d\\*e\\_\\[x\\](y)\n"),
+            md.contains("- s::a\\`b\\|c&lt;script&gt; d\\*e\\_\\[x\\]\\(y\\)\n"),
             "{md}"
         );
         assert!(md.contains("- and 4 more"), "{md}");
@@ -609,5 +873,99 @@ mod tests {
         assert_eq!(format_number(3.0), "3");
         assert_eq!(format_number(85.5), "85.5");
         assert_eq!(format_number(88.888_88), "88.89");
+    }
+
+    fn hostile_report() -> Report {
+        let evil = "\u{1b}[31mred\u{1b}[0m \u{202e}txt.exe\u{2066} \u{9b}2J\u{7f}\nline2 [click](https://evil) <img src=x> @admin #123 *b* _i_ ~s~ `c` $x$ | !";
+        let mut check = failing_check(&["ok"], 0);
+        check.name = evil.to_string();
+        let mut r = report_of(&check);
+        r.bundles[0].location = evil.to_string();
+        r.bundles[0].signer = Some(evil.to_string());
+        r.bundles[0].key_id = Some(evil.to_string());
+        r.bundles[0].finished_on = Some(evil.to_string());
+        r.findings = vec![
+            Finding::error(crate::finding::Code::SignatureInvalid, evil)
+                .expected_found(evil, evil)
+                .hint(evil),
+        ];
+        r
+    }
+
+    fn assert_no_unsafe(out: &str) {
+        for c in out.chars() {
+            assert!(c == '\n' || !is_unsafe(c), "{c:?} in {out}");
+        }
+    }
+
+    #[test]
+    fn text_report_escapes_control_and_bidi_characters_from_every_field() {
+        let text = hostile_report().to_text();
+        assert_no_unsafe(&text);
+        assert!(text.contains("\\u{1b}[31mred"), "{text}");
+        assert!(text.contains("\\u{202e}txt.exe\\u{2066}"), "{text}");
+        assert!(text.contains("\\u{9b}2J\\u{7f}\\nline2"), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("line2")), "{text}");
+    }
+
+    #[test]
+    fn markdown_report_renders_hostile_strings_as_plain_text() {
+        let md = hostile_report().to_markdown();
+        assert_no_unsafe(&md);
+        for raw in [
+            "[click](https://evil)",
+            "<img",
+            "@admin",
+            "#123",
+            "*b*",
+            "_i_",
+            "~s~",
+            "`c`",
+            "$x$",
+        ] {
+            assert!(!md.contains(raw), "{raw} in {md}");
+        }
+        assert!(md.contains("\\[click\\]\\(https://evil\\)"), "{md}");
+        assert!(md.contains("&lt;img src=x&gt;"), "{md}");
+        assert!(md.contains("\\@\u{200b}admin \\#\u{200b}123"), "{md}");
+        // Every table row keeps its columns: no raw `|` and no line break from a value.
+        for line in md.lines().filter(|l| l.starts_with("| ✗")) {
+            assert_eq!(line.matches(" | ").count(), 4, "{line}");
+        }
+    }
+
+    #[test]
+    fn long_values_are_cut_with_a_visible_marker_and_json_stays_exact() {
+        let mut r = report_of(&failing_check(&["ok"], 0));
+        let long = "x".repeat(MAX_VALUE_CHARS + 5);
+        r.findings = vec![
+            Finding::error(crate::finding::Code::SignatureInvalid, "m")
+                .expected_found("e", long.clone()),
+        ];
+        let text = r.to_text();
+        assert!(
+            text.contains(&format!(
+                "{}…[5 more characters]",
+                "x".repeat(MAX_VALUE_CHARS)
+            )),
+            "{text}"
+        );
+        assert!(r.to_markdown().contains("…\\[5 more characters\\]"));
+        let json = r.to_json();
+        assert!(json.contains(&long), "JSON is never cut");
+        let evil = hostile_report();
+        let json: serde_json::Value = serde_json::from_str(&evil.to_json()).expect("json");
+        assert_eq!(
+            json["bundles"][0]["keyId"].as_str(),
+            evil.bundles[0].key_id.as_deref(),
+            "JSON is exact"
+        );
+    }
+
+    #[test]
+    fn clean_counts_characters_not_bytes() {
+        assert_eq!(clean("ééé", 2), "éé…[1 more characters]");
+        assert_eq!(clean("abc", 3), "abc");
+        assert_eq!(clean("a\u{0}b", 10), "a\\u{0}b");
     }
 }

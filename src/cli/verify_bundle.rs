@@ -19,8 +19,14 @@ pub struct Args {
     /// The certificate's SAN, exactly.
     #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
     certificate_identity: Option<String>,
-    /// The certificate's SAN as a regular expression (always anchored at both ends).
-    #[arg(long, value_name = "REGEX", requires = "certificate_oidc_issuer")]
+    /// The certificate's SAN as a regular expression (always anchored at both ends; it must be a
+    /// valid regex on its own, so `a)|(b` is refused rather than escaping the anchors).
+    #[arg(
+        long,
+        visible_alias = "certificate-identity-regexp",
+        value_name = "REGEX",
+        requires = "certificate_oidc_issuer"
+    )]
     certificate_identity_regex: Option<String>,
     /// The certificate's OIDC issuer, exactly.
     #[arg(long, value_name = "URL")]
@@ -35,18 +41,32 @@ pub struct Args {
     file_or_digest: String,
 }
 
+/// Reads at most `max` bytes of `path`. The limit holds while reading, not only by the size the
+/// file had when asked (a FIFO, `/dev/stdin` or a growing file reports none or a stale one).
 fn read(path: &PathBuf, max: u64) -> Result<Vec<u8>, Failure> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display())))?
-        .len();
-    if len > max {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "{}: expected at most {max} bytes, found {len}",
+    use std::io::Read as _;
+    let unavailable = |e: std::io::Error| {
+        Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display()))
+    };
+    let too_large = |found: String| {
+        Failure::usage(anyhow::anyhow!(
+            "{}: expected at most {max} bytes, found {found}",
             path.display()
-        )));
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(unavailable)?;
+    let len = file.metadata().map_err(unavailable)?.len();
+    if len > max {
+        return Err(too_large(len.to_string()));
     }
-    std::fs::read(path)
-        .map_err(|e| Failure::unavailable(anyhow::anyhow!("cannot read {}: {e}", path.display())))
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(unavailable)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > max {
+        return Err(too_large("more".to_string()));
+    }
+    Ok(bytes)
 }
 
 /// Verifies and prints the findings; exit 0 verified, 1 rejected.
@@ -109,13 +129,16 @@ pub fn run(args: Args) -> CmdResult {
             Ok(EXIT_OK)
         }
         Err(findings) => {
+            // Found-values come from the bundle: cleaned like the text report's (no terminal
+            // escapes, bidi overrides or line breaks; long values cut).
+            use ci_attest::report::{MAX_MESSAGE_CHARS, MAX_VALUE_CHARS, clean};
             for f in findings {
                 eprintln!(
                     "{}: {} (expected {}; found {})",
                     f.code,
-                    f.message,
-                    f.expected.unwrap_or_default(),
-                    f.found.unwrap_or_default()
+                    clean(&f.message, MAX_MESSAGE_CHARS),
+                    clean(f.expected.as_deref().unwrap_or_default(), MAX_VALUE_CHARS),
+                    clean(f.found.as_deref().unwrap_or_default(), MAX_VALUE_CHARS)
                 );
             }
             Ok(EXIT_REJECTED)

@@ -1022,6 +1022,27 @@ repository = "https://github.com/acme/app"
     }
 
     #[test]
+    fn an_identity_regex_that_escapes_its_anchors_is_rejected_at_the_value() {
+        let keyless = |re: &str| {
+            format!(
+                "[[signer]]\nname = \"ci\"\nissuer = \"https://token.actions.githubusercontent.com\"\nidentity_regex = '{re}'\n"
+            )
+        };
+        // `^(?:https://github.com/org/.*)|(.*)$` would be a valid regex matching anything.
+        let e = error(&keyless("https://github.com/org/.*)|(.*"));
+        assert_at(&e, 4, 18, "identity_regex of signer `ci`");
+        assert!(e.message.contains("valid on its own"), "{e}");
+        let e = error(&keyless("(https://github.com/org/.*"));
+        assert_at(&e, 4, 18, "valid on its own");
+        assert!(
+            parse(&keyless(
+                "(https://github.com/org/a/.*)|(https://github.com/org/b/.*)"
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn toml_syntax_error_has_line_and_column() {
         let e = error(&format!("{SIGNER}[require]\nchecks = [\"tests\"\n"));
         assert_eq!(e.line, 5, "{e}");

@@ -251,15 +251,43 @@ fn malformed(
     }
 }
 
-/// Formats a time as RFC 3339 (seconds, or nanoseconds when it has a fraction).
+/// The last second any time read from input may have: 9999-12-31T23:59:59Z. RFC 3339, X.509
+/// GeneralizedTime and RFC 3161 genTime end there; a later "time" is malformed input.
+pub const MAX_UNIX_SECONDS: u64 = 253_402_300_799;
+
+/// A Unix time in seconds as a [`SystemTime`]: `None` below the epoch or after
+/// [`MAX_UNIX_SECONDS`] (checked, never panics, the same on every platform).
+pub(crate) fn unix_seconds(secs: i64) -> Option<SystemTime> {
+    u64::try_from(secs)
+        .ok()
+        .filter(|s| *s <= MAX_UNIX_SECONDS)
+        .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
+}
+
+/// A Unix time in milliseconds as a [`SystemTime`], bounded as [`unix_seconds`].
+pub(crate) fn unix_millis(ms: u64) -> Option<SystemTime> {
+    let t = UNIX_EPOCH.checked_add(Duration::from_millis(ms))?;
+    let max = UNIX_EPOCH.checked_add(Duration::from_secs(MAX_UNIX_SECONDS + 1))?;
+    (t < max).then_some(t)
+}
+
+/// Formats a time as RFC 3339 (seconds, or nanoseconds when it has a fraction). Never panics: a
+/// time before the epoch or after 9999 (which RFC 3339 cannot write) is shown as a count of
+/// seconds from the epoch.
 pub(crate) fn fmt_time(t: SystemTime) -> String {
-    if t.duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() == 0)
-        .unwrap_or(true)
-    {
-        humantime::format_rfc3339_seconds(t).to_string()
-    } else {
-        humantime::format_rfc3339_nanos(t).to_string()
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) if d.as_secs() > MAX_UNIX_SECONDS => {
+            format!(
+                "{}s after the Unix epoch (after 9999-12-31T23:59:59Z)",
+                d.as_secs()
+            )
+        }
+        Ok(d) if d.subsec_nanos() == 0 => humantime::format_rfc3339_seconds(t).to_string(),
+        Ok(_) => humantime::format_rfc3339_nanos(t).to_string(),
+        Err(e) => format!(
+            "{}s before the Unix epoch (before 1970-01-01T00:00:00Z)",
+            e.duration().as_secs()
+        ),
     }
 }
 
@@ -315,9 +343,17 @@ pub(crate) fn read_tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), String> {
         }
         let (len_bytes, after) = rest.split_at(n);
         rest = after;
-        len_bytes
+        // At most 4 bytes (checked above), so the u32 cannot overflow.
+        let len = len_bytes
             .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+            .fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+        // DER lengths are minimal: no leading zero byte, long form only from 128 on.
+        if len_bytes.first() == Some(&0) || len < 0x80 {
+            return Err(format!(
+                "a non-minimal {n}-byte DER length ({len}), expected DER"
+            ));
+        }
+        usize::try_from(len).map_err(|_| format!("a DER length of {len} bytes"))?
     };
     if rest.len() < len {
         return Err(format!(
@@ -1240,9 +1276,12 @@ fn verify_sct(
                 hex::encode(sct.log_id)
             )
         })?;
-    let ts = UNIX_EPOCH
-        .checked_add(Duration::from_millis(sct.timestamp_ms))
-        .ok_or_else(|| format!("timestamp {} out of range", sct.timestamp_ms))?;
+    let ts = unix_millis(sct.timestamp_ms).ok_or_else(|| {
+        format!(
+            "a timestamp from 1970 to 9999, found {} ms after the epoch",
+            sct.timestamp_ms
+        )
+    })?;
     if !log.valid_for.contains(ts) {
         return Err(format!(
             "CT log {} is trusted {}, but the SCT is from {}",
@@ -1326,20 +1365,48 @@ fn tbs_without_extension(tbs: &[u8], oid: ObjectIdentifier) -> Result<Vec<u8>, S
 }
 
 /// An anchored regular expression over a SAN: it must match the whole identity.
+///
+/// Anchoring by wrapping alone (`^(?:pattern)$`) can be escaped: `https://good/.*)|(.*` wraps
+/// into `^(?:https://good/.*)|(.*)$`, a valid regex whose second branch matches any string. So
+/// the pattern must first parse as a regex on its own (balanced groups, nothing left over), and a
+/// match must also span the whole string.
 #[derive(Debug, Clone)]
 pub struct SanRegex {
     pattern: String,
     regex: regex::Regex,
 }
 
+/// Longest identity pattern accepted (a SAN is a URI or an e-mail address).
+pub const MAX_SAN_PATTERN_BYTES: usize = 4096;
+
 impl SanRegex {
-    /// Compiles `pattern`, anchored at both ends (`^(?:pattern)$`).
+    /// Checks that `pattern` is a regex by itself, then compiles it anchored at both ends
+    /// (`^(?:pattern)$`).
+    ///
+    /// # Errors
+    /// [`CertError::BadPattern`] for a pattern that is too long, is not a valid regex on its own
+    /// (an unbalanced group such as `a)|(b`), or does not compile.
     pub fn new(pattern: &str) -> Result<SanRegex, CertError> {
-        let regex =
-            regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| CertError::BadPattern {
-                pattern: pattern.to_string(),
-                detail: e.to_string(),
+        let bad = |detail: String| CertError::BadPattern {
+            pattern: pattern.to_string(),
+            detail,
+        };
+        if pattern.len() > MAX_SAN_PATTERN_BYTES {
+            return Err(bad(format!(
+                "expected at most {MAX_SAN_PATTERN_BYTES} bytes, found {}",
+                pattern.len()
+            )));
+        }
+        regex_syntax::ast::parse::Parser::new()
+            .parse(pattern)
+            .map_err(|e| {
+                bad(format!(
+                    "expected a regular expression that is valid on its own (before anchoring), found: {}",
+                    e.kind()
+                ))
             })?;
+        let regex =
+            regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| bad(e.to_string()))?;
         Ok(SanRegex {
             pattern: pattern.to_string(),
             regex,
@@ -1351,9 +1418,12 @@ impl SanRegex {
         &self.pattern
     }
 
-    /// True when the whole of `s` matches.
+    /// True when the whole of `s` matches: the anchored regex matches, and its match runs from the
+    /// first byte to the last.
     pub fn is_match(&self, s: &str) -> bool {
-        self.regex.is_match(s)
+        self.regex
+            .find(s)
+            .is_some_and(|m| m.start() == 0 && m.end() == s.len())
     }
 }
 
@@ -1446,6 +1516,84 @@ mod tests {
         assert!(!r.is_match("ab"), "alternation must not escape the anchors");
         assert!(!r.is_match("xb"));
         assert!(SanRegex::new("(").is_err());
+    }
+
+    #[test]
+    fn san_regex_rejects_patterns_that_break_out_of_the_anchors() {
+        for escape in [
+            "https://github.com/org/.*)|(.*",
+            "a)|(b",
+            ")|(",
+            "x)|(?:.*",
+            "a)(b",
+            "a)",
+            "(a",
+            "a\\",
+        ] {
+            let e = SanRegex::new(escape).expect_err(escape);
+            assert!(
+                matches!(&e, CertError::BadPattern { pattern, .. } if pattern == escape),
+                "{escape}: {e}"
+            );
+            assert!(e.to_string().contains("valid on its own"), "{e}");
+        }
+        // Balanced groups and alternations stay usable, and stay anchored.
+        let r = SanRegex::new("(https://a/.*)|(https://b/.*)").expect("valid");
+        assert!(r.is_match("https://b/x"));
+        assert!(!r.is_match("evil https://b/x"));
+        assert!(!r.is_match("https://a/x\nevil"));
+        let r = SanRegex::new("(?m)https://a/.*").expect("valid");
+        assert!(
+            !r.is_match("https://a/x\nevil"),
+            "multi-line mode stays inside the group"
+        );
+        assert!(SanRegex::new(&"a".repeat(MAX_SAN_PATTERN_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn times_from_input_format_and_convert_without_panicking() {
+        assert_eq!(unix_seconds(0), Some(UNIX_EPOCH));
+        assert!(unix_seconds(-1).is_none());
+        assert!(unix_seconds(i64::MAX).is_none());
+        let last = i64::try_from(MAX_UNIX_SECONDS).expect("fits");
+        let t = unix_seconds(last).expect("9999-12-31T23:59:59Z");
+        assert_eq!(fmt_time(t), "9999-12-31T23:59:59Z");
+        assert!(unix_seconds(last + 1).is_none());
+        assert!(unix_millis(u64::MAX).is_none());
+        assert_eq!(
+            unix_millis(1_500),
+            UNIX_EPOCH.checked_add(Duration::from_millis(1_500))
+        );
+        // Out-of-range times reach fmt_time only from arithmetic on trusted values, but still
+        // must not panic (humantime cannot write them).
+        if let Some(far) = UNIX_EPOCH.checked_add(Duration::from_secs(u64::MAX >> 2)) {
+            assert!(
+                fmt_time(far).contains("after 9999-12-31T23:59:59Z"),
+                "{}",
+                fmt_time(far)
+            );
+        }
+        if let Some(before) = UNIX_EPOCH.checked_sub(Duration::from_secs(10)) {
+            assert!(
+                fmt_time(before).starts_with("10s before"),
+                "{}",
+                fmt_time(before)
+            );
+        }
+    }
+
+    #[test]
+    fn tlv_reader_rejects_non_minimal_lengths() {
+        // 0x81 0x05: a long form for a length below 128; 0x82 0x00 0x80: a leading zero byte.
+        assert!(read_tlv(&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5]).is_err());
+        let mut long = vec![0x04, 0x82, 0x00, 0x80];
+        long.extend([0u8; 0x80]);
+        assert!(read_tlv(&long).is_err());
+        let mut ok = vec![0x04, 0x81, 0x80];
+        ok.extend([0u8; 0x80]);
+        assert_eq!(read_tlv(&ok).expect("minimal").0.value.len(), 0x80);
+        // A 4-byte length of nearly 4 GiB is a length, not an allocation or an overflow.
+        assert!(read_tlv(&[0x04, 0x84, 0xff, 0xff, 0xff, 0xff, 0]).is_err());
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub mod body;
 pub mod checkpoint;
 pub mod merkle;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -40,6 +40,7 @@ use crate::bundle::{
 };
 use crate::dsse::Envelope;
 use crate::trust::{LogInstance, TrustedRoot, Validity};
+use crate::verify::cert::{MAX_UNIX_SECONDS, fmt_time, unix_seconds};
 use crate::verify::pki::{HashAlg, VerifyingKey};
 
 pub use body::EntryKind;
@@ -294,18 +295,32 @@ fn entry_malformed(field: &str, expected: impl Into<String>, found: impl ToStrin
 }
 
 fn describe_validity(v: &Validity) -> String {
-    let t = |t: Option<SystemTime>, none: &str| {
-        t.map_or(none.to_string(), |t| {
-            humantime::format_rfc3339(t).to_string()
-        })
-    };
+    let t = |t: Option<SystemTime>, none: &str| t.map_or(none.to_string(), fmt_time);
     format!("[{}, {}]", t(v.start, "no start"), t(v.end, "open end"))
 }
 
-fn unix(secs: i64) -> Option<SystemTime> {
-    u64::try_from(secs)
-        .ok()
-        .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
+/// The entry's `integratedTime` as a time: positive and no later than 9999-12-31T23:59:59Z
+/// (checked arithmetic; an out-of-range value is a malformed entry, never a panic).
+fn checked_integrated_time(entry: &TransparencyLogEntry) -> Result<SystemTime, TlogError> {
+    unix_seconds(entry.integrated_time)
+        .filter(|_| entry.integrated_time > 0)
+        .ok_or_else(|| {
+            entry_malformed(
+                "integratedTime",
+                format!(
+                    "a positive Unix time in seconds, at most {MAX_UNIX_SECONDS} (9999-12-31T23:59:59Z)"
+                ),
+                entry.integrated_time,
+            )
+        })
+}
+
+/// The time an entry claims it was integrated at, unverified: `None` when it claims none (zero) or
+/// the value is out of range (see `checked_integrated_time`). For reports and for checking a
+/// certificate at the claimed time when no verified time exists; never a verified signing time.
+#[must_use]
+pub fn claimed_integrated_time(entry: &TransparencyLogEntry) -> Option<SystemTime> {
+    checked_integrated_time(entry).ok()
 }
 
 /// The hash a log key signs with, from its `keyDetails` (default: the key type's own).
@@ -415,20 +430,12 @@ pub fn verify_entry(
                 found: format!("{} bytes", set.len()),
             });
         }
-        let time = unix(entry.integrated_time)
-            .filter(|_| entry.integrated_time > 0)
-            .ok_or_else(|| {
-                entry_malformed(
-                    "integratedTime",
-                    "a positive time signed by the SET",
-                    entry.integrated_time,
-                )
-            })?;
+        let time = checked_integrated_time(entry)?;
         if !log.valid_for.contains(time) {
             return Err(TlogError::LogKeyNotValidAt {
                 log: log.base_url.clone(),
                 expected: describe_validity(&log.valid_for),
-                found: humantime::format_rfc3339(time).to_string(),
+                found: fmt_time(time),
             });
         }
         let payload = set_payload(entry);
@@ -460,13 +467,7 @@ pub fn verify_entry(
     // 5. Integrated time against the certificate (sigstore-go does this whenever it is set).
     if !kind.is_rekor_v2() && entry.integrated_time != 0 {
         if let SigningMaterial::Certificate(der) = signed.material {
-            let t = unix(entry.integrated_time).ok_or_else(|| {
-                entry_malformed(
-                    "integratedTime",
-                    "a non-negative time",
-                    entry.integrated_time,
-                )
-            })?;
+            let t = checked_integrated_time(entry)?;
             check_certificate_time(der, t)?;
         }
     }
@@ -617,12 +618,8 @@ fn check_certificate_time(der: &[u8], t: SystemTime) -> Result<(), TlogError> {
     let (nb, na) = (v.not_before.to_system_time(), v.not_after.to_system_time());
     if t < nb || t > na {
         return Err(TlogError::IntegratedTimeOutsideCertificate {
-            expected: format!(
-                "[{}, {}]",
-                humantime::format_rfc3339(nb),
-                humantime::format_rfc3339(na)
-            ),
-            found: humantime::format_rfc3339(t).to_string(),
+            expected: format!("[{}, {}]", fmt_time(nb), fmt_time(na)),
+            found: fmt_time(t),
         });
     }
     Ok(())

@@ -835,6 +835,7 @@ fn parse_generalized_time(text: &[u8]) -> Result<SystemTime, TsaError> {
     )
     .map_err(|_| bad())?;
     let mut t = dt.to_system_time();
+    // DateTime::new bounds the year to 1970..=9999, so `t` and the fraction below stay in range.
     let frac = &body[14..];
     if !frac.is_empty() {
         let digits = frac.strip_prefix(b".").ok_or_else(bad)?;
@@ -850,7 +851,9 @@ fn parse_generalized_time(text: &[u8]) -> Result<SystemTime, TsaError> {
             .chain(std::iter::repeat(&b'0'))
             .take(9)
             .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
-        t += Duration::from_nanos(u64::from(nanos));
+        t = t
+            .checked_add(Duration::from_nanos(u64::from(nanos)))
+            .ok_or_else(bad)?;
     }
     Ok(t)
 }

@@ -86,10 +86,11 @@ fn to_array(digest: &[u8]) -> [u8; HASH_LEN] {
 /// (requires `index < size`): the bits of the inner part of the path plus the border part.
 fn path_length(index: u64, size: u64) -> usize {
     // Inner: the levels where index and size - 1 differ; border: the set bits above them.
-    let last = size - 1;
-    let inner = (64 - (index ^ last).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
-    inner + border
+    // `inner` is at most 64, where a plain `>>` would overflow (indices with bit 63 set).
+    let last = size.saturating_sub(1);
+    let inner = 64 - (index ^ last).leading_zeros();
+    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
+    usize::try_from(inner + border).unwrap_or(usize::MAX)
 }
 
 /// Computes the root an audit path leads to (RFC 9162, 2.1.3.2 steps 1 to 4).
@@ -377,5 +378,24 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn indices_and_sizes_at_the_top_of_the_u64_range_are_rejected_without_overflow() {
+        let leaf = leaf_hash(b"x");
+        // Index and last index differ in bit 63: the path length needs a shift by 64.
+        assert_eq!(path_length(0, u64::MAX), 64);
+        assert_eq!(path_length(u64::MAX - 1, u64::MAX), 63);
+        assert_eq!(path_length(1 << 63, u64::MAX), 64);
+        for (index, size) in [(0, u64::MAX), (u64::MAX - 1, u64::MAX), (1 << 63, u64::MAX)] {
+            let err = root_from_inclusion_proof(index, size, &leaf, &[]).expect_err("too short");
+            assert!(
+                matches!(err, MerkleError::WrongPathLength { found: 0, .. }),
+                "{err}"
+            );
+            let long = vec![vec![0u8; HASH_LEN]; MAX_PROOF_HASHES + 1];
+            let err = root_from_inclusion_proof(index, size, &leaf, &long).expect_err("too long");
+            assert!(matches!(err, MerkleError::WrongPathLength { .. }), "{err}");
+        }
     }
 }
