@@ -388,6 +388,8 @@ impl BundleReport {
             signer,
             key_id,
             finished_on,
+            signed_at,
+            time_source,
             selected,
             checks,
             findings,
@@ -397,6 +399,9 @@ impl BundleReport {
             signer: signer.as_deref().map(|s| clean(s, MAX_NAME_CHARS)),
             key_id: key_id.as_deref().map(|s| clean(s, MAX_LOCATION_CHARS)),
             finished_on: finished_on.as_deref().map(|s| clean(s, MAX_LOCATION_CHARS)),
+            // Made by the verifier from a verified time and a fixed name: nothing to clean.
+            signed_at: signed_at.clone(),
+            time_source: *time_source,
             selected: *selected,
             checks: checks.iter().map(CheckSummary::cleaned).collect(),
             findings: findings.iter().map(clean_finding).collect(),

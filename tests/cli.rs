@@ -40,6 +40,7 @@ fn a_passing_run_is_signed_stored_and_accepted() {
         .iter()
         .any(|f| f["code"] == "check-skipped" && f["severity"] == "info");
     assert!(skipped, "{report:#}");
+    assert_noted(&report, "check-skipped");
 }
 
 #[test]

@@ -34,28 +34,57 @@ fn every_documented_code_exists() {
     }
 }
 
-/// A scenario "produces" a code when an end-to-end test asserts it with `assert_finding(.., "code")`
-/// (or, for info findings, checks it by name in the report), or when the third-party vector test
-/// expects a case to fail with it (`("case id", "code")` in `tests/vectors.rs`).
+/// A scenario "produces" a code when an end-to-end test in `tests/*.rs` *asserts* it, through
+/// `common::assert_finding(&report, "code")` (a rejection with that code, expected, found and a
+/// hint) or `common::assert_noted(&report, "code")` (an info finding, or one on a bundle's own
+/// line), or when the third-party vector test expects a case to fail with it
+/// (`("case id", "code")` in `tests/vectors.rs`). A code merely mentioned does not count.
 #[test]
-fn every_code_is_produced_by_an_end_to_end_scenario() {
-    let tests = read("tests/cli.rs");
+fn every_code_is_asserted_by_an_end_to_end_scenario() {
+    let asserted = regex::Regex::new(
+        r#"(?:assert_finding|assert_noted)\(\s*&?[\w\[\]".]+\s*,\s*"([a-z-]+)"\s*\)"#,
+    )
+    .expect("valid pattern");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut codes = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("tests/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rs")
+            && path.file_name() != Some("findings_catalogue.rs".as_ref())
+        {
+            let text = std::fs::read_to_string(&path).expect("read test file");
+            for c in asserted.captures_iter(&text) {
+                codes.insert(c[1].to_string());
+            }
+        }
+    }
     // Whitespace-normalised, so that rustfmt's line breaks inside a table row do not matter.
-    let vectors = read("tests/vectors.rs")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    // Only the table of expected failures counts, which the vector test asserts case by case.
+    let vectors = read("tests/vectors.rs");
+    let table = vectors
+        .split_once("const EXPECTED_FAILURES")
+        .and_then(|(_, rest)| rest.split_once("\n];"))
+        .map(|(table, _)| table.split_whitespace().collect::<Vec<_>>().join(" "))
+        .expect("tests/vectors.rs has its EXPECTED_FAILURES table");
     let missing: Vec<&str> = Code::ALL
         .iter()
         .map(|c| c.as_str())
-        .filter(|c| {
-            !tests.contains(&format!("assert_finding(&report, \"{c}\")"))
-                && !tests.contains(&format!("f[\"code\"] == \"{c}\""))
-                && !vectors.contains(&format!(", \"{c}\""))
-        })
+        .filter(|c| !codes.contains(*c) && !table.contains(&format!(", \"{c}\"")))
         .collect();
     assert!(
         missing.is_empty(),
-        "no test in tests/cli.rs or tests/vectors.rs produces {missing:?}"
+        "no test in tests/*.rs asserts {missing:?} (with assert_finding or assert_noted)"
     );
+}
+
+#[test]
+fn the_catalogue_pattern_counts_assertions_not_mentions() {
+    let asserted = regex::Regex::new(
+        r#"(?:assert_finding|assert_noted)\(\s*&?[\w\[\]".]+\s*,\s*"([a-z-]+)"\s*\)"#,
+    )
+    .expect("valid pattern");
+    assert!(asserted.is_match(r#"assert_finding(&report, "no-attestation")"#));
+    assert!(asserted.is_match(r#"assert_noted(&reports[1], "check-skipped")"#));
+    assert!(!asserted.is_match(r#"let code = "no-attestation";"#));
+    assert!(!asserted.is_match(r#"f["code"] == "no-attestation""#));
 }

@@ -63,6 +63,7 @@ fn assert_integrated_time_finding(report: &Value) {
                 .is_some_and(|s| s.contains("integratedTime"))),
         "no tlog-entry-malformed finding about integratedTime: {report:#}"
     );
+    assert_noted(report, "tlog-entry-malformed");
 }
 
 /// Every finding code of a JSON verify report, its bundles' included.

@@ -198,6 +198,10 @@ pub fn verify_parsed(parsed: &ParsedBundle, ctx: &Context<'_>) -> BundleVerifica
                 Code::CheckSkipped,
                 "transparency log: not checked, the key-signed bundle has no log entry",
             )
+            .expected_found(
+                "a transparency-log entry (optional for key-signed bundles)",
+                "none: the signing time is the signed finishedOn, the signer's claim",
+            )
             .hint(
                 "the signing time is the statement's own finishedOn (the signer's claim); \
                  keyless signing adds a log entry",

@@ -735,8 +735,7 @@ fn check_keyless(
         .verification_material
         .tlog_entries
         .iter()
-        .filter_map(|e| u64::try_from(e.integrated_time).ok().filter(|&t| t > 0))
-        .filter_map(|t| SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(t)))
+        .filter_map(tlog::claimed_integrated_time)
         .collect();
     let check_at = if signing_times.is_empty() {
         &claimed

@@ -270,6 +270,25 @@ pub fn assert_finding(report: &serde_json::Value, code: &str) {
     );
 }
 
+/// Asserts that the report holds a finding of this code anywhere (its verdict findings or any
+/// bundle's line, of any severity), which names what it expected and found.
+pub fn assert_noted(report: &serde_json::Value, code: &str) {
+    let top = report["findings"].as_array().into_iter().flatten();
+    let lines = report["bundles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|b| b["findings"].as_array().into_iter().flatten());
+    let finding = top
+        .chain(lines)
+        .find(|f| f["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} finding in {report:#}"));
+    assert!(
+        finding["expected"].is_string() && finding["found"].is_string(),
+        "{code} must say what was expected and what was found: {finding:#}"
+    );
+}
+
 /// True when a bundle's statement is an in-toto test-result statement.
 pub fn is_test_result(bundle: &Path) -> bool {
     std::fs::read(bundle)
