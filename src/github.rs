@@ -1198,7 +1198,7 @@ fn check_sha(op: Operation, commit: &str) -> Result<(), GitHubError> {
     Ok(())
 }
 
-fn strip_query(url: &str) -> &str {
+pub(crate) fn strip_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
 

@@ -230,3 +230,35 @@ fn the_github_store_puts_and_fetches_by_the_commit_object_digest() {
         "{e}"
     );
 }
+
+#[test]
+fn one_bad_attestation_entry_is_a_rejected_item_beside_the_good_ones() {
+    use ci_attest::store::ItemProblem;
+    use ci_attest::store::github::fetch_attestations;
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    let good = r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#;
+    let page = format!(
+        r#"{{"attestations":[{{"bundle":{good},"repository_id":1}},{{"bundle":null,"repository_id":1}},{{"bundle":null,"repository_id":1,"bundle_url":"{}/storage/bundles/999?sig=SECRETSAS"}}]}}"#,
+        fake.url()
+    );
+    fake.fail_next(vec![Fault::Status(200, vec![], page)]);
+    let fetched = fetch_attestations(&gh, &"d".repeat(64)).expect("the listing itself works");
+    assert_eq!(fetched.bundles.len(), 1, "{fetched:?}");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&fetched.bundles[0].bytes).expect("json"),
+        serde_json::from_str::<serde_json::Value>(good).expect("json")
+    );
+    assert_eq!(fetched.rejected.len(), 2, "{fetched:?}");
+    assert!(matches!(
+        fetched.rejected[0].problem,
+        ItemProblem::NotAFile { .. }
+    ));
+    assert!(matches!(
+        fetched.rejected[1].problem,
+        ItemProblem::FetchFailed { .. }
+    ));
+    // The signed storage URL's query is never shown.
+    let shown = format!("{:?}", fetched.rejected);
+    assert!(!shown.contains("SECRETSAS"), "{shown}");
+}

@@ -120,16 +120,8 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
                         &own
                     }
                 };
-                Fetched::of(
-                    gh.list_attestations(&commit.sha256)
-                        .map_err(github_failure)?
-                        .into_iter()
-                        .map(|a| StoredBundle {
-                            location: a.location,
-                            bytes: a.bundle,
-                        })
-                        .collect(),
-                )
+                ci_attest::store::github::fetch_attestations(gh, &commit.sha256)
+                    .map_err(github_failure)?
             }
         }
     };

@@ -11,7 +11,11 @@
 //! works with any forge. Errors reach [`Store`] callers as [`StoreError::Io`] whose source is the
 //! [`GitHubError`] (see [`github_error`]); the inherent methods return [`GitHubError`] directly.
 
-use super::{Fetched, Store, StoreError, StoredBundle};
+use super::{
+    Budget, Fetched, ItemProblem, MAX_LISTED_ITEMS_PER_COMMIT, RejectedItem, Store, StoreError,
+    StoredBundle, listing_stopped,
+};
+use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::git::{CommitId, Repo};
 use crate::github::{GitHub, GitHubError};
 
@@ -44,18 +48,69 @@ impl GitHubStore {
         })
     }
 
-    /// The bundles GitHub lists for the commit-object digest `sha256_hex`.
-    pub fn fetch_digest(&self, sha256_hex: &str) -> Result<Vec<StoredBundle>, GitHubError> {
-        Ok(self
-            .github
-            .list_attestations(sha256_hex)?
-            .into_iter()
-            .map(|a| StoredBundle {
-                location: a.location,
-                bytes: a.bundle,
-            })
-            .collect())
+    /// The bundles GitHub lists for the commit-object digest `sha256_hex` (see [`fetch_attestations`]).
+    pub fn fetch_digest(&self, sha256_hex: &str) -> Result<Fetched, GitHubError> {
+        fetch_attestations(&self.github, sha256_hex)
     }
+}
+
+/// The bundles GitHub lists for the commit-object digest `sha256_hex`, each entry taken on its own:
+/// an entry without a bundle, a `bundle_url` that cannot be downloaded, a bundle over
+/// [`MAX_BUNDLE_BYTES`] or past the per-commit limits ([`super::MAX_ITEMS_PER_COMMIT`],
+/// [`super::MAX_BYTES_PER_COMMIT`]) is a [`RejectedItem`] and never stops the others. Only a listing
+/// that fails as a whole is an error.
+pub fn fetch_attestations(github: &GitHub, sha256_hex: &str) -> Result<Fetched, GitHubError> {
+    let listed = github.list_attestation_entries(sha256_hex)?;
+    let total = listed.len();
+    let mut budget = Budget::default();
+    let mut out = Fetched::default();
+    for (i, entry) in listed.into_iter().enumerate() {
+        if i >= MAX_LISTED_ITEMS_PER_COMMIT {
+            out.rejected.push(listing_stopped(
+                entry.location,
+                format!("{} more attestations listed", total - i),
+            ));
+            break;
+        }
+        let counted = budget.take_item();
+        let (location, bytes) = match (entry.bundle, entry.bundle_url) {
+            (Some(bundle), _) => (entry.location, counted.map(|()| bundle)),
+            (None, Some(url)) => {
+                let location = crate::github::strip_query(&url).to_string();
+                // Past the count limit, a bundle_url is not even downloaded.
+                let bytes = counted.and_then(|()| {
+                    github
+                        .fetch_bundle_url(&url)
+                        .map_err(|e| ItemProblem::FetchFailed {
+                            message: e.to_string(),
+                        })
+                });
+                (location, bytes)
+            }
+            (None, None) => (
+                entry.location,
+                Err(ItemProblem::NotAFile {
+                    found: "an attestation with neither `bundle` nor `bundle_url`".into(),
+                }),
+            ),
+        };
+        let taken = bytes.and_then(|bytes| {
+            let size = bytes.len() as u64;
+            if size > MAX_BUNDLE_BYTES as u64 {
+                return Err(ItemProblem::TooLarge {
+                    size,
+                    limit: MAX_BUNDLE_BYTES as u64,
+                });
+            }
+            budget.take_bytes(size)?;
+            Ok(bytes)
+        });
+        match taken {
+            Ok(bytes) => out.bundles.push(StoredBundle { location, bytes }),
+            Err(problem) => out.rejected.push(RejectedItem { location, problem }),
+        }
+    }
+    Ok(out)
 }
 
 /// Wraps a [`GitHubError`] as a [`StoreError`] (its source stays reachable for callers).
@@ -87,7 +142,6 @@ impl Store for GitHubStore {
             found: e.to_string(),
         })?;
         self.fetch_digest(&info.sha256)
-            .map(Fetched::of)
             .map_err(|e| store_error("github attestations", e))
     }
 }
