@@ -35,8 +35,9 @@ pub const MAX_AUDIT_COMMITS: usize = 100_000;
 
 /// Finds public keys for fingerprints the policy pins without giving the key itself.
 pub trait KeySource {
-    /// The PEM of the key with this fingerprint hex, if known. The caller checks the fingerprint.
-    fn public_key_pem(&self, fingerprint_hex: &str) -> Option<String>;
+    /// The PEM of the key with this fingerprint hex, `Ok(None)` if there is none, or why the one
+    /// there cannot be read. The caller checks the fingerprint.
+    fn public_key_pem(&self, fingerprint_hex: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// A key source that knows no keys.
@@ -44,14 +45,14 @@ pub trait KeySource {
 pub struct NoKeys;
 
 impl KeySource for NoKeys {
-    fn public_key_pem(&self, _: &str) -> Option<String> {
-        None
+    fn public_key_pem(&self, _: &str) -> Result<Option<String>, StoreError> {
+        Ok(None)
     }
 }
 
 impl KeySource for crate::store::dir::DirStore {
-    fn public_key_pem(&self, fingerprint_hex: &str) -> Option<String> {
-        self.public_key(fingerprint_hex).ok().flatten()
+    fn public_key_pem(&self, fingerprint_hex: &str) -> Result<Option<String>, StoreError> {
+        self.public_key(fingerprint_hex)
     }
 }
 
@@ -101,7 +102,30 @@ fn trust_list(policy: &Policy, keys: &dyn KeySource) -> TrustList {
                 public_key_pem,
             } => {
                 let hex = fingerprint.strip_prefix("sha256:").unwrap_or(fingerprint);
-                let pem = public_key_pem.clone().or_else(|| keys.public_key_pem(hex));
+                let pem = match public_key_pem {
+                    Some(pem) => Ok(Some(pem.clone())),
+                    None => keys.public_key_pem(hex),
+                };
+                let pem = match pem {
+                    Ok(pem) => pem,
+                    Err(e) => {
+                        // A key file that is a FIFO, a link or too large is a bad store item.
+                        list.unavailable.push((
+                            fingerprint.clone(),
+                            Finding::info(
+                                Code::StoreItemInvalid,
+                                format!("the stored key for signer {} cannot be used", s.name),
+                            )
+                            .expected_found(
+                                format!("keys/sha256-{hex}.pub as a regular file within the limits of docs/limits.md"),
+                                e.to_string(),
+                            )
+                            .origin(Some(s.origin.clone()))
+                            .hint("replace the key file with the signer's public key PEM, or give it as `key = \"<file>\"` in the policy"),
+                        ));
+                        continue;
+                    }
+                };
                 match key_of(&s.name, fingerprint, pem) {
                     Ok(key) => list.signers.keys.push(key),
                     Err((message, expected, found)) => list.unavailable.push((

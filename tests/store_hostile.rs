@@ -386,6 +386,14 @@ fn a_fifo_or_symlink_key_file_is_no_usable_key_and_never_hangs() {
             .flat_map(|b| b["findings"].as_array().into_iter().flatten())
             .any(|f| f["code"] == "signer-untrusted");
         assert!(untrusted, "{report:#}");
+        // ... and the report names the bad key file.
+        assert_noted(&report, "store-item-invalid");
+        assert!(
+            report
+                .to_string()
+                .contains(&format!("sha256-{fingerprint}.pub")),
+            "{report:#}"
+        );
     }
     std::fs::remove_file(&alice).expect("remove");
     std::fs::write(&alice, pem).expect("restore");
