@@ -447,3 +447,27 @@ fn verify_bundle_prints_hostile_found_values_escaped() {
         "{err}"
     );
 }
+
+#[test]
+fn inspect_shows_unsigned_statement_text_without_terminal_escapes() {
+    let p = attested();
+    let bundle = resign(
+        &p,
+        |st| {
+            st["predicate"]["checks"][0]["command"] = "true \u{1b}[2J\u{1b}]0;pwned\u{7}".into();
+            st["predicate"]["checks"][0]["name"] = "tests\u{202e}gnp.exe".into();
+        },
+        None,
+    );
+    let out = p.cmd().arg("inspect").arg(&bundle).output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{7}') && !shown.contains('\u{202e}'),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\\u{1b}[2J"),
+        "the escape is shown, visibly: {shown}"
+    );
+}

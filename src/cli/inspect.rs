@@ -59,15 +59,15 @@ pub fn run(args: Args) -> CmdResult {
         }
         Format::Text | Format::Markdown => {
             print_header(&args, &signer, &statement.subject, None);
-            println!("run      {} .. {}", p.started_on, p.finished_on);
+            println!("run      {} .. {}", t(&p.started_on), t(&p.finished_on));
             println!(
                 "source   {} tree {}{}{}",
-                p.source.commit,
-                p.source.tree,
+                t(&p.source.commit),
+                t(&p.source.tree),
                 p.source
                     .git_ref
                     .as_deref()
-                    .map(|r| format!(" ({r})"))
+                    .map(|r| format!(" ({})", t(r)))
                     .unwrap_or_default(),
                 if p.source.pristine {
                     ", pristine"
@@ -76,11 +76,14 @@ pub fn run(args: Args) -> CmdResult {
                 }
             );
             if let Some(uri) = &p.repository.uri {
-                println!("repo     {uri}");
+                println!("repo     {}", t(uri));
             }
             println!(
                 "tool     {} {} on {}/{}",
-                p.tool.name, p.tool.version, p.host.os, p.host.arch
+                t(&p.tool.name),
+                t(&p.tool.version),
+                t(&p.host.os),
+                t(&p.host.arch)
             );
             println!("result   {}", outcome_str(p.result));
             for c in &p.checks {
@@ -92,16 +95,16 @@ pub fn run(args: Args) -> CmdResult {
                     .collect();
                 println!(
                     "  {:<12} {:<7} {}",
-                    c.name,
+                    t(&c.name),
                     outcome_str(c.result),
                     figures.join(", ")
                 );
-                println!("  {:<12} $ {}", "", c.command);
+                println!("  {:<12} $ {}", "", t(&c.command));
                 for r in &c.reports {
-                    println!("  {:<12} report {} sha256:{}", "", r.path, r.sha256);
+                    println!("  {:<12} report {} sha256:{}", "", t(&r.path), t(&r.sha256));
                 }
                 for pr in &c.problems {
-                    println!("  {:<12} ! {pr}", "");
+                    println!("  {:<12} ! {}", "", t(pr));
                 }
             }
         }
@@ -199,4 +202,10 @@ fn descriptor(d: &ci_attest::statement::ResourceDescriptor) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     )
+}
+
+/// Unsigned text from a bundle, for a terminal: control and bidi characters as visible escapes,
+/// cut at 500 characters (see [`ci_attest::report::clean`]).
+fn t(s: &str) -> String {
+    ci_attest::report::clean(s, 500)
 }
