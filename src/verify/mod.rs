@@ -496,7 +496,8 @@ fn trusted_keys(
     keys
 }
 
-fn parse_statement(payload: &[u8], findings: &mut Vec<Finding>) -> Option<LocalRunStatement> {
+/// Parses a DSSE payload as a local-run statement, recording why it is not one in `findings`.
+pub fn parse_statement(payload: &[u8], findings: &mut Vec<Finding>) -> Option<LocalRunStatement> {
     let value: Statement<serde_json::Value> = match serde_json::from_slice(payload) {
         Ok(v) => v,
         Err(e) => {
