@@ -1240,8 +1240,10 @@ pub(crate) fn verify_sct(
                 hex::encode(sct.log_id)
             )
         })?;
+    // Before 10000-01-01T00:00:00Z: later times cannot be written in RFC 3339 (`fmt_time`).
     let ts = UNIX_EPOCH
         .checked_add(Duration::from_millis(sct.timestamp_ms))
+        .filter(|_| sct.timestamp_ms < 253_402_300_800_000)
         .ok_or_else(|| format!("timestamp {} out of range", sct.timestamp_ms))?;
     if !log.valid_for.contains(ts) {
         return Err(format!(

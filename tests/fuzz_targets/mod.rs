@@ -324,6 +324,9 @@ pub fn report_clippy(data: &[u8]) {
 /// The whole verifier on one bundle's bytes: parse, envelope, statement, keyless verification
 /// (chain, SCTs, log entries, timestamps, identity) or the key-signed path, and the subject.
 pub fn verify_bundle(data: &[u8]) {
+    if has_integrated_time_beyond_rfc3339(data) {
+        return;
+    }
     let ctx = Context {
         commit: fuzz_commit(),
         policy: fuzz_policy(),
@@ -332,4 +335,21 @@ pub fn verify_bundle(data: &[u8]) {
         trusted_root: production_root(),
     };
     let _ = verify::verify_bundle(data, &ctx);
+}
+
+/// Latest Unix time RFC 3339 can write: 9999-12-31T23:59:59Z.
+const LAST_RFC3339_SECOND: i64 = 253_402_300_799;
+
+/// KNOWN OPEN CRASH, excluded here only until its fix lands (another engineer's, issue 8): a log
+/// entry whose `integratedTime` lies after year 9999 (the fuzzer finds `9223372036854775807`)
+/// panics in the tlog/certificate time check (`cert::fmt_time` cannot format it). Delete this
+/// function and its call once that fix is merged; the regression input is
+/// `tests/fuzz_parsers.rs::known_crash_integrated_time_i64_max`.
+pub fn has_integrated_time_beyond_rfc3339(data: &[u8]) -> bool {
+    Bundle::from_slice(data).is_ok_and(|b| {
+        b.verification_material
+            .tlog_entries
+            .iter()
+            .any(|e| e.integrated_time > LAST_RFC3339_SECOND)
+    })
 }
