@@ -891,7 +891,6 @@ fn seeds_are_real_inputs() {
         "SCT seeds: {}",
         s["sct_list"].len()
     );
-    assert!(s["timestamp"].len() >= 1);
     for (format, name) in [
         (ci_attest::collect::ReportFormat::Junit, "report_junit"),
         (
