@@ -15,6 +15,8 @@ pub mod collect;
 pub mod config;
 pub mod dsse;
 pub mod finding;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod git;
 pub mod github;
 pub mod judge;

@@ -1021,7 +1021,7 @@ pub fn verify_chain(
 }
 
 /// End-entity rules for a Fulcio code-signing certificate.
-fn check_leaf_profile(leaf: &ParsedCert) -> Result<(), CertError> {
+pub(crate) fn check_leaf_profile(leaf: &ParsedCert) -> Result<(), CertError> {
     for ext in leaf.extensions() {
         let known = [
             OID_BASIC_CONSTRAINTS,
@@ -1070,7 +1070,7 @@ fn check_leaf_profile(leaf: &ParsedCert) -> Result<(), CertError> {
     }
 }
 
-fn leaf_san(leaf: &ParsedCert) -> Result<Option<San>, CertError> {
+pub(crate) fn leaf_san(leaf: &ParsedCert) -> Result<Option<San>, CertError> {
     let Some(names) = leaf.decode_ext::<SubjectAltName>(OID_SUBJECT_ALT_NAME, "subjectAltName")?
     else {
         return Ok(None);
@@ -1109,7 +1109,7 @@ fn leaf_san(leaf: &ParsedCert) -> Result<Option<San>, CertError> {
     }
 }
 
-fn leaf_oidc_issuer(leaf: &ParsedCert) -> Result<Option<String>, CertError> {
+pub(crate) fn leaf_oidc_issuer(leaf: &ParsedCert) -> Result<Option<String>, CertError> {
     if let Some(ext) = leaf.extension(OID_FULCIO_ISSUER_V2)? {
         let s = Utf8StringRef::from_der(ext.extn_value.as_bytes()).map_err(|e| {
             malformed(
@@ -1174,7 +1174,7 @@ pub fn verify_embedded_scts(cert: &VerifiedCert, root: &TrustedRoot) -> Result<u
 }
 
 /// One parsed SCT (v1).
-struct Sct<'a> {
+pub(crate) struct Sct<'a> {
     version: u8,
     log_id: &'a [u8],
     timestamp_ms: u64,
@@ -1214,7 +1214,7 @@ impl<'a> TlsReader<'a> {
     }
 }
 
-fn parse_sct_list(extn_value: &[u8]) -> Result<Vec<Sct<'_>>, CertError> {
+pub(crate) fn parse_sct_list(extn_value: &[u8]) -> Result<Vec<Sct<'_>>, CertError> {
     let bad = |found: String| CertError::SctMalformed {
         expected: "an OCTET STRING holding a TLS SignedCertificateTimestampList".into(),
         found,
@@ -1260,7 +1260,7 @@ fn parse_sct_list(extn_value: &[u8]) -> Result<Vec<Sct<'_>>, CertError> {
     Ok(out)
 }
 
-fn verify_sct(
+pub(crate) fn verify_sct(
     sct: &Sct<'_>,
     issuer_key_hash: &[u8],
     tbs: &[u8],
@@ -1335,7 +1335,7 @@ fn verify_sct(
 }
 
 /// The TBSCertificate `tbs` (DER) re-encoded without the extension `oid`.
-fn tbs_without_extension(tbs: &[u8], oid: ObjectIdentifier) -> Result<Vec<u8>, String> {
+pub(crate) fn tbs_without_extension(tbs: &[u8], oid: ObjectIdentifier) -> Result<Vec<u8>, String> {
     let outer = read_one(tbs, 0x30)?;
     let mut body = Vec::with_capacity(outer.value.len());
     for field in read_all(outer.value)? {

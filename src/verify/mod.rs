@@ -281,7 +281,9 @@ fn clip(s: &str) -> String {
     }
 }
 
-fn parse_statement(payload: &[u8], findings: &mut Vec<Finding>) -> Option<LocalRunStatement> {
+/// Parses a DSSE payload as a local-run statement (strict, then self-consistent), recording why
+/// it is not one in `findings`.
+pub fn parse_statement(payload: &[u8], findings: &mut Vec<Finding>) -> Option<LocalRunStatement> {
     // Strict parsing (size, duplicate keys, types, schema, times), then self-consistency: a
     // statement whose figures contradict each other is returned for display but, carrying error
     // findings, never verifies.

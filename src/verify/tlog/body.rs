@@ -494,7 +494,7 @@ fn check_v2_verifier(
 /// # Errors
 /// [`TlogError::BodyMalformed`], [`TlogError::KindVersionMismatch`], [`TlogError::BodyMismatch`],
 /// [`TlogError::ContentUnsupported`], [`TlogError::MaterialMalformed`].
-pub(super) fn check_body(
+pub fn check_body(
     kind: EntryKind,
     body: &[u8],
     signed: &SignedContent<'_>,
