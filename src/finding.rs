@@ -318,6 +318,18 @@ impl Finding {
     }
 }
 
+/// Caps unsigned text quoted in a finding (a statement's or bundle's own words) at 200
+/// characters, marking the cut with `…`.
+pub fn clip(s: &str) -> String {
+    if s.chars().count() <= 200 {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(200).collect();
+        t.push('…');
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -490,32 +490,9 @@ fn rejected_report(item: &RejectedItem) -> BundleReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sign::key::SigningKey;
-    use crate::statement::{STATEMENT_TYPE, Statement};
-    use crate::test_result::TestResultPredicate;
-
-    fn signed(statement_json: &[u8]) -> Vec<u8> {
-        let key = SigningKey::generate().expect("the system RNG works in tests");
-        crate::sign::sign_statement(statement_json, &key)
-            .to_json()
-            .into_bytes()
-    }
 
     fn test_result_bundle() -> Vec<u8> {
-        let st = Statement {
-            statement_type: STATEMENT_TYPE.to_string(),
-            subject: vec![],
-            predicate_type: TEST_RESULT_PREDICATE_TYPE.to_string(),
-            predicate: TestResultPredicate {
-                result: crate::statement::Outcome::Failed,
-                configuration: vec![],
-                url: None,
-                passed_tests: vec![],
-                warned_tests: vec![],
-                failed_tests: vec!["s::t".into()],
-            },
-        };
-        signed(&st.to_json())
+        crate::test_result::signed_test_result_bundle()
     }
 
     fn commit() -> CommitInfo {

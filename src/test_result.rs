@@ -124,6 +124,29 @@ pub fn test_result_statement(
     }
 }
 
+/// A key-signed bundle of a FAILED test-result statement (one failing test), for tests.
+#[cfg(test)]
+pub(crate) fn signed_test_result_bundle() -> Vec<u8> {
+    use crate::statement::{STATEMENT_TYPE, Statement};
+    let st = Statement {
+        statement_type: STATEMENT_TYPE.to_string(),
+        subject: vec![],
+        predicate_type: TEST_RESULT_PREDICATE_TYPE.to_string(),
+        predicate: TestResultPredicate {
+            result: crate::statement::Outcome::Failed,
+            configuration: vec![],
+            url: None,
+            passed_tests: vec![],
+            warned_tests: vec![],
+            failed_tests: vec!["s::t".into()],
+        },
+    };
+    let key = crate::sign::key::SigningKey::generate().expect("the system RNG works in tests");
+    crate::sign::sign_statement(&st.to_json(), &key)
+        .to_json()
+        .into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

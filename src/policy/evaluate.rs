@@ -5,7 +5,7 @@
 //! time) is a rejection, never a pass.
 
 use super::{Policy, Threshold};
-use crate::finding::{Code, Finding};
+use crate::finding::{Code, Finding, clip};
 use crate::statement::{CheckRecord, ConfigSource, LocalRunPredicate, METRICS, Outcome};
 use crate::verify::{TimeSource, VerifiedStatement};
 use std::time::{Duration, SystemTime};
@@ -478,17 +478,6 @@ pub(crate) fn normalise_repository(uri: &str) -> String {
 
 fn whole_seconds(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs())
-}
-
-/// Caps statement-derived text in findings at 200 characters.
-fn clip(s: &str) -> String {
-    if s.chars().count() <= 200 {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(200).collect();
-        t.push('…');
-        t
-    }
 }
 
 #[cfg(test)]

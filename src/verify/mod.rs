@@ -30,11 +30,11 @@ pub use sigstore::{
 
 use crate::bundle::{Bundle, KeyMaterial};
 use crate::dsse::IN_TOTO_PAYLOAD_TYPE;
-use crate::finding::{Code, Finding};
+use crate::finding::{Code, Finding, clip};
 use crate::git::CommitInfo;
-use crate::statement::{DIGEST_GIT_COMMIT, DIGEST_SHA256, LocalRunPredicate, LocalRunStatement};
 #[cfg(test)]
-use crate::statement::{PREDICATE_TYPE, STATEMENT_TYPE, Statement};
+use crate::statement::PREDICATE_TYPE;
+use crate::statement::{DIGEST_GIT_COMMIT, DIGEST_SHA256, LocalRunPredicate, LocalRunStatement};
 use std::time::SystemTime;
 
 /// A statement whose envelope signature, signer and subject have been verified, with its verified
@@ -270,17 +270,6 @@ pub fn material_kind(bundle: &Bundle) -> &'static str {
     }
 }
 
-/// Caps unsigned text quoted in findings at 200 characters.
-fn clip(s: &str) -> String {
-    if s.chars().count() <= 200 {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(200).collect();
-        t.push('…');
-        t
-    }
-}
-
 /// Parses a DSSE payload as a local-run statement (strict, then self-consistent), recording why
 /// it is not one in `findings`.
 pub fn parse_statement(payload: &[u8], findings: &mut Vec<Finding>) -> Option<LocalRunStatement> {
@@ -378,7 +367,7 @@ pub fn is_test_result_bundle(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::sign::key::SigningKey;
-    use crate::test_result::{TEST_RESULT_PREDICATE_TYPE, TestResultPredicate};
+    use crate::test_result::TEST_RESULT_PREDICATE_TYPE;
 
     fn signed(statement_json: &[u8]) -> Vec<u8> {
         let key = SigningKey::generate().expect("the system RNG works in tests");
@@ -388,20 +377,7 @@ mod tests {
     }
 
     fn test_result_bundle() -> Vec<u8> {
-        let st = Statement {
-            statement_type: STATEMENT_TYPE.to_string(),
-            subject: vec![],
-            predicate_type: TEST_RESULT_PREDICATE_TYPE.to_string(),
-            predicate: TestResultPredicate {
-                result: crate::statement::Outcome::Failed,
-                configuration: vec![],
-                url: None,
-                passed_tests: vec![],
-                warned_tests: vec![],
-                failed_tests: vec!["s::t".into()],
-            },
-        };
-        signed(&st.to_json())
+        crate::test_result::signed_test_result_bundle()
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::pki::{HashAlg, VerifyingKey};
 use super::tlog::{self, SignedContent, TlogError};
 use super::tsa;
 use crate::bundle::{Bundle, BundleError, Content, HashAlgorithm, KeyMaterial};
-use crate::finding::{Code, Finding};
+use crate::finding::{Code, Finding, clip};
 use crate::trust::TrustedRoot;
 use std::time::SystemTime;
 
@@ -898,17 +898,6 @@ pub fn verify(
         identity,
         verified_log_entries: checked.verified_log_entries,
     })
-}
-
-/// Caps unsigned text quoted in findings at 200 characters.
-fn clip(s: &str) -> String {
-    if s.chars().count() <= 200 {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(200).collect();
-        t.push('…');
-        t
-    }
 }
 
 /// Checks that some subject of the in-toto statement has a digest equal to the artifact's.
