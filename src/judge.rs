@@ -348,17 +348,7 @@ impl<'a> Judge<'a> {
         b: &StoredBundle,
         ctx: &Context<'_>,
     ) -> (BundleReport, Option<VerifiedStatement>) {
-        let line = |findings: Vec<Finding>| BundleReport {
-            location: b.location.clone(),
-            signer: None,
-            key_id: None,
-            finished_on: None,
-            signed_at: None,
-            time_source: None,
-            selected: false,
-            checks: Vec::new(),
-            findings,
-        };
+        let line = |findings| BundleReport::unverified(b.location.clone(), findings);
         let parsed = match ParsedBundle::parse(&b.bytes) {
             Ok(parsed) => parsed,
             Err(finding) => return (line(vec![*finding]), None),
@@ -465,16 +455,9 @@ fn signer_code(code: Code) -> bool {
 
 /// The report line of a store item that was not taken as a bundle.
 fn rejected_report(item: &RejectedItem) -> BundleReport {
-    BundleReport {
-        location: item.location.clone(),
-        signer: None,
-        key_id: None,
-        finished_on: None,
-        signed_at: None,
-        time_source: None,
-        selected: false,
-        checks: Vec::new(),
-        findings: vec![
+    BundleReport::unverified(
+        item.location.clone(),
+        vec![
             Finding::error(
                 Code::StoreItemInvalid,
                 "a store item is not a bundle that can be judged; the other bundles were judged without it",
@@ -484,7 +467,7 @@ fn rejected_report(item: &RejectedItem) -> BundleReport {
                 item.problem.to_string(),
             ),
         ],
-    }
+    )
 }
 
 #[cfg(test)]

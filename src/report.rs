@@ -381,6 +381,22 @@ impl Report {
 }
 
 impl BundleReport {
+    /// The line of an item that never reached a statement (unreadable, listed only, or not a
+    /// bundle): where it is and why.
+    pub fn unverified(location: String, findings: Vec<Finding>) -> BundleReport {
+        BundleReport {
+            location,
+            signer: None,
+            key_id: None,
+            finished_on: None,
+            signed_at: None,
+            time_source: None,
+            selected: false,
+            checks: Vec::new(),
+            findings,
+        }
+    }
+
     /// A copy for display with every string cleaned and cut (see the module doc).
     pub fn cleaned(&self) -> BundleReport {
         let BundleReport {
