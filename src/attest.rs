@@ -142,7 +142,12 @@ pub fn run(
             path: options.run_root.display().to_string(),
             source,
         })?;
-    let checkout = repo.pristine_checkout(&id, run_dir.path())?;
+    let path = options
+        .env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_os_str());
+    let checkout = repo.pristine_checkout(&id, run_dir.path(), path)?;
     let mut warnings = Vec::new();
     let (config, config_record) = load_config(
         repo,

@@ -254,8 +254,14 @@ impl Repo {
     /// objects through `objects/info/alternates` (first the real object store; the sandbox points it
     /// at a read-only mount). No user, system or repository config applies to the checkout, so
     /// filters, hooks and `core.*` settings of the signer cannot change what is tested; replace refs
-    /// and grafts are ignored as in every git call.
-    pub fn pristine_checkout(&self, id: &CommitId, dir: &Path) -> Result<Checkout, GitError> {
+    /// and grafts are ignored as in every git call. `git` runs with an empty environment but for
+    /// `path_env` (the caller's `PATH`, to find git's helpers) and the variables that seal it.
+    pub fn pristine_checkout(
+        &self,
+        id: &CommitId,
+        dir: &Path,
+        path_env: Option<&std::ffi::OsStr>,
+    ) -> Result<Checkout, GitError> {
         let dirs = self.git_line(&[
             "rev-parse",
             "--path-format=absolute",
@@ -296,7 +302,7 @@ impl Repo {
             .args(["read-tree", "--reset", "-u", id.as_str()])
             .current_dir(&checkout.path)
             .env_clear()
-            .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
+            .envs(path_env.map(|p| ("PATH", p)))
             .env("GIT_DIR", &gitdir)
             .env("GIT_WORK_TREE", &checkout.path)
             .env("GIT_CONFIG_NOSYSTEM", "1")
