@@ -20,7 +20,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::dsse::{Envelope, base64_bytes};
-use crate::sign::key::KeyId;
+use crate::keyid::KeyId;
 
 /// Largest bundle [`Bundle::from_slice`] accepts, checked before parsing: 16 MiB.
 pub const MAX_BUNDLE_BYTES: usize = 16 * 1024 * 1024;

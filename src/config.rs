@@ -1,6 +1,5 @@
 //! `.ci-attest.toml`: which checks to run, where their reports are, how to sign and where to store.
 
-use crate::collect::ReportFormat;
 use crate::statement::CheckKind;
 use serde::Deserialize;
 use std::path::{Component, Path, PathBuf};
@@ -384,6 +383,44 @@ pub fn is_inside(path: &Path) -> bool {
         }
     }
     depth > 0
+}
+
+/// The report formats ci-attest can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportFormat {
+    /// JUnit XML (pytest, Maven Surefire, nextest, jest-junit...).
+    Junit,
+    /// LCOV tracefile (`genhtml` input; cargo-llvm-cov, c8, coverage.py `lcov`).
+    Lcov,
+    /// Cobertura XML (coverage.py `xml`, cargo-llvm-cov `--cobertura`, jest).
+    Cobertura,
+    /// SARIF 2.1.0 (static analysers).
+    Sarif,
+    /// cargo's `--message-format=json` stream from `cargo clippy`.
+    Clippy,
+    /// libtest's JSON event stream (`--format json`, also nextest's libtest-json output).
+    LibtestJson,
+}
+
+impl ReportFormat {
+    /// The name used in `.ci-attest.toml` and in the predicate.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormat::Junit => "junit",
+            ReportFormat::Lcov => "lcov",
+            ReportFormat::Cobertura => "cobertura",
+            ReportFormat::Sarif => "sarif",
+            ReportFormat::Clippy => "clippy",
+            ReportFormat::LibtestJson => "libtest-json",
+        }
+    }
+}
+
+impl std::fmt::Display for ReportFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod git;
 pub mod github;
 pub mod judge;
+pub mod keyid;
 pub mod policy;
 pub mod report;
 pub mod sandbox;

@@ -4,7 +4,6 @@
 //! the predicate records how the checks were run and what they found. Field names follow in-toto's
 //! lowerCamelCase convention; the JSON Schema of the predicate is `docs/predicate.schema.json`.
 
-use crate::collect::{LintCounts, Ratio, TestCounts};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -626,6 +625,75 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// Test counts from a test report. `failed` includes errored tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCounts {
+    /// All test cases seen.
+    pub total: u64,
+    /// Test cases that passed.
+    pub passed: u64,
+    /// Test cases that failed or errored.
+    pub failed: u64,
+    /// Test cases that were skipped or ignored.
+    pub skipped: u64,
+}
+
+impl TestCounts {
+    /// Adds another report's counts to these (saturating: a crafted report cannot overflow them).
+    pub fn add(&mut self, other: &TestCounts) {
+        self.total = self.total.saturating_add(other.total);
+        self.passed = self.passed.saturating_add(other.passed);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.skipped = self.skipped.saturating_add(other.skipped);
+    }
+}
+
+/// Covered out of total for one coverage dimension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ratio {
+    /// Items covered.
+    pub covered: u64,
+    /// Items in all.
+    pub total: u64,
+}
+
+impl Ratio {
+    /// Percentage covered; `None` when there is nothing to cover.
+    pub fn percent(&self) -> Option<f64> {
+        if self.total == 0 {
+            None
+        } else {
+            Some(self.covered as f64 * 100.0 / self.total as f64)
+        }
+    }
+
+    /// Adds another ratio's counts to this one (saturating).
+    pub fn add(&mut self, other: &Ratio) {
+        self.covered = self.covered.saturating_add(other.covered);
+        self.total = self.total.saturating_add(other.total);
+    }
+}
+
+/// Diagnostic counts from a lint report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LintCounts {
+    /// Diagnostics at error level.
+    pub errors: u64,
+    /// Diagnostics at warning level.
+    pub warnings: u64,
+    /// Diagnostics at note / help / info level.
+    pub notes: u64,
+}
+
+impl LintCounts {
+    /// Adds another report's counts to these (saturating).
+    pub fn add(&mut self, other: &LintCounts) {
+        self.errors = self.errors.saturating_add(other.errors);
+        self.warnings = self.warnings.saturating_add(other.warnings);
+        self.notes = self.notes.saturating_add(other.notes);
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ mod xml;
 use crate::statement::{FailedTest, MAX_FAILED_TESTS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fmt;
 use std::io::{BufRead, Read};
 use std::path::Path;
 
@@ -28,92 +27,8 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024 * 1024;
 /// Largest report file accepted at all.
 pub const MAX_REPORT_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 
-/// The report formats ci-attest can read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ReportFormat {
-    /// JUnit XML (pytest, Maven Surefire, nextest, jest-junit...).
-    Junit,
-    /// LCOV tracefile (`genhtml` input; cargo-llvm-cov, c8, coverage.py `lcov`).
-    Lcov,
-    /// Cobertura XML (coverage.py `xml`, cargo-llvm-cov `--cobertura`, jest).
-    Cobertura,
-    /// SARIF 2.1.0 (static analysers).
-    Sarif,
-    /// cargo's `--message-format=json` stream from `cargo clippy`.
-    Clippy,
-    /// libtest's JSON event stream (`--format json`, also nextest's libtest-json output).
-    LibtestJson,
-}
-
-impl ReportFormat {
-    /// The name used in `.ci-attest.toml` and in the predicate.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportFormat::Junit => "junit",
-            ReportFormat::Lcov => "lcov",
-            ReportFormat::Cobertura => "cobertura",
-            ReportFormat::Sarif => "sarif",
-            ReportFormat::Clippy => "clippy",
-            ReportFormat::LibtestJson => "libtest-json",
-        }
-    }
-}
-
-impl fmt::Display for ReportFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Test counts from a test report. `failed` includes errored tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestCounts {
-    /// All test cases seen.
-    pub total: u64,
-    /// Test cases that passed.
-    pub passed: u64,
-    /// Test cases that failed or errored.
-    pub failed: u64,
-    /// Test cases that were skipped or ignored.
-    pub skipped: u64,
-}
-
-impl TestCounts {
-    /// Adds another report's counts to these (saturating: a crafted report cannot overflow them).
-    pub fn add(&mut self, other: &TestCounts) {
-        self.total = self.total.saturating_add(other.total);
-        self.passed = self.passed.saturating_add(other.passed);
-        self.failed = self.failed.saturating_add(other.failed);
-        self.skipped = self.skipped.saturating_add(other.skipped);
-    }
-}
-
-/// Covered out of total for one coverage dimension.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ratio {
-    /// Items covered.
-    pub covered: u64,
-    /// Items in all.
-    pub total: u64,
-}
-
-impl Ratio {
-    /// Percentage covered; `None` when there is nothing to cover.
-    pub fn percent(&self) -> Option<f64> {
-        if self.total == 0 {
-            None
-        } else {
-            Some(self.covered as f64 * 100.0 / self.total as f64)
-        }
-    }
-
-    /// Adds another ratio's counts to this one (saturating).
-    pub fn add(&mut self, other: &Ratio) {
-        self.covered = self.covered.saturating_add(other.covered);
-        self.total = self.total.saturating_add(other.total);
-    }
-}
+pub use crate::config::ReportFormat;
+pub use crate::statement::{LintCounts, Ratio, TestCounts};
 
 /// Coverage counts from a coverage report; a dimension the report does not give is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,26 +54,6 @@ impl CoverageCounts {
         merge(&mut self.lines, &other.lines);
         merge(&mut self.branches, &other.branches);
         merge(&mut self.functions, &other.functions);
-    }
-}
-
-/// Diagnostic counts from a lint report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LintCounts {
-    /// Diagnostics at error level.
-    pub errors: u64,
-    /// Diagnostics at warning level.
-    pub warnings: u64,
-    /// Diagnostics at note / help / info level.
-    pub notes: u64,
-}
-
-impl LintCounts {
-    /// Adds another report's counts to these (saturating).
-    pub fn add(&mut self, other: &LintCounts) {
-        self.errors = self.errors.saturating_add(other.errors);
-        self.warnings = self.warnings.saturating_add(other.warnings);
-        self.notes = self.notes.saturating_add(other.notes);
     }
 }
 

@@ -14,7 +14,6 @@ use std::fmt;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::elliptic_curve::Generate as _;
@@ -26,7 +25,6 @@ use pkcs8::{
     DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
     EncryptedPrivateKeyInfoRef, ObjectIdentifier, PrivateKeyInfoRef, SubjectPublicKeyInfoRef,
 };
-use sha2::{Digest as _, Sha256};
 
 /// Re-exported so that callers can name what [`SigningKey::to_pkcs8_pem`] returns.
 pub use p256::elliptic_curve::zeroize;
@@ -139,14 +137,6 @@ pub enum KeyError {
         /// The key the signature was checked against.
         key_id: KeyId,
     },
-    /// A key id string is not `sha256:<64 lowercase hex digits>`.
-    #[error(
-        "invalid key id: expected \"sha256:\" followed by 64 lowercase hex digits, found {found:?}"
-    )]
-    InvalidKeyId {
-        /// The rejected string (key ids are public).
-        found: String,
-    },
     /// A key pair basename is empty or not a plain file name.
     #[error(
         "invalid key basename: expected a plain file name without path separators, found {found:?}"
@@ -174,59 +164,7 @@ pub enum KeyError {
     },
 }
 
-/// The identity of a public key: SHA-256 over its SubjectPublicKeyInfo DER.
-///
-/// Displayed and parsed as `sha256:<64 lowercase hex digits>`; that string is the `keyid` of our DSSE
-/// signatures and the `publicKey.hint` of our bundles.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId([u8; 32]);
-
-impl KeyId {
-    /// The key id of a SubjectPublicKeyInfo DER encoding.
-    #[must_use]
-    pub fn of_spki_der(spki_der: &[u8]) -> Self {
-        Self(Sha256::digest(spki_der).into())
-    }
-
-    /// The raw 32-byte digest.
-    #[must_use]
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({self})")
-    }
-}
-
-impl FromStr for KeyId {
-    type Err = KeyError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = || KeyError::InvalidKeyId {
-            found: s.chars().take(80).collect(),
-        };
-        let hex_part = s.strip_prefix("sha256:").ok_or_else(invalid)?;
-        if hex_part.len() != 64
-            || !hex_part
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(invalid());
-        }
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(hex_part, &mut out).map_err(|_| invalid())?;
-        Ok(Self(out))
-    }
-}
+pub use crate::keyid::{KeyId, KeyIdError};
 
 /// An ECDSA P-256 private key.
 ///
@@ -901,7 +839,7 @@ MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=
         assert_eq!(back, public);
         let expected = format!(
             "sha256:{}",
-            hex::encode(Sha256::digest(public.to_spki_der()))
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(public.to_spki_der()))
         );
         assert_eq!(public.key_id().to_string(), expected);
     }
