@@ -178,7 +178,7 @@ fn every_request_ci_attest_makes_is_valid_against_githubs_openapi_description() 
             ..RetryPolicy::default()
         },
     };
-    let gh = GitHub::new(config).expect("client");
+    let gh = GitHub::new(config, std::time::SystemTime::now).expect("client");
     let commit = "0123456789abcdef0123456789abcdef01234567";
     let sha256 = "a".repeat(64);
 
