@@ -1,13 +1,11 @@
 //! Artifact attestations: upload, list with pagination, `bundle_url` download (snappy), size
 //! limits.
 //!
-//! These calls stay on octocrab's raw requests (through the shared [`Transport`] and its retry
+//! These calls stay on octocrab's raw requests (through the shared transport and its retry
 //! policy): octocrab's typed attestation list drops the pagination cursor (GitHub pages this list
 //! with `after` cursors in the `Link` header, which its `Page` does not keep), and bundles are
 //! free JSON that must reach the verifier byte for byte, not a model's re-serialisation. Raw
 //! calls also read every body with a size limit.
-//!
-//! [`Transport`]: super::client::Transport
 
 use super::client::{Target, next_link};
 use super::{
