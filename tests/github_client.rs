@@ -6,23 +6,26 @@ mod github_fake;
 use ci_attest::github::{
     Conclusion, GitHub, GitHubConfig, GitHubError, Repository, RetryPolicy, StatusState,
 };
-use github_fake::{FakeGitHub, Fault, TOKEN};
+use github_fake::{FakeGitHub, Fault, REPOSITORY_ID, TOKEN};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 fn client(fake: &FakeGitHub, token: &str) -> GitHub {
-    GitHub::new(GitHubConfig {
-        api_url: fake.url(),
-        token: Some(token.into()),
-        token_variable: "GITHUB_TOKEN",
-        repository: Repository::parse("acme/app").expect("repository"),
-        retry: RetryPolicy {
-            first_delay: Duration::from_millis(50),
-            max_total_wait: Duration::from_secs(10),
-            ..RetryPolicy::default()
+    GitHub::new(
+        GitHubConfig {
+            api_url: fake.url(),
+            token: Some(token.into()),
+            token_variable: "GITHUB_TOKEN",
+            repository: Repository::parse("acme/app").expect("repository"),
+            retry: RetryPolicy {
+                first_delay: Duration::from_millis(50),
+                max_total_wait: Duration::from_secs(10),
+                ..RetryPolicy::default()
+            },
         },
-    })
+        SystemTime::now,
+    )
     .expect("client")
 }
 
@@ -158,11 +161,80 @@ fn oversized_responses_are_refused() {
     let fake = FakeGitHub::start();
     let gh = client(&fake, TOKEN);
     let huge = format!(r#"{{"message":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    // Raw calls (the attestations API) read every answer with a limit.
+    fake.fail_next(vec![Fault::Status(201, vec![], huge.clone())]);
+    let bundle = r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#;
+    let e = gh
+        .upload_attestation(bundle.as_bytes())
+        .expect_err("too large");
+    assert!(matches!(e, GitHubError::TooLarge { .. }), "{e}");
+    // Typed calls are read by octocrab: an answer that is not its model is a typed error.
     fake.fail_next(vec![Fault::Status(201, vec![], huge)]);
     let e = gh
         .create_commit_status(COMMIT, StatusState::Success, "ok", None)
-        .expect_err("too large");
-    assert!(matches!(e, GitHubError::TooLarge { .. }), "{e}");
+        .expect_err("not a status");
+    assert!(matches!(e, GitHubError::Invalid { .. }), "{e}");
+}
+
+#[test]
+fn the_repository_id_comes_from_the_repository_metadata() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    assert_eq!(gh.repository_id().expect("repository id"), REPOSITORY_ID);
+    let get = fake.requests().pop().expect("a request");
+    assert_eq!(
+        (get.method.as_str(), get.path.as_str()),
+        ("GET", "/repos/acme/app")
+    );
+    // Retried like every call: a 502 then the answer.
+    fake.fail_next(vec![Fault::Status(502, vec![], String::new())]);
+    assert_eq!(gh.repository_id().expect("after a retry"), REPOSITORY_ID);
+    // Without a token, nothing is sent.
+    let none = GitHub::new(
+        GitHubConfig {
+            token: None,
+            ..gh.config().clone()
+        },
+        SystemTime::now,
+    )
+    .expect("client");
+    let sent = fake.requests().len();
+    assert!(matches!(
+        none.repository_id(),
+        Err(GitHubError::NoToken { .. })
+    ));
+    assert_eq!(fake.requests().len(), sent);
+}
+
+#[test]
+fn a_check_run_is_created_with_a_neutral_conclusion_and_the_given_clock() {
+    let fake = FakeGitHub::start();
+    let at = UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01T00:00:00Z
+    let gh = GitHub::new(client(&fake, TOKEN).config().clone(), move || at).expect("client");
+    let url = gh
+        .create_check_run(COMMIT, Conclusion::Neutral, "t", "s")
+        .expect("created");
+    assert_eq!(url.as_deref(), Some("https://github.com/acme/app/runs/7"));
+    let run = &fake.check_runs()[0];
+    assert_eq!(run["conclusion"], "neutral");
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["completed_at"], "2026-01-01T00:00:00Z");
+}
+
+#[test]
+fn a_dropped_connection_is_retried_for_typed_and_raw_calls() {
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    fake.fail_next(vec![Fault::Drop]);
+    gh.create_commit_status(COMMIT, StatusState::Success, "ok", None)
+        .expect("retried");
+    assert_eq!(fake.statuses().len(), 1);
+    fake.fail_next(vec![Fault::Drop]);
+    assert!(
+        gh.list_attestations(&"e".repeat(64))
+            .expect("retried")
+            .is_empty()
+    );
 }
 
 #[test]

@@ -46,11 +46,12 @@ pub fn github_failure(e: GitHubError) -> Failure {
     }
 }
 
-/// A GitHub client configured from the environment and the repository's `origin`.
+/// A GitHub client configured from the environment and the repository's `origin`, reading the
+/// system clock; build it once per process.
 pub fn github_client(repo: &Repo) -> Result<GitHub, Failure> {
     let config = GitHubConfig::from_env(|k| std::env::var(k).ok(), repo.origin_url().as_deref())
         .map_err(github_failure)?;
-    GitHub::new(config).map_err(github_failure)
+    GitHub::new(config, std::time::SystemTime::now).map_err(github_failure)
 }
 
 /// The local `dir` store of the repository (per .ci-attest.toml, or the default folder).

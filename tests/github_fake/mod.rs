@@ -2,7 +2,8 @@
 //!
 //! It speaks the paths ci-attest uses: attestations (upload, list with `Link` pagination, inline
 //! `bundle` or snappy-compressed `bundle_url` content), check runs, commit statuses and repository
-//! dispatches. It checks the bearer token, records every request, and can be told to answer the
+//! dispatches, and repository metadata (`GET /repos/{owner}/{repo}`). Answers carry the fields
+//! GitHub's schemas require, so octocrab's typed models accept them. It checks the bearer token, records every request, and can be told to answer the
 //! next requests with faults (a status with headers, or a dropped connection).
 #![allow(dead_code)]
 
@@ -14,6 +15,9 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The numeric id the fake gives every repository (`GET /repos/{owner}/{repo}`).
+pub const REPOSITORY_ID: u64 = 1_296_269;
 
 /// The token the fake accepts.
 pub const TOKEN: &str = "ghs_fake-token-0123456789";
@@ -338,13 +342,44 @@ fn route(req: &Request, state: &Mutex<State>, base: &str) -> Answer {
                 json!({ "attestations": page }).to_string().into_bytes(),
             )
         }
+        ("GET", ["repos", owner, repo]) => json_answer(
+            200,
+            json!({
+                "id": REPOSITORY_ID,
+                "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5",
+                "name": repo,
+                "full_name": format!("{owner}/{repo}"),
+                "private": false,
+                "url": format!("{base}/repos/{owner}/{repo}"),
+                "html_url": format!("https://github.com/{owner}/{repo}"),
+            }),
+        ),
         ("POST", ["repos", owner, repo, "check-runs"]) => {
             let body = req.json();
             state.lock().expect("lock").check_runs.push(body.clone());
             json_answer(
                 201,
-                json!({"id": 7, "head_sha": body["head_sha"],
-                       "html_url": format!("https://github.com/{owner}/{repo}/runs/7")}),
+                json!({
+                    "id": 7,
+                    "node_id": "CR_7",
+                    "name": body["name"],
+                    "head_sha": body["head_sha"],
+                    "url": format!("{base}/repos/{owner}/{repo}/check-runs/7"),
+                    "html_url": format!("https://github.com/{owner}/{repo}/runs/7"),
+                    "details_url": null,
+                    "status": body["status"],
+                    "conclusion": body["conclusion"],
+                    "started_at": "2026-01-01T00:00:00Z",
+                    "completed_at": body["completed_at"],
+                    "output": {
+                        "title": body["output"]["title"],
+                        "summary": body["output"]["summary"],
+                        "text": null,
+                        "annotations_count": 0,
+                        "annotations_url": format!("{base}/repos/{owner}/{repo}/check-runs/7/annotations"),
+                    },
+                    "pull_requests": [],
+                }),
             )
         }
         ("POST", ["repos", _, _, "statuses", sha]) => {
@@ -354,7 +389,11 @@ fn route(req: &Request, state: &Mutex<State>, base: &str) -> Answer {
                 .expect("lock")
                 .statuses
                 .push((sha.to_string(), body.clone()));
-            json_answer(201, json!({"id": 1, "state": body["state"]}))
+            json_answer(
+                201,
+                json!({"id": 1, "state": body["state"], "context": body["context"],
+                       "description": body["description"]}),
+            )
         }
         ("POST", ["repos", _, _, "dispatches"]) => {
             state.lock().expect("lock").dispatches.push(req.json());
