@@ -7,7 +7,9 @@ use std::str::FromStr;
 
 /// A key id that is not `sha256:` followed by 64 lowercase hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid key id: expected `sha256:` and 64 lowercase hex digits, found {found:?}")]
+#[error(
+    "invalid key id: expected \"sha256:\" followed by 64 lowercase hex digits, found {found:?}"
+)]
 pub struct KeyIdError {
     /// What was found (the first 80 characters).
     pub found: String,
