@@ -100,30 +100,33 @@ pub enum KeylessError {
     },
 }
 
-/// PEM encoding and decoding of certificates.
+/// PEM encoding and decoding of certificates, with `pem-rfc7468`.
 pub(crate) mod pem {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
+    use pem_rfc7468::LineEnding;
 
-    /// Every `label` block of `text`, decoded.
+    /// Every `label` block of `text`, decoded. Text around and between the blocks is ignored
+    /// (Fulcio's chain entries may hold several concatenated blocks); each block from its BEGIN
+    /// line to its END line is decoded by `pem-rfc7468` (RFC 7468: no headers, valid base64,
+    /// matching labels).
     pub(crate) fn decode_all(text: &str, label: &str) -> Result<Vec<Vec<u8>>, String> {
         let begin = format!("-----BEGIN {label}-----");
         let end = format!("-----END {label}-----");
         let mut out = Vec::new();
         let mut rest = text;
         while let Some(start) = rest.find(&begin) {
-            let after = &rest[start + begin.len()..];
-            let stop = after.find(&end).ok_or_else(|| format!("an {end} line"))?;
-            let b64: String = after[..stop]
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            out.push(
-                STANDARD
-                    .decode(b64.as_bytes())
-                    .map_err(|e| format!("base64 in a {label} block ({e})"))?,
-            );
-            rest = &after[stop + end.len()..];
+            let from_begin = &rest[start..];
+            let stop = from_begin
+                .find(&end)
+                .map(|i| i + end.len())
+                .ok_or_else(|| format!("an {end} line"))?;
+            let (block, after) = from_begin.split_at(stop);
+            let (found, der) = pem_rfc7468::decode_vec(block.as_bytes())
+                .map_err(|e| format!("an RFC 7468 {label} block ({e})"))?;
+            if found != label {
+                return Err(format!("a {label} block, found {found}"));
+            }
+            out.push(der);
+            rest = after;
         }
         if out.is_empty() {
             return Err(format!("a {begin} block"));
@@ -132,15 +135,9 @@ pub(crate) mod pem {
     }
 
     /// `der` as PEM with 64-character lines and a final newline (as Go and OpenSSL write it).
-    pub(crate) fn encode(der: &[u8], label: &str) -> String {
-        let b64 = STANDARD.encode(der);
-        let mut out = format!("-----BEGIN {label}-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            out.push_str(&String::from_utf8_lossy(chunk));
-            out.push('\n');
-        }
-        out.push_str(&format!("-----END {label}-----\n"));
-        out
+    pub(crate) fn encode(der: &[u8], label: &str) -> Result<String, String> {
+        pem_rfc7468::encode_string(label, LineEnding::LF, der)
+            .map_err(|e| format!("a PEM {label} encoding ({e})"))
     }
 }
 
@@ -155,7 +152,12 @@ fn certify(token: &IdentityToken, services: &Services) -> Result<Certified, Keyl
     let key = SigningKey::generate()?;
     let chain = fulcio::request_certificate(&services.fulcio_url, token, &key)?;
     let leaf = chain.into_iter().next().unwrap_or_default();
-    let leaf_pem = pem::encode(&leaf, "CERTIFICATE");
+    let leaf_pem =
+        pem::encode(&leaf, "CERTIFICATE").map_err(|expected| KeylessError::Response {
+            service: "Fulcio",
+            url: services.fulcio_url.to_string(),
+            expected,
+        })?;
     Ok(Certified {
         key,
         leaf,
@@ -315,16 +317,26 @@ mod tests {
     #[test]
     fn pem_round_trips_with_64_character_lines() {
         let der: Vec<u8> = (0..=255).collect();
-        let text = pem::encode(&der, "CERTIFICATE");
+        let text = pem::encode(&der, "CERTIFICATE").expect("encodes");
         assert!(text.lines().all(|l| l.len() <= 64));
         assert!(text.ends_with("-----END CERTIFICATE-----\n"));
         let two = format!("{text}junk\n{text}");
         assert_eq!(
             pem::decode_all(&two, "CERTIFICATE").expect("decode"),
-            vec![der.clone(), der]
+            vec![der.clone(), der.clone()]
         );
         assert!(pem::decode_all("nothing", "CERTIFICATE").is_err());
         assert!(pem::decode_all("-----BEGIN CERTIFICATE-----\nAA==", "CERTIFICATE").is_err());
+        // RFC 7468: headers, invalid base64 and CRLF endings.
+        let headers = text.replacen("-----\n", "-----\nProc-Type: 4,ENCRYPTED\n\n", 1);
+        assert!(pem::decode_all(&headers, "CERTIFICATE").is_err());
+        let bad = text.replacen("-----\n", "-----\n!!!!", 1);
+        assert!(pem::decode_all(&bad, "CERTIFICATE").is_err());
+        let crlf = text.replace('\n', "\r\n");
+        assert_eq!(
+            pem::decode_all(&crlf, "CERTIFICATE").expect("CRLF"),
+            vec![der]
+        );
     }
 
     #[test]

@@ -17,11 +17,11 @@
 
 use crate::trust::TrustedRoot;
 use crate::verify::pki::{HashAlg, VerifyingKey};
+use der::asn1::{AnyRef, ObjectIdentifier, Utf8StringRef};
+use der::{Decode, Encode, Reader as _, SliceReader, Tag, Tagged as _};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use x509_cert::Certificate;
-use x509_cert::der::asn1::{ObjectIdentifier, Utf8StringRef};
-use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
@@ -300,76 +300,56 @@ fn fmt_validity(v: &crate::trust::Validity) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Minimal DER TLV reading (definite lengths, low tag numbers): used where the exact bytes that were
-// signed matter (TBSCertificate, CMS signed attributes) and must not be re-encoded.
+// DER elements read with the `der` crate (DER rules: definite, minimal lengths; no trailing
+// bytes), keeping the exact encoding where the bytes that were signed matter (TBSCertificate, CMS
+// signed attributes) and must not be re-encoded.
 // ---------------------------------------------------------------------------------------------
 
 /// One DER element: its tag byte, its value, and its full encoding.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tlv<'a> {
-    /// The identifier octet.
+    /// The identifier octet (low tag numbers only).
     pub tag: u8,
     /// The contents.
     pub value: &'a [u8],
-    /// Identifier, length and contents.
+    /// Identifier, length and contents, byte for byte as read.
     pub raw: &'a [u8],
+    /// The element as the `der` crate decoded it.
+    pub any: AnyRef<'a>,
 }
 
-/// Reads one element from the front of `input`; returns it and the rest.
+/// A `der` error as the text of a [`CertError::Malformed`] `found`.
+fn der_error(e: der::Error) -> String {
+    format!("{e} (expected DER)")
+}
+
+/// Reads one element from the front of `input` with [`der::SliceReader`] (DER rules: indefinite
+/// and non-minimal lengths are rejected); returns it and the rest.
 pub(crate) fn read_tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), String> {
-    let (&tag, rest) = input
-        .split_first()
+    if input.is_empty() {
+        return Err("end of data where a DER element was expected".to_string());
+    }
+    let mut reader = SliceReader::new(input).map_err(der_error)?;
+    let any = AnyRef::decode(&mut reader).map_err(der_error)?;
+    let number = any.tag().number().value();
+    if number > 30 {
+        return Err(format!("unsupported high tag number ({number})"));
+    }
+    let used = usize::try_from(reader.position()).map_err(der_error)?;
+    let (raw, rest) = input
+        .split_at_checked(used)
+        .ok_or_else(|| format!("a DER element of {used} bytes in {} bytes", input.len()))?;
+    let tag = *raw
+        .first()
         .ok_or_else(|| "end of data where a DER element was expected".to_string())?;
-    if tag & 0x1f == 0x1f {
-        return Err(format!(
-            "unsupported high tag number (identifier 0x{tag:02x})"
-        ));
-    }
-    let (&first, mut rest) = rest
-        .split_first()
-        .ok_or_else(|| "end of data in a DER length".to_string())?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 {
-            return Err("indefinite length (BER), expected DER".to_string());
-        }
-        if n > 4 {
-            return Err(format!("a {n}-byte DER length"));
-        }
-        if rest.len() < n {
-            return Err("end of data in a DER length".to_string());
-        }
-        let (len_bytes, after) = rest.split_at(n);
-        rest = after;
-        // At most 4 bytes (checked above), so the u32 cannot overflow.
-        let len = len_bytes
-            .iter()
-            .fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
-        // DER lengths are minimal: no leading zero byte, long form only from 128 on.
-        if len_bytes.first() == Some(&0) || len < 0x80 {
-            return Err(format!(
-                "a non-minimal {n}-byte DER length ({len}), expected DER"
-            ));
-        }
-        usize::try_from(len).map_err(|_| format!("a DER length of {len} bytes"))?
-    };
-    if rest.len() < len {
-        return Err(format!(
-            "a DER element of {len} bytes, but only {} remain",
-            rest.len()
-        ));
-    }
-    let header_len = input.len() - rest.len();
-    let (value, after) = rest.split_at(len);
     Ok((
         Tlv {
             tag,
-            value,
-            raw: &input[..header_len + len],
+            value: any.value(),
+            raw,
+            any,
         },
-        after,
+        rest,
     ))
 }
 
@@ -399,21 +379,11 @@ pub(crate) fn read_one(input: &[u8], tag: u8) -> Result<Tlv<'_>, String> {
     Ok(tlv)
 }
 
-/// Encodes one element.
-fn encode_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = value.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        let significant = &bytes[skip..];
-        out.push(0x80 | significant.len() as u8);
-        out.extend_from_slice(significant);
-    }
-    out.extend_from_slice(value);
-    out
+/// Encodes one element with the `der` crate (lengths of any size, minimal form).
+fn encode_tlv(tag: Tag, value: &[u8]) -> Result<Vec<u8>, String> {
+    AnyRef::new(tag, value)
+        .and_then(|any| any.to_der())
+        .map_err(der_error)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1358,10 +1328,13 @@ pub(crate) fn tbs_without_extension(tbs: &[u8], oid: ObjectIdentifier) -> Result
             }
         }
         if !kept.is_empty() {
-            body.extend_from_slice(&encode_tlv(0xa3, &encode_tlv(0x30, &kept)));
+            body.extend_from_slice(&encode_tlv(
+                field.any.tag(),
+                &encode_tlv(list.any.tag(), &kept)?,
+            )?);
         }
     }
-    Ok(encode_tlv(0x30, &body))
+    encode_tlv(outer.any.tag(), &body)
 }
 
 /// An anchored regular expression over a SAN: it must match the whole identity.
@@ -1499,11 +1472,25 @@ mod tests {
 
     #[test]
     fn encode_tlv_uses_long_lengths_when_needed() {
-        let long = vec![0u8; 300];
-        let enc = encode_tlv(0x30, &long);
-        assert_eq!(&enc[..4], &[0x30, 0x82, 0x01, 0x2c]);
-        let back = read_one(&enc, 0x30).expect("round trip");
-        assert_eq!(back.value.len(), 300);
+        for (len, header) in [
+            (300_usize, &[0x30, 0x82, 0x01, 0x2c][..]),
+            (0xffff, &[0x30, 0x82, 0xff, 0xff]),
+            (0x10000, &[0x30, 0x83, 0x01, 0x00, 0x00]),
+        ] {
+            let long = vec![0u8; len];
+            let enc = encode_tlv(Tag::Sequence, &long).expect("encodes");
+            assert_eq!(&enc[..header.len()], header);
+            let back = read_one(&enc, 0x30).expect("round trip");
+            assert_eq!(back.value.len(), len);
+        }
+    }
+
+    #[test]
+    fn tlv_reader_rejects_trailing_bytes_and_high_tags() {
+        assert!(read_one(&[0x04, 0x01, 0xaa, 0x00], 0x04).is_err());
+        assert!(read_one(&[0x04, 0x01, 0xaa], 0x02).is_err());
+        assert!(read_tlv(&[0x1f, 0x81, 0x00, 0x00]).is_err());
+        assert!(read_tlv(&[0x9f, 0x1f, 0x00]).is_err());
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //! key usage, is valid at genTime and chains to a timestamp authority of the trusted root whose
 //! `validFor` contains genTime (both ends inclusive), every certificate on the path valid then.
 //!
-//! The CMS structures are read with a small DER reader rather than re-encoded, so that the exact
-//! signed bytes are verified; BER (indefinite lengths) is rejected.
+//! The CMS structures are read element by element with the `der` crate's reader
+//! ([`der::SliceReader`], [`der::asn1::AnyRef`], via `crate::verify::cert::read_tlv`) rather than
+//! decoded into types and re-encoded, so that the exact signed bytes are verified; DER rules hold
+//! (indefinite and non-minimal lengths, and trailing bytes, are rejected).
 
 use crate::trust::TrustedRoot;
 use crate::verify::cert::{

@@ -3,95 +3,75 @@
 
 use sha2::{Digest as _, Sha256};
 
+use der::asn1::{AnyRef, ObjectIdentifier, OctetString, Uint};
+use der::{Encode as _, Sequence};
+use x509_cert::spki::AlgorithmIdentifierRef;
+
 use super::{KeylessError, http};
+use crate::verify::cert::{read_one, read_tlv};
 
 const SERVICE: &str = "timestamp authority";
 
-/// DER `AlgorithmIdentifier` for SHA-256 (with NULL parameters).
-const SHA256_ALGORITHM: [u8; 15] = [
-    0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
-];
+/// id-sha256 (2.16.840.1.101.3.4.2.1).
+const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else if len <= 0xff {
-        out.extend_from_slice(&[0x81, len as u8]);
-    } else {
-        out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
-    }
-    out.extend_from_slice(content);
-    out
+/// `MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING }`
+/// (RFC 3161 §2.4.1).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+struct MessageImprint<'a> {
+    hash_algorithm: AlgorithmIdentifierRef<'a>,
+    hashed_message: OctetString,
 }
 
-/// The DER INTEGER for a non-negative big-endian number.
-fn integer(bytes: &[u8]) -> Vec<u8> {
-    let trimmed: &[u8] = match bytes.iter().position(|b| *b != 0) {
-        Some(i) => &bytes[i..],
-        None => &[0],
-    };
-    let mut content = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed[0] & 0x80 != 0 {
-        content.push(0);
+/// `TimeStampReq` v1 (RFC 3161 §2.4.1) without reqPolicy and extensions. The `der` crate writes
+/// every length (short or long form, any size), so no field can be truncated.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+struct TimeStampReq<'a> {
+    version: u8,
+    message_imprint: MessageImprint<'a>,
+    nonce: Uint,
+    cert_req: bool,
+}
+
+/// The SHA-256 `AlgorithmIdentifier` with NULL parameters (as OpenSSL and Go write it).
+fn sha256_algorithm() -> AlgorithmIdentifierRef<'static> {
+    AlgorithmIdentifierRef {
+        oid: OID_SHA256,
+        parameters: Some(AnyRef::NULL),
     }
-    content.extend_from_slice(trimmed);
-    tlv(0x02, &content)
 }
 
 /// A DER `TimeStampReq` v1 over `data` (SHA-256), with `nonce` and `certReq = TRUE`.
-pub(super) fn request_der(data: &[u8], nonce: &[u8; 8]) -> Vec<u8> {
-    let mut imprint = SHA256_ALGORITHM.to_vec();
-    imprint.extend(tlv(0x04, &Sha256::digest(data)));
-    let mut body = tlv(0x02, &[1]);
-    body.extend(tlv(0x30, &imprint));
-    body.extend(integer(nonce));
-    body.extend([0x01, 0x01, 0xff]);
-    tlv(0x30, &body)
-}
-
-/// Reads one DER TLV at the start of `input`: (tag, content, rest).
-fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
+pub(super) fn request_der(data: &[u8], nonce: &[u8; 8]) -> Result<Vec<u8>, der::Error> {
+    TimeStampReq {
+        version: 1,
+        message_imprint: MessageImprint {
+            hash_algorithm: sha256_algorithm(),
+            hashed_message: OctetString::new(Sha256::digest(data).to_vec())?,
+        },
+        nonce: Uint::new(nonce)?,
+        cert_req: true,
     }
-    Some((tag, &rest[..len], &rest[len..]))
+    .to_der()
 }
 
-/// The PKIStatus of a DER `TimeStampResp`, if it parses and carries a token.
+/// Checks a DER `TimeStampResp` (read with the verifier's `der` reader, so non-DER is rejected):
+/// its PKIStatus is granted (0) or grantedWithMods (1) and a timeStampToken follows.
 fn granted(response: &[u8]) -> Result<(), String> {
-    let (tag, content, _) = read_tlv(response).ok_or("a DER TimeStampResp")?;
-    if tag != 0x30 {
-        return Err("a DER TimeStampResp (SEQUENCE)".into());
-    }
-    let (tag, status_info, rest) = read_tlv(content).ok_or("a PKIStatusInfo")?;
-    let (itag, status, _) = read_tlv(status_info).ok_or("a PKIStatus")?;
-    if tag != 0x30 || itag != 0x02 {
+    let resp = read_one(response, 0x30).map_err(|e| format!("a DER TimeStampResp ({e})"))?;
+    let (status_info, rest) = read_tlv(resp.value).map_err(|e| format!("a PKIStatusInfo ({e})"))?;
+    let (status, _) = read_tlv(status_info.value).map_err(|e| format!("a PKIStatus ({e})"))?;
+    if status_info.tag != 0x30 || status.tag != 0x02 {
         return Err("a PKIStatusInfo with an INTEGER status".into());
     }
-    if status != [0] && status != [1] {
+    if status.value != [0] && status.value != [1] {
         return Err(format!(
             "status granted (0) or grantedWithMods (1), found {}",
-            hex::encode(status)
+            hex::encode(status.value)
         ));
     }
     match read_tlv(rest) {
-        Some((0x30, _, _)) => Ok(()),
+        Ok((token, _)) if token.tag == 0x30 => Ok(()),
         _ => Err("a timeStampToken".into()),
     }
 }
@@ -100,11 +80,16 @@ fn granted(response: &[u8]) -> Result<(), String> {
 pub(super) fn timestamp(tsa_url: &str, signature: &[u8]) -> Result<Vec<u8>, KeylessError> {
     let mut nonce = [0u8; 8];
     getrandom::fill(&mut nonce).map_err(|e| KeylessError::Rng(e.to_string()))?;
+    let request = request_der(signature, &nonce).map_err(|e| KeylessError::Http {
+        service: SERVICE,
+        url: tsa_url.to_owned(),
+        message: format!("encoding the DER TimeStampReq: {e}"),
+    })?;
     let response = http::post(
         tsa_url,
         &[("Accept", "application/timestamp-reply")],
         "application/timestamp-query",
-        &request_der(signature, &nonce),
+        &request,
     )
     .map_err(|message| KeylessError::Http {
         service: SERVICE,
@@ -130,28 +115,79 @@ pub(super) fn timestamp(tsa_url: &str, signature: &[u8]) -> Result<Vec<u8>, Keyl
 #[cfg(test)]
 mod tests {
     use super::*;
+    use der::{Decode as _, Header, Length, Reader as _, SliceReader};
 
     #[test]
     fn request_is_well_formed_der() {
-        let req = request_der(b"sig", &[0x80, 0, 0, 0, 0, 0, 0, 1]);
-        let (tag, content, rest) = read_tlv(&req).expect("tlv");
-        assert_eq!((tag, rest.len()), (0x30, 0));
-        let (_, version, rest) = read_tlv(content).expect("version");
-        assert_eq!(version, [1]);
-        let (tag, imprint, rest) = read_tlv(rest).expect("imprint");
-        assert_eq!(tag, 0x30);
-        assert!(imprint.starts_with(&SHA256_ALGORITHM));
-        assert!(imprint.ends_with(&Sha256::digest(b"sig")));
-        let (tag, nonce, rest) = read_tlv(rest).expect("nonce");
-        assert_eq!((tag, nonce[0], nonce.len()), (0x02, 0, 9));
-        assert_eq!(rest, [0x01, 0x01, 0xff]);
+        let req = request_der(b"sig", &[0x80, 0, 0, 0, 0, 0, 0, 1]).expect("encodes");
+        let back = TimeStampReq::from_der(&req).expect("decodes as DER, nothing trailing");
+        assert_eq!(back.version, 1);
+        assert!(back.cert_req);
+        assert_eq!(back.message_imprint.hash_algorithm, sha256_algorithm());
+        assert_eq!(
+            back.message_imprint.hashed_message.as_bytes(),
+            Sha256::digest(b"sig").as_slice()
+        );
+        // The nonce is a positive INTEGER: a leading 0x80 byte gets a zero byte in front.
+        assert_eq!(back.nonce.as_bytes(), [0x80, 0, 0, 0, 0, 0, 0, 1]);
+        let nonce_tlv = [0x02, 0x09, 0x00, 0x80, 0, 0, 0, 0, 0, 0, 1];
+        assert!(req.windows(nonce_tlv.len()).any(|w| w == nonce_tlv));
+        assert!(req.ends_with(&[0x01, 0x01, 0xff]), "certReq TRUE");
+        // Byte for byte what the hand-written encoder produced before (and OpenSSL sends).
+        let mut expected = vec![0x30, 0x44, 0x02, 0x01, 0x01, 0x30, 0x31];
+        expected.extend([
+            0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+            0x00, 0x04, 0x20,
+        ]);
+        expected.extend(Sha256::digest(b"sig"));
+        expected.extend(nonce_tlv);
+        expected.extend([0x01, 0x01, 0xff]);
+        assert_eq!(req, expected);
     }
 
     #[test]
     fn integer_encoding_is_minimal() {
-        assert_eq!(integer(&[0, 0, 5]), vec![2, 1, 5]);
-        assert_eq!(integer(&[0, 0]), vec![2, 1, 0]);
-        assert_eq!(integer(&[0xff]), vec![2, 2, 0, 0xff]);
+        for (nonce, expected) in [([0, 0, 0, 0, 0, 0, 0, 5], &[5][..]), ([0; 8], &[0])] {
+            let req = request_der(b"", &nonce).expect("encodes");
+            let back = TimeStampReq::from_der(&req).expect("decodes");
+            assert_eq!(back.nonce.as_bytes(), expected);
+        }
+    }
+
+    /// The old hand-written encoder wrote `0x82 hi lo` for every length above 0xff, truncating
+    /// lengths over 0xffff. The `der` types write every length correctly: at the short/long form
+    /// boundary, at each byte-count boundary, and for a field larger than 0xffff bytes.
+    #[test]
+    fn lengths_are_correct_at_every_boundary_and_above_0xffff() {
+        for (len, header) in [
+            (0x7f_usize, &[0x04, 0x7f][..]),
+            (0x80, &[0x04, 0x81, 0x80]),
+            (0xff, &[0x04, 0x81, 0xff]),
+            (0x100, &[0x04, 0x82, 0x01, 0x00]),
+            (0xffff, &[0x04, 0x82, 0xff, 0xff]),
+            (0x10000, &[0x04, 0x83, 0x01, 0x00, 0x00]),
+            (0x12345, &[0x04, 0x83, 0x01, 0x23, 0x45]),
+        ] {
+            let imprint = MessageImprint {
+                hash_algorithm: sha256_algorithm(),
+                hashed_message: OctetString::new(vec![0xab; len]).expect("octets"),
+            };
+            let der = imprint.to_der().expect("encodes");
+            // SEQUENCE header, the 15-byte AlgorithmIdentifier, then the OCTET STRING header.
+            let mut reader = SliceReader::new(&der).expect("reader");
+            let outer = Header::decode(&mut reader).expect("outer header");
+            let body_len = 15 + header.len() + len;
+            assert_eq!(
+                outer.length(),
+                Length::try_from(body_len).expect("length"),
+                "{len:#x}"
+            );
+            assert_eq!(usize::try_from(reader.remaining_len()).ok(), Some(body_len));
+            let octets_start = der.len() - len - header.len();
+            assert_eq!(&der[octets_start..der.len() - len], header, "{len:#x}");
+            let back = MessageImprint::from_der(&der).expect("round trip");
+            assert_eq!(back, imprint, "{len:#x}");
+        }
     }
 
     #[test]
@@ -161,5 +197,9 @@ mod tests {
         assert!(granted(&[0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00]).is_err());
         assert!(granted(&[0x30, 0x07, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00]).is_ok());
         assert!(granted(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_err());
+        // Not DER: an indefinite length, a non-minimal length, trailing bytes.
+        assert!(granted(&[0x30, 0x80, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00, 0, 0]).is_err());
+        assert!(granted(&[0x30, 0x81, 0x07, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00]).is_err());
+        assert!(granted(&[0x30, 0x07, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00, 0x00]).is_err());
     }
 }

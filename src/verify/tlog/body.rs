@@ -267,30 +267,26 @@ const MAX_PEM_BYTES: usize = 64 * 1024;
 
 /// Decodes the first PEM block of `pem`: its label and DER bytes.
 ///
-/// As lenient as the PEM encoders Rekor bodies come from (Go's `encoding/pem`): lines of any
-/// width, `\n` or `\r\n` endings, text before the block ignored. Headers, a missing or
-/// mismatched END line, and invalid base64 are errors (`None`).
+/// The block is decoded by `pem-rfc7468` (RFC 7468), with the base64 line width detected from the
+/// block rather than fixed at 64, `\n` or `\r\n` endings; text before the BEGIN line and after the
+/// END line is ignored (as Go's `encoding/pem`, which writes Rekor bodies, does). Headers, a
+/// missing or mismatched END line, invalid base64 and an empty block are errors (`None`).
 #[must_use]
 pub fn decode_pem(pem: &[u8]) -> Option<(String, Vec<u8>)> {
+    const BEGIN: &str = "-----BEGIN ";
     if pem.len() > MAX_PEM_BYTES {
         return None;
     }
     let text = std::str::from_utf8(pem).ok()?;
-    let mut lines = text.lines().map(str::trim_end);
-    let label = lines.find_map(|l| l.strip_prefix("-----BEGIN ")?.strip_suffix("-----"))?;
+    let block = &text[text.find(BEGIN)?..];
+    let label = block.get(BEGIN.len()..)?.split("-----").next()?;
     let end = format!("-----END {label}-----");
-    let mut b64 = String::new();
-    for line in lines {
-        if line == end {
-            let der = STANDARD.decode(b64.as_bytes()).ok()?;
-            return (!der.is_empty()).then(|| (label.to_string(), der));
-        }
-        if line.contains(':') || line.starts_with("-----") {
-            return None;
-        }
-        b64.push_str(line.trim());
-    }
-    None
+    let stop = block.find(&end)? + end.len();
+    let mut decoder = pem_rfc7468::Decoder::new_detect_wrap(block.get(..stop)?.as_bytes()).ok()?;
+    let label = decoder.type_label().to_string();
+    let mut der = Vec::new();
+    decoder.decode_to_end(&mut der).ok()?;
+    (!der.is_empty()).then_some((label, der))
 }
 
 /// A DER block from PEM text (`CERTIFICATE` or `PUBLIC KEY`).
@@ -750,5 +746,42 @@ fn dsse_envelope<'a>(
             "a hashedrekord entry for a message signature",
             format!("a {kind} entry (for DSSE envelopes)"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem(der: &[u8], width: usize, eol: &str) -> String {
+        let b64 = STANDARD.encode(der);
+        let mut out = format!("-----BEGIN PUBLIC KEY-----{eol}");
+        for chunk in b64.as_bytes().chunks(width) {
+            out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+            out.push_str(eol);
+        }
+        out.push_str(&format!("-----END PUBLIC KEY-----{eol}"));
+        out
+    }
+
+    #[test]
+    fn decode_pem_detects_line_width_and_ignores_surrounding_text() {
+        let der: Vec<u8> = (0..=200).collect();
+        for (width, eol) in [(64, "\n"), (76, "\n"), (64, "\r\n"), (1000, "\n")] {
+            let text = format!("before\n{}after", pem(&der, width, eol));
+            assert_eq!(
+                decode_pem(text.as_bytes()),
+                Some(("PUBLIC KEY".to_string(), der.clone())),
+                "{width} {eol:?}"
+            );
+        }
+        let good = pem(&der, 64, "\n");
+        let header = good.replacen("-----\n", "-----\nProc-Type: 4,ENCRYPTED\n\n", 1);
+        let mismatched = good.replace("END PUBLIC KEY", "END CERTIFICATE");
+        let bad_b64 = good.replacen("-----\n", "-----\n!!!!", 1);
+        let empty = "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n";
+        for bad in [header.as_str(), &mismatched, &bad_b64, empty, "no PEM", ""] {
+            assert_eq!(decode_pem(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 }
