@@ -120,8 +120,13 @@ pub(crate) mod pem {
                 .map(|i| i + end.len())
                 .ok_or_else(|| format!("an {end} line"))?;
             let (block, after) = from_begin.split_at(stop);
-            let (found, der) = pem_rfc7468::decode_vec(block.as_bytes())
-                .map_err(|e| format!("an RFC 7468 {label} block ({e})"))?;
+            // The line width is detected (services wrap at 64 or 76), the rest is RFC 7468.
+            let bad = |e: pem_rfc7468::Error| format!("an RFC 7468 {label} block ({e})");
+            let mut decoder =
+                pem_rfc7468::Decoder::new_detect_wrap(block.as_bytes()).map_err(bad)?;
+            let found = decoder.type_label().to_string();
+            let mut der = Vec::new();
+            decoder.decode_to_end(&mut der).map_err(bad)?;
             if found != label {
                 return Err(format!("a {label} block, found {found}"));
             }
@@ -332,6 +337,21 @@ mod tests {
         assert!(pem::decode_all(&headers, "CERTIFICATE").is_err());
         let bad = text.replacen("-----\n", "-----\n!!!!", 1);
         assert!(pem::decode_all(&bad, "CERTIFICATE").is_err());
+        // Another line width than 64 (as some services wrap), detected from the first line.
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        let wide: Vec<String> = body
+            .as_bytes()
+            .chunks(76)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let wide = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            wide.join("\n")
+        );
+        assert_eq!(
+            pem::decode_all(&wide, "CERTIFICATE").expect("76 wide"),
+            vec![der.clone()]
+        );
         let crlf = text.replace('\n', "\r\n");
         assert_eq!(
             pem::decode_all(&crlf, "CERTIFICATE").expect("CRLF"),
