@@ -344,8 +344,11 @@ fn check_status(service: &'static str, r: &http::Response) -> Result<(), OidcErr
     })
 }
 
-fn http_err(service: &'static str) -> impl Fn(String) -> OidcError {
-    move |message| OidcError::Http { service, message }
+fn http_err(service: &'static str) -> impl Fn(http::HttpError) -> OidcError {
+    move |e| OidcError::Http {
+        service,
+        message: e.to_string(),
+    }
 }
 
 fn json_field<T: for<'de> Deserialize<'de>>(
@@ -373,15 +376,18 @@ pub fn github_actions_token(
     const SERVICE: &str = "GitHub Actions OIDC token service";
     let sep = if request_url.contains('?') { '&' } else { '?' };
     let url = format!(
-        "{request_url}{sep}audience={}",
-        http::percent_encode(audience)
+        "{request_url}{sep}{}",
+        http::form(&[("audience", audience)])
     );
     let auth = format!("bearer {request_token}");
     let r = http::get(
         &url,
         &[("Authorization", &auth), ("Accept", "application/json")],
     )
-    .map_err(http_err(SERVICE))?;
+    .map_err(|e| OidcError::Http {
+        service: SERVICE,
+        message: http::excerpt(e.to_string().as_bytes(), Some(request_token)),
+    })?;
     if !r.ok() {
         return Err(OidcError::Status {
             service: SERVICE,
