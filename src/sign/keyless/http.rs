@@ -226,6 +226,72 @@ mod tests {
         assert!(e.chars().count() <= 301);
     }
 
+    /// Serves one connection on 127.0.0.1 with `head` then `body_len` bytes of body; the base URL.
+    fn serve_once(head: String, body_len: usize) -> String {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(head.as_bytes());
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut left = body_len;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if stream.write_all(&chunk[..n]).is_err() {
+                        return;
+                    }
+                    left -= n;
+                }
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn bodies_up_to_the_limit_are_read() {
+        let len = 1000;
+        let url = serve_once(
+            format!("HTTP/1.1 404 Not Found\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"),
+            len,
+        );
+        let r = get(&url, &[("Accept", "text/plain")]).expect("response");
+        assert_eq!((r.status, r.body.len(), r.ok()), (404, len, false));
+    }
+
+    #[test]
+    fn a_declared_oversized_body_is_refused() {
+        let len = MAX_RESPONSE_BYTES as usize + 1;
+        let url = serve_once(
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"),
+            0,
+        );
+        let err = get(&url, &[]).err().expect("too large");
+        assert!(matches!(err, HttpError::TooLarge { .. }), "{err:?}");
+        assert!(err.to_string().contains("4194304-byte limit"), "{err}");
+    }
+
+    #[test]
+    fn an_undeclared_oversized_body_is_cut_off() {
+        // No Content-Length: the body ends when the connection closes.
+        let url = serve_once(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_owned(),
+            MAX_RESPONSE_BYTES as usize + 64 * 1024,
+        );
+        let err = post(&url, &[], "application/json", b"{}")
+            .err()
+            .expect("too large");
+        assert!(matches!(err, HttpError::TooLarge { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn the_rustls_ring_backend_is_accepted() {
+        // reqwest rejects a preconfigured TLS config of another rustls version at build time.
+        client().expect("client builds with the preconfigured rustls (ring) config");
+    }
+
     #[test]
     fn connection_failures_are_errors() {
         let err = get("http://127.0.0.1:1/", &[]).err().expect("refused");
