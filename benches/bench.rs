@@ -206,8 +206,10 @@ fn bench_keyless(dir: &Path) {
     // A few entries first, so the inclusion proof has hashes to check.
     let mut bundle = None;
     for _ in 0..4 {
-        bundle =
-            Some(sign_statement_keyless(statement.as_bytes(), &token, &services).expect("signs"));
+        bundle = Some(
+            sign_statement_keyless(statement.as_bytes(), &token, &services, SystemTime::now())
+                .expect("signs"),
+        );
     }
     let bytes = bundle.expect("signed").to_json().into_bytes();
     let bundle_path = dir.join("keyless.sigstore.json");

@@ -148,7 +148,13 @@ fn explicit_expired_token_is_rejected_with_a_clear_message() {
         interactive: false,
         ..oidc::TokenOptions::default()
     };
-    let err = oidc::obtain_token(&opts).expect_err("expired");
+    let err = oidc::obtain_token(
+        &opts,
+        &oidc::TokenSources::default(),
+        SystemTime::now(),
+        &|_| {},
+    )
+    .expect_err("expired");
     assert!(matches!(err, OidcError::Expired { .. }), "{err:?}");
     assert!(err.to_string().contains("expired at"), "{err}");
 }
@@ -261,22 +267,27 @@ fn browser_login_uses_pkce_s256_and_checks_state() {
     let (base, _) = serve(1, handler);
     let challenge_open = Arc::clone(&challenge);
     // The "browser": reads the authorization URL and follows the redirect with a code.
-    let got = browser_login(&metadata(&base), "sigstore", &move |url: &str| {
-        let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-        let params = form(query);
-        assert_eq!(params["code_challenge_method"], "S256");
-        assert_eq!(params["response_type"], "code");
-        *challenge_open.lock().expect("lock") = params["code_challenge"].clone();
-        let redirect = params["redirect_uri"].clone();
-        assert!(redirect.starts_with("http://localhost:"), "{redirect}");
-        let state = params["state"].clone();
-        let callback =
-            format!("{redirect}?code=CODE123&state={state}").replace("localhost", "127.0.0.1");
-        std::thread::spawn(move || {
-            let _ = ureq_get(&callback);
-        });
-        true
-    })
+    let got = browser_login(
+        &metadata(&base),
+        "sigstore",
+        &move |url: &str| {
+            let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+            let params = form(query);
+            assert_eq!(params["code_challenge_method"], "S256");
+            assert_eq!(params["response_type"], "code");
+            *challenge_open.lock().expect("lock") = params["code_challenge"].clone();
+            let redirect = params["redirect_uri"].clone();
+            assert!(redirect.starts_with("http://localhost:"), "{redirect}");
+            let state = params["state"].clone();
+            let callback =
+                format!("{redirect}?code=CODE123&state={state}").replace("localhost", "127.0.0.1");
+            std::thread::spawn(move || {
+                let _ = browser_get(&callback);
+            });
+            true
+        },
+        &|_| {},
+    )
     .expect("token");
     assert_eq!(got.identity(), "bob");
 }
@@ -284,21 +295,26 @@ fn browser_login_uses_pkce_s256_and_checks_state() {
 #[test]
 fn browser_login_rejects_a_state_mismatch() {
     let (base, _) = serve(0, Arc::new(|_| (500, String::new())));
-    let err = browser_login(&metadata(&base), "sigstore", &|url: &str| {
-        let params = form(url.split_once('?').map(|(_, q)| q).unwrap_or(""));
-        let callback = format!("{}?code=C&state=forged", params["redirect_uri"])
-            .replace("localhost", "127.0.0.1");
-        std::thread::spawn(move || {
-            let _ = ureq_get(&callback);
-        });
-        true
-    })
+    let err = browser_login(
+        &metadata(&base),
+        "sigstore",
+        &|url: &str| {
+            let params = form(url.split_once('?').map(|(_, q)| q).unwrap_or(""));
+            let callback = format!("{}?code=C&state=forged", params["redirect_uri"])
+                .replace("localhost", "127.0.0.1");
+            std::thread::spawn(move || {
+                let _ = browser_get(&callback);
+            });
+            true
+        },
+        &|_| {},
+    )
     .expect_err("state mismatch");
     assert!(err.to_string().contains("state"), "{err}");
 }
 
 /// A minimal HTTP GET (the test's "browser").
-fn ureq_get(url: &str) -> std::io::Result<String> {
+fn browser_get(url: &str) -> std::io::Result<String> {
     let rest = url.strip_prefix("http://").unwrap_or(url);
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let mut stream = std::net::TcpStream::connect(host)?;
@@ -309,4 +325,140 @@ fn ureq_get(url: &str) -> std::io::Result<String> {
     let mut out = String::new();
     stream.read_to_string(&mut out)?;
     Ok(out)
+}
+
+#[test]
+fn obtain_token_takes_the_environment_token_from_the_sources() {
+    let token = jwt("from-env", 300);
+    let env_token = token.clone();
+    let sources = oidc::TokenSources::from_env(move |name| {
+        (name == oidc::TOKEN_ENV).then(|| env_token.clone())
+    });
+    let opts = oidc::TokenOptions {
+        interactive: false,
+        ..oidc::TokenOptions::default()
+    };
+    let (got, source) = oidc::obtain_token(&opts, &sources, SystemTime::now(), &|m: &str| {
+        panic!("no notice expected: {m}")
+    })
+    .expect("token");
+    assert_eq!(source, oidc::TokenSource::Environment);
+    assert_eq!(got.identity(), "from-env");
+    // The clock is the caller's: the same token is expired an hour later.
+    let later = SystemTime::now() + std::time::Duration::from_secs(3600);
+    let err = oidc::obtain_token(&opts, &sources, later, &|_| {}).expect_err("expired");
+    assert!(matches!(err, OidcError::Expired { .. }), "{err:?}");
+    let none = oidc::obtain_token(
+        &opts,
+        &oidc::TokenSources::default(),
+        SystemTime::now(),
+        &|_| {},
+    )
+    .expect_err("no source");
+    assert!(matches!(none, OidcError::NoToken), "{none:?}");
+}
+
+#[test]
+fn obtain_token_asks_github_actions_from_the_sources() {
+    let token = jwt("repo:acme/app:ref:refs/heads/main", 300);
+    let answer = serde_json::json!({ "value": token }).to_string();
+    let (base, log) = serve(1, Arc::new(move |_| (200, answer.clone())));
+    let url = format!("{base}/token?api-version=2.0");
+    let sources = oidc::TokenSources::from_env(move |name| match name {
+        "ACTIONS_ID_TOKEN_REQUEST_URL" => Some(url.clone()),
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN" => Some("REQ-SECRET".to_owned()),
+        _ => None,
+    });
+    let opts = oidc::TokenOptions {
+        interactive: false,
+        ..oidc::TokenOptions::default()
+    };
+    let (_, source) =
+        oidc::obtain_token(&opts, &sources, SystemTime::now(), &|_| {}).expect("token");
+    assert_eq!(source, oidc::TokenSource::GitHubActions);
+    let seen = log.lock().expect("lock")[0].clone();
+    assert_eq!(seen.headers["authorization"], "bearer REQ-SECRET");
+    assert!(!format!("{sources:?}").contains("REQ-SECRET"));
+}
+
+#[test]
+fn obtain_token_shows_the_device_code_through_the_notice() {
+    let token = jwt("carol", 300);
+    let handler: Arc<Handler> = Arc::new(move |seen: &Seen| {
+        match seen.target.as_str() {
+        "/auth/.well-known/openid-configuration" => {
+            let base = format!("http://{}", seen.headers["host"]);
+            (
+                200,
+                serde_json::json!({
+                    "issuer": format!("{base}/auth"),
+                    "authorization_endpoint": format!("{base}/auth/authorize"),
+                    "token_endpoint": format!("{base}/token"),
+                    "device_authorization_endpoint": format!("{base}/device"),
+                })
+                .to_string(),
+            )
+        }
+        "/device" => (
+            200,
+            r#"{"device_code":"DEV","user_code":"WXYZ-1234","verification_uri":"https://login.example/device","interval":1}"#.into(),
+        ),
+        "/token" => (200, serde_json::json!({"id_token": token}).to_string()),
+        other => panic!("unexpected {other}"),
+    }
+    });
+    let (base, _) = serve(3, handler);
+    let opts = oidc::TokenOptions {
+        issuer: format!("{base}/auth"),
+        interactive: true,
+        force_device_code: true,
+        ..oidc::TokenOptions::default()
+    };
+    let notices = Arc::new(Mutex::new(Vec::<String>::new()));
+    let notices_in = Arc::clone(&notices);
+    let (got, source) = oidc::obtain_token(
+        &opts,
+        &oidc::TokenSources::default(),
+        SystemTime::now(),
+        &move |m: &str| notices_in.lock().expect("lock").push(m.to_owned()),
+    )
+    .expect("token");
+    assert_eq!(
+        (got.identity(), source),
+        ("carol", oidc::TokenSource::DeviceCode)
+    );
+    let notices = notices.lock().expect("lock");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("WXYZ-1234"), "{notices:?}");
+    assert!(
+        notices[0].contains("https://login.example/device"),
+        "{notices:?}"
+    );
+}
+
+#[test]
+fn browser_login_gives_the_url_to_the_notice_when_no_browser_opens() {
+    let token = jwt("dave", 300);
+    let (base, _) = serve(
+        1,
+        Arc::new(move |_| (200, serde_json::json!({"id_token": token}).to_string())),
+    );
+    let got = browser_login(&metadata(&base), "sigstore", &|_| false, &|notice: &str| {
+        let url = notice
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .expect("a URL in the notice")
+            .to_owned();
+        let params = form(url.split_once('?').map(|(_, q)| q).unwrap_or(""));
+        let callback = format!(
+            "{}?code=C&state={}",
+            params["redirect_uri"], params["state"]
+        )
+        .replace("localhost", "127.0.0.1");
+        std::thread::spawn(move || {
+            let _ = browser_get(&callback);
+        });
+    })
+    .expect("token");
+    assert_eq!(got.identity(), "dave");
 }

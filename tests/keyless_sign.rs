@@ -157,7 +157,10 @@ fn keyless_bundle_has_certificate_tlog_entry_with_proof_and_timestamp() {
     // A few signings, so that the log has several leaves and the proof has hashes.
     let mut last = None;
     for _ in 0..3 {
-        last = Some(sign_statement_keyless(&statement, &token, &services).expect("signs"));
+        last = Some(
+            sign_statement_keyless(&statement, &token, &services, SystemTime::now())
+                .expect("signs"),
+        );
     }
     let bundle = last.expect("signed");
     let KeyMaterial::Certificate(leaf) = &bundle.verification_material.key_material else {
@@ -234,8 +237,13 @@ fn sigstore_python_verifies_keyless_dsse_bundle_and_rejects_wrong_identity() {
     let artifact = dir.path().join("commit.bin");
     std::fs::write(&artifact, b"commit 3\0abc").expect("write");
     let statement = sha256_only_statement_for(b"commit 3\0abc");
-    let bundle =
-        sign_statement_keyless(&statement, &token_for(ISSUER, IDENTITY), &services).expect("signs");
+    let bundle = sign_statement_keyless(
+        &statement,
+        &token_for(ISSUER, IDENTITY),
+        &services,
+        SystemTime::now(),
+    )
+    .expect("signs");
     let path = dir.path().join("b.sigstore.json");
     std::fs::write(&path, bundle.to_json()).expect("write bundle");
 
@@ -274,6 +282,7 @@ fn sigstore_python_api_verifies_ci_attest_statement_with_git_commit_subject() {
         &statement_for(b"x"),
         &token_for(ISSUER, IDENTITY),
         &services_with_tsa(),
+        SystemTime::now(),
     )
     .expect("signs");
     let path = dir.path().join("b.sigstore.json");
@@ -300,6 +309,7 @@ fn sigstore_python_verifies_keyless_message_signature() {
         b"hello, hashedrekord\n",
         &token_for(ISSUER, IDENTITY),
         &services,
+        SystemTime::now(),
     )
     .expect("signs");
     assert_eq!(
@@ -413,10 +423,16 @@ fn signed_bundle_json() -> String {
             let services = services_with_tsa();
             let token = token_for(ISSUER, IDENTITY);
             for i in 0..3u8 {
-                sign_statement_keyless(&statement_for(&[i]), &token, &services).expect("signs");
+                sign_statement_keyless(&statement_for(&[i]), &token, &services, SystemTime::now())
+                    .expect("signs");
             }
-            let bundle = sign_statement_keyless(&statement_for(b"artifact"), &token, &services)
-                .expect("signs");
+            let bundle = sign_statement_keyless(
+                &statement_for(b"artifact"),
+                &token,
+                &services,
+                SystemTime::now(),
+            )
+            .expect("signs");
             let proof = bundle.verification_material.tlog_entries[0]
                 .inclusion_proof
                 .as_ref()

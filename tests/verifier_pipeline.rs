@@ -66,7 +66,7 @@ fn sign_keyless(statement: &Value, dir: &Path, name: &str) -> (PathBuf, SystemTi
     };
     let token = IdentityToken::parse(&token(ISSUER, IDENTITY)).expect("token");
     let json = serde_json::to_vec(statement).expect("serialise");
-    let bundle = sign_statement_keyless(&json, &token, &services)
+    let bundle = sign_statement_keyless(&json, &token, &services, SystemTime::now())
         .unwrap_or_else(|e| panic!("signs keylessly: {e}; {INSTALL_HINT}"));
     let path = dir.join(name);
     std::fs::write(&path, bundle.to_json()).expect("write");

@@ -81,7 +81,7 @@ enum Signing {
 
 fn keyless_setup(args: &Args) -> Result<Signed, Failure> {
     use ci_attest::sign::keyless::Services;
-    use ci_attest::sign::oidc::{TokenOptions, obtain_token};
+    use ci_attest::sign::oidc::{TokenOptions, TokenSources, obtain_token};
     let mut services = match &args.signing_config {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| {
@@ -108,7 +108,10 @@ fn keyless_setup(args: &Args) -> Result<Signed, Failure> {
         force_device_code: args.device_code,
         ..TokenOptions::default()
     };
-    let (token, _source) = obtain_token(&options).map_err(Failure::usage)?;
+    let sources = TokenSources::from_env(|name| std::env::var(name).ok());
+    let notice = |message: &str| eprintln!("{message}");
+    let (token, _source) = obtain_token(&options, &sources, std::time::SystemTime::now(), &notice)
+        .map_err(Failure::usage)?;
     Ok(Signed::Keyless(Box::new(token), services))
 }
 
@@ -350,6 +353,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
                 &out.statement.to_json(),
                 token,
                 services,
+                std::time::SystemTime::now(),
             )
             .map_err(Failure::unavailable)?;
             (bundle, format!("{} (keyless)", token.identity()))
@@ -380,10 +384,13 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         );
         let tr_bundle = match &signed {
             Signed::Key(key) => ci_attest::sign::sign_statement(&tr.to_json(), key),
-            Signed::Keyless(token, services) => {
-                ci_attest::sign::keyless::sign_statement_keyless(&tr.to_json(), token, services)
-                    .map_err(Failure::unavailable)?
-            }
+            Signed::Keyless(token, services) => ci_attest::sign::keyless::sign_statement_keyless(
+                &tr.to_json(),
+                token,
+                services,
+                std::time::SystemTime::now(),
+            )
+            .map_err(Failure::unavailable)?,
         };
         Some(
             store

@@ -80,9 +80,9 @@ pub fn run(args: Args) -> CmdResult {
     }
     let input = read_limited(&args.file, MAX_INPUT_BYTES)?;
     let bundle = if args.in_toto {
-        keyless::sign_statement_keyless(&input, &token, &services)
+        keyless::sign_statement_keyless(&input, &token, &services, SystemTime::now())
     } else {
-        keyless::sign_artifact_keyless(&input, &token, &services)
+        keyless::sign_artifact_keyless(&input, &token, &services, SystemTime::now())
     }
     .map_err(|e| match e {
         keyless::KeylessError::Token(_) => Failure::usage(e),

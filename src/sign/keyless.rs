@@ -2,7 +2,8 @@
 //! entry, and optionally an RFC 3161 timestamp, all in one sigstore bundle v0.3.
 //!
 //! [`sign_statement_keyless`] signs an in-toto Statement as a DSSE envelope:
-//! 1. the token must not have expired ([`IdentityToken::check_not_expired`]);
+//! 1. the token must not have expired at the `now` the caller passes
+//!    ([`IdentityToken::check_not_expired`]; nothing here reads the clock);
 //! 2. a fresh P-256 key is generated; Fulcio (`POST /api/v2/signingCert`) certifies it for the
 //!    token's identity, given a proof of possession (a signature over the token's `email`, else
 //!    `sub`); the leaf certificate must be for that key;
@@ -152,8 +153,12 @@ struct Certified {
     leaf_pem: String,
 }
 
-fn certify(token: &IdentityToken, services: &Services) -> Result<Certified, KeylessError> {
-    token.check_not_expired(SystemTime::now())?;
+fn certify(
+    token: &IdentityToken,
+    services: &Services,
+    now: SystemTime,
+) -> Result<Certified, KeylessError> {
+    token.check_not_expired(now)?;
     let key = SigningKey::generate()?;
     let chain = fulcio::request_certificate(&services.fulcio_url, token, &key)?;
     let leaf = chain.into_iter().next().unwrap_or_default();
@@ -204,21 +209,23 @@ fn bundle(
 
 /// Signs an in-toto Statement (its exact JSON bytes) keylessly: Fulcio certificate for `token`'s
 /// identity, DSSE signature, optional RFC 3161 timestamp, Rekor `dsse` entry; returns the v0.3
-/// bundle (see the module documentation for each step).
+/// bundle (see the module documentation for each step). `now` is the current time, against
+/// which the token's expiry is checked.
 ///
 /// The DSSE signature's `keyid` is empty, as in every sigstore keyless bundle. Rekor's
 /// `envelopeHash` is the SHA-256 of the compact JSON of the envelope (`serde_json::to_vec`
 /// of [`Envelope`]), exactly the string submitted.
 ///
 /// # Errors
-/// [`KeylessError::Token`] for an expired token; [`KeylessError::Http`],
+/// [`KeylessError::Token`] for a token expired at `now`; [`KeylessError::Http`],
 /// [`KeylessError::Status`] or [`KeylessError::Response`] naming the service that failed.
 pub fn sign_statement_keyless(
     statement_json: &[u8],
     token: &IdentityToken,
     services: &Services,
+    now: SystemTime,
 ) -> Result<Bundle, KeylessError> {
-    let certified = certify(token, services)?;
+    let certified = certify(token, services, now)?;
     let sig = certified
         .key
         .sign(&crate::dsse::pae(IN_TOTO_PAYLOAD_TYPE, statement_json));
@@ -265,7 +272,8 @@ pub fn sign_statement_keyless(
 }
 
 /// Signs an artifact keylessly as a message signature (ECDSA P-256 over its SHA-256), logged as
-/// a Rekor `hashedrekord` 0.0.1 entry; returns the v0.3 bundle with `messageSignature`.
+/// a Rekor `hashedrekord` 0.0.1 entry; returns the v0.3 bundle with `messageSignature`. `now`
+/// is the current time, against which the token's expiry is checked.
 ///
 /// # Errors
 /// As [`sign_statement_keyless`].
@@ -273,8 +281,9 @@ pub fn sign_artifact_keyless(
     artifact: &[u8],
     token: &IdentityToken,
     services: &Services,
+    now: SystemTime,
 ) -> Result<Bundle, KeylessError> {
-    let certified = certify(token, services)?;
+    let certified = certify(token, services, now)?;
     let digest = Sha256::digest(artifact).to_vec();
     let sig = certified.key.sign(artifact);
     drop(certified.key);
@@ -371,7 +380,8 @@ mod tests {
             rekor_url: "http://127.0.0.1:1".into(),
             tsa_url: None,
         };
-        let err = sign_statement_keyless(b"{}", &token, &services).expect_err("expired");
+        let err = sign_statement_keyless(b"{}", &token, &services, SystemTime::now())
+            .expect_err("expired");
         assert!(
             matches!(err, KeylessError::Token(OidcError::Expired { .. })),
             "{err:?}"

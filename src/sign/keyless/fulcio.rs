@@ -57,7 +57,9 @@ pub(super) fn request_certificate(
     .map_err(|message| KeylessError::Http {
         service: SERVICE,
         url: url.clone(),
-        message: message.replace(token.expose_secret(), "<redacted>"),
+        message: message
+            .to_string()
+            .replace(token.expose_secret(), "<redacted>"),
     })?;
     if !response.ok() {
         return Err(KeylessError::Status {

@@ -61,7 +61,7 @@ pub(super) fn submit(
     .map_err(|message| KeylessError::Http {
         service: SERVICE,
         url: url.clone(),
-        message,
+        message: message.to_string(),
     })?;
     if !response.ok() {
         return Err(KeylessError::Status {

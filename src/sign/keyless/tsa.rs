@@ -94,7 +94,7 @@ pub(super) fn timestamp(tsa_url: &str, signature: &[u8]) -> Result<Vec<u8>, Keyl
     .map_err(|message| KeylessError::Http {
         service: SERVICE,
         url: tsa_url.to_owned(),
-        message,
+        message: message.to_string(),
     })?;
     if !response.ok() {
         return Err(KeylessError::Status {

@@ -1,29 +1,40 @@
 //! OIDC identity tokens for keyless signing, and where to get one.
 //!
 //! [`obtain_token`] tries, in order:
-//! 1. an explicit token (`--identity-token`, or the `SIGSTORE_ID_TOKEN` environment variable);
+//! 1. an explicit token (`--identity-token`, or the `SIGSTORE_ID_TOKEN` environment variable as
+//!    the caller read it into [`TokenSources`]);
 //! 2. GitHub Actions' ambient token (`ACTIONS_ID_TOKEN_REQUEST_URL` +
 //!    `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, present when the workflow has `permissions: id-token: write`),
-//!    see [`github_actions_token`];
+//!    see [`github_actions_token`] in [`ambient`];
 //! 3. an interactive login against the sigstore OAuth issuer: the browser with PKCE (S256) and a
-//!    `http://localhost:<random port>` redirect ([`browser_login`]), or, when no browser can be
-//!    opened, the device-code flow of RFC 8628 ([`device_code_login`]).
+//!    `http://localhost:<random port>` redirect ([`browser_login`] in [`browser`]), or, when no
+//!    browser can be opened, the device-code flow of RFC 8628 ([`device_code_login`] in
+//!    [`device`]).
+//!
+//! Nothing here reads the environment, the clock or prints: the caller passes what it read
+//! ([`TokenSources::from_env`] with a lookup closure), the current time, and a `notice` callback
+//! for what the user must see ("open this URL", the device code).
 //!
 //! The token's payload is decoded for `iss`, `sub`, `email` and `exp` only: its signature is
 //! Fulcio's to check. Tokens are secrets: [`IdentityToken`]'s `Debug` redacts it, it has no
 //! `Display`, and no error of this module contains it.
 
+pub mod ambient;
+pub mod browser;
+pub mod device;
+
 use std::fmt;
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
 use super::keyless::http;
+
+pub use ambient::{TokenSources, github_actions_token};
+pub use browser::{BROWSER_TIMEOUT, browser_login, open_browser};
+pub use device::{DeviceCodePrompt, MAX_DEVICE_CODE_WAIT, device_code_login};
 
 /// The audience sigstore's Fulcio expects (`aud`).
 pub const SIGSTORE_AUDIENCE: &str = "sigstore";
@@ -295,41 +306,47 @@ impl Default for TokenOptions {
 }
 
 /// Gets an identity token from the first source that has one (see the module documentation),
-/// and checks that it has not expired. Interactive prompts go to standard error.
+/// and checks that it has not expired at `now`.
+///
+/// `sources` holds what the caller read from the environment; `notice` is given the messages
+/// the user must see during an interactive login (the URL to open when no browser could be
+/// started, the device code), one message per call, never a token.
 ///
 /// # Errors
 /// [`OidcError::NoToken`] when no source applies; otherwise the source's error, or
 /// [`OidcError::Expired`].
-pub fn obtain_token(opts: &TokenOptions) -> Result<(IdentityToken, TokenSource), OidcError> {
+pub fn obtain_token(
+    opts: &TokenOptions,
+    sources: &TokenSources,
+    now: SystemTime,
+    notice: &dyn Fn(&str),
+) -> Result<(IdentityToken, TokenSource), OidcError> {
     let (token, source) = if let Some(raw) = opts.explicit.as_deref().filter(|t| !t.is_empty()) {
         (IdentityToken::parse(raw)?, TokenSource::Explicit)
-    } else if let Some(raw) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
-        (IdentityToken::parse(&raw)?, TokenSource::Environment)
-    } else if let (Ok(url), Ok(request_token)) = (
-        std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    ) {
+    } else if let Some(raw) = sources.sigstore_id_token().filter(|t| !t.is_empty()) {
+        (IdentityToken::parse(raw)?, TokenSource::Environment)
+    } else if let Some((url, request_token)) = sources.actions_request() {
         (
-            github_actions_token(&url, &request_token, SIGSTORE_AUDIENCE)?,
+            github_actions_token(url, request_token, SIGSTORE_AUDIENCE)?,
             TokenSource::GitHubActions,
         )
     } else if opts.interactive {
         let meta = discover(&opts.issuer)?;
-        if !opts.force_device_code && browser_available() {
+        if !opts.force_device_code && sources.browser_available() {
             (
-                browser_login(&meta, &opts.client_id, &open_browser)?,
+                browser_login(&meta, &opts.client_id, &open_browser, notice)?,
                 TokenSource::Browser,
             )
         } else {
             (
-                device_code_login(&meta, &opts.client_id, &print_device_prompt)?,
+                device_code_login(&meta, &opts.client_id, &|p| notice(&p.message()))?,
                 TokenSource::DeviceCode,
             )
         }
     } else {
         return Err(OidcError::NoToken);
     };
-    token.check_not_expired(SystemTime::now())?;
+    token.check_not_expired(now)?;
     Ok((token, source))
 }
 
@@ -344,8 +361,11 @@ fn check_status(service: &'static str, r: &http::Response) -> Result<(), OidcErr
     })
 }
 
-fn http_err(service: &'static str) -> impl Fn(String) -> OidcError {
-    move |message| OidcError::Http { service, message }
+fn http_err(service: &'static str) -> impl Fn(http::HttpError) -> OidcError {
+    move |e| OidcError::Http {
+        service,
+        message: e.to_string(),
+    }
 }
 
 fn json_field<T: for<'de> Deserialize<'de>>(
@@ -357,47 +377,6 @@ fn json_field<T: for<'de> Deserialize<'de>>(
         service,
         expected: format!("{expected} ({e})"),
     })
-}
-
-/// Requests GitHub Actions' ambient OIDC token for `audience`: `GET <request_url>&audience=...`
-/// with `Authorization: bearer <request_token>`, answer `{"value": "<jwt>"}`.
-///
-/// # Errors
-/// [`OidcError::Http`], [`OidcError::Status`] (typically 403 when the workflow lacks
-/// `permissions: id-token: write`), [`OidcError::Response`] or [`OidcError::Malformed`].
-pub fn github_actions_token(
-    request_url: &str,
-    request_token: &str,
-    audience: &str,
-) -> Result<IdentityToken, OidcError> {
-    const SERVICE: &str = "GitHub Actions OIDC token service";
-    let sep = if request_url.contains('?') { '&' } else { '?' };
-    let url = format!(
-        "{request_url}{sep}audience={}",
-        http::percent_encode(audience)
-    );
-    let auth = format!("bearer {request_token}");
-    let r = http::get(
-        &url,
-        &[("Authorization", &auth), ("Accept", "application/json")],
-    )
-    .map_err(http_err(SERVICE))?;
-    if !r.ok() {
-        return Err(OidcError::Status {
-            service: SERVICE,
-            status: r.status,
-            body: format!(
-                "{} (does the workflow have `permissions: id-token: write`?)",
-                r.excerpt(Some(request_token))
-            ),
-        });
-    }
-    #[derive(Deserialize)]
-    struct Answer {
-        value: String,
-    }
-    let answer: Answer = json_field(SERVICE, &r.body, "JSON {\"value\": token}")?;
-    IdentityToken::parse(&answer.value)
 }
 
 /// The endpoints of an OIDC provider, from `<issuer>/.well-known/openid-configuration`.
@@ -473,299 +452,6 @@ fn id_token_from(status: u16, answer: TokenAnswer) -> Result<IdentityToken, Oidc
             .trim()
             .to_owned(),
         }),
-    }
-}
-
-/// How long [`browser_login`] waits for the browser's redirect.
-pub const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Interactive login with the authorization-code flow + PKCE (S256): listens on
-/// `127.0.0.1:<random port>`, calls `open` with the authorization URL (whose `redirect_uri` is
-/// `http://localhost:<port>/auth/callback`), waits up to [`BROWSER_TIMEOUT`] for the redirect,
-/// checks `state`, and exchanges the code (with the PKCE verifier) for an ID token.
-///
-/// `open` returns false when it could not open a browser; the URL is then printed to standard
-/// error for the user to open.
-///
-/// # Errors
-/// [`OidcError::Login`] (denied, timed out, state mismatch), or the token endpoint's errors.
-pub fn browser_login(
-    meta: &ProviderMetadata,
-    client_id: &str,
-    open: &dyn Fn(&str) -> bool,
-) -> Result<IdentityToken, OidcError> {
-    let login = |reason: String| OidcError::Login { reason };
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .map_err(|e| login(format!("cannot listen on 127.0.0.1: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| login(e.to_string()))?
-        .port();
-    let redirect_uri = format!("http://localhost:{port}/auth/callback");
-    let verifier = random_b64url(32)?;
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let state = random_b64url(16)?;
-    let nonce = random_b64url(16)?;
-    let sep = if meta.authorization_endpoint.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    let url = format!(
-        "{}{sep}{}",
-        meta.authorization_endpoint,
-        http::form(&[
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", &redirect_uri),
-            ("scope", "openid email"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("state", &state),
-            ("nonce", &nonce),
-        ])
-    );
-    if !open(&url) {
-        eprintln!("Open this URL in a browser to sign in:\n\n  {url}\n");
-    }
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| login(e.to_string()))?;
-    let deadline = Instant::now() + BROWSER_TIMEOUT;
-    let code = loop {
-        if Instant::now() > deadline {
-            return Err(login(format!(
-                "no redirect from the browser within {}s",
-                BROWSER_TIMEOUT.as_secs()
-            )));
-        }
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-            Err(e) => return Err(login(format!("local redirect server: {e}"))),
-        };
-        match handle_callback(stream, &state) {
-            Callback::Code(code) => break code,
-            Callback::Ignored => continue,
-            Callback::Failed(reason) => return Err(login(reason)),
-        }
-    };
-    let (status, answer) = token_request(
-        meta,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &redirect_uri),
-            ("client_id", client_id),
-            ("code_verifier", &verifier),
-        ],
-    )?;
-    id_token_from(status, answer)
-}
-
-enum Callback {
-    Code(String),
-    Ignored,
-    Failed(String),
-}
-
-fn handle_callback(stream: TcpStream, state: &str) -> Callback {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    // Reading the callback request is limited to 16 KiB.
-    let mut reader = BufReader::new(std::io::Read::take(stream, 16 * 1024));
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return Callback::Ignored;
-    }
-    let target = line.split_whitespace().nth(1).unwrap_or("");
-    let Some(query) = target
-        .strip_prefix("/auth/callback?")
-        .or_else(|| target.strip_prefix("/auth/callback/?"))
-    else {
-        respond(reader.into_inner().into_inner(), 404, "Not found.");
-        return Callback::Ignored;
-    };
-    let pairs = http::query_pairs(query);
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let stream = reader.into_inner().into_inner();
-    if get("state").as_deref() != Some(state) {
-        respond(stream, 400, "Login failed: state mismatch.");
-        return Callback::Failed("the redirect's state does not match (possible CSRF)".into());
-    }
-    if let Some(error) = get("error") {
-        respond(stream, 400, "Login failed; you can close this window.");
-        return Callback::Failed(format!(
-            "the issuer answered {error}: {}",
-            get("error_description").unwrap_or_default()
-        ));
-    }
-    match get("code") {
-        Some(code) if !code.is_empty() => {
-            respond(
-                stream,
-                200,
-                "ci-attest: signed in. You can close this window.",
-            );
-            Callback::Code(code)
-        }
-        _ => {
-            respond(stream, 400, "Login failed: no code.");
-            Callback::Failed("the redirect carries no code".into())
-        }
-    }
-}
-
-fn respond(mut stream: TcpStream, status: u16, text: &str) {
-    let reason = if status == 200 { "OK" } else { "Bad Request" };
-    let body = format!("<!doctype html><title>ci-attest</title><p>{text}</p>");
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.flush();
-}
-
-fn browser_available() -> bool {
-    if cfg!(target_os = "linux") {
-        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
-    } else {
-        cfg!(any(target_os = "macos", target_os = "windows"))
-    }
-}
-
-fn open_browser(url: &str) -> bool {
-    let mut cmd = if cfg!(target_os = "macos") {
-        std::process::Command::new("open")
-    } else if cfg!(target_os = "windows") {
-        let mut c = std::process::Command::new("rundll32");
-        c.arg("url.dll,FileProtocolHandler");
-        c
-    } else {
-        std::process::Command::new("xdg-open")
-    };
-    cmd.arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// What the user must do to finish a device-code login.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceCodePrompt {
-    /// The page to visit.
-    pub verification_uri: String,
-    /// The page with the code filled in, if the issuer gives one.
-    pub verification_uri_complete: Option<String>,
-    /// The code to enter.
-    pub user_code: String,
-    /// How long the code is valid.
-    pub expires_in: Duration,
-}
-
-fn print_device_prompt(p: &DeviceCodePrompt) {
-    match &p.verification_uri_complete {
-        Some(complete) => eprintln!("To sign in, visit:\n\n  {complete}\n"),
-        None => eprintln!(
-            "To sign in, visit {} and enter the code: {}",
-            p.verification_uri, p.user_code
-        ),
-    }
-}
-
-/// Longest a device-code login waits, whatever the issuer says: 15 minutes.
-pub const MAX_DEVICE_CODE_WAIT: Duration = Duration::from_secs(900);
-
-/// Device-code login (RFC 8628): requests a code, shows it with `prompt`, then polls the token
-/// endpoint at the issuer's interval (honouring `slow_down`) until the user approves, denies or
-/// the code expires.
-///
-/// # Errors
-/// [`OidcError::Login`] when the issuer has no device endpoint, the user denies, or the code
-/// expires; HTTP errors as [`OidcError::Http`] / [`OidcError::Status`].
-pub fn device_code_login(
-    meta: &ProviderMetadata,
-    client_id: &str,
-    prompt: &dyn Fn(&DeviceCodePrompt),
-) -> Result<IdentityToken, OidcError> {
-    const SERVICE: &str = "OIDC device authorization endpoint";
-    let Some(endpoint) = meta.device_authorization_endpoint.as_deref() else {
-        return Err(OidcError::Login {
-            reason: format!(
-                "no browser could be opened and {} offers no device-code login; pass --identity-token",
-                meta.issuer
-            ),
-        });
-    };
-    let r = http::post(
-        endpoint,
-        &[("Accept", "application/json")],
-        "application/x-www-form-urlencoded",
-        http::form(&[("client_id", client_id), ("scope", "openid email")]).as_bytes(),
-    )
-    .map_err(http_err(SERVICE))?;
-    check_status(SERVICE, &r)?;
-    #[derive(Deserialize)]
-    struct DeviceAnswer {
-        device_code: String,
-        user_code: String,
-        verification_uri: String,
-        verification_uri_complete: Option<String>,
-        expires_in: Option<u64>,
-        interval: Option<u64>,
-    }
-    let answer: DeviceAnswer = json_field(SERVICE, &r.body, "a device authorization response")?;
-    let expires_in =
-        Duration::from_secs(answer.expires_in.unwrap_or(600)).min(MAX_DEVICE_CODE_WAIT);
-    prompt(&DeviceCodePrompt {
-        verification_uri: answer.verification_uri,
-        verification_uri_complete: answer.verification_uri_complete,
-        user_code: answer.user_code,
-        expires_in,
-    });
-    let mut interval = Duration::from_secs(answer.interval.unwrap_or(5).clamp(1, 60));
-    let deadline = Instant::now() + expires_in;
-    loop {
-        std::thread::sleep(interval);
-        if Instant::now() > deadline {
-            return Err(OidcError::Login {
-                reason: "the device code expired before the login was approved".into(),
-            });
-        }
-        let (status, answer) = token_request(
-            meta,
-            &[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                ("device_code", &answer.device_code),
-                ("client_id", client_id),
-            ],
-        )?;
-        match answer.error.as_deref() {
-            Some("authorization_pending") => {}
-            Some("slow_down") => {
-                interval = answer
-                    .interval
-                    .map_or(interval + Duration::from_secs(5), Duration::from_secs)
-                    .min(Duration::from_secs(60));
-            }
-            Some("access_denied") => {
-                return Err(OidcError::Login {
-                    reason: "the login was denied".into(),
-                });
-            }
-            Some("expired_token") => {
-                return Err(OidcError::Login {
-                    reason: "the device code expired before the login was approved".into(),
-                });
-            }
-            _ => return id_token_from(status, answer),
-        }
     }
 }
 
