@@ -9,10 +9,7 @@
 //! auditor offline run the same code and reach the same verdict.
 #![forbid(unsafe_code)]
 // A pure library: no printing, no environment, no wall clock (clippy.toml lists what is meant).
-#![cfg_attr(
-    not(test),
-    deny(clippy::disallowed_methods, clippy::disallowed_macros)
-)]
+#![cfg_attr(not(test), deny(clippy::disallowed_methods, clippy::disallowed_macros))]
 
 pub mod attest;
 pub mod bundle;
