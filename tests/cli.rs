@@ -4,14 +4,6 @@ mod common;
 
 use common::*;
 
-fn attested() -> Project {
-    let p = Project::passing();
-    p.keygen();
-    let out = p.run();
-    assert!(out.status.success(), "run: {}", text(&out));
-    p
-}
-
 #[test]
 fn a_passing_run_is_signed_stored_and_accepted() {
     let p = attested();

@@ -175,14 +175,6 @@ fn huge_time_key_signed(p: &Project) -> (PathBuf, PathBuf) {
     (out, root_path)
 }
 
-fn attested() -> Project {
-    let p = Project::passing();
-    p.keygen();
-    let out = p.run();
-    assert!(out.status.success(), "run: {}", text(&out));
-    p
-}
-
 #[test]
 fn verify_and_audit_report_a_huge_integrated_time_instead_of_panicking() {
     let p = attested();

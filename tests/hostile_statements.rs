@@ -6,14 +6,6 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 
-fn attested() -> Project {
-    let p = Project::passing();
-    p.keygen();
-    let out = p.run();
-    assert!(out.status.success(), "run: {}", text(&out));
-    p
-}
-
 /// The project's local-run bundle as ci-attest wrote it.
 fn original(p: &Project) -> PathBuf {
     let bundles = p.bundles();

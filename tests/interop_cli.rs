@@ -44,14 +44,6 @@ fn run(cmd: &mut Command) -> (i32, String) {
     )
 }
 
-fn attested() -> Project {
-    let p = Project::passing();
-    p.keygen();
-    let out = p.run();
-    assert!(out.status.success(), "{}", text(&out));
-    p
-}
-
 #[test]
 fn sigstore_js_and_python_cryptography_verify_what_run_writes() {
     let p = attested();

@@ -16,14 +16,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/main";
 
-fn attested() -> Project {
-    let p = Project::passing();
-    p.keygen();
-    let out = p.run();
-    assert!(out.status.success(), "{}", text(&out));
-    p
-}
-
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }

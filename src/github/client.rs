@@ -59,6 +59,26 @@ pub(crate) enum Attempt<T> {
     },
 }
 
+impl<T> Attempt<T> {
+    /// The same attempt with its final answer mapped (a retry stays a retry).
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
+        match self {
+            Attempt::Done(value) => Attempt::Done(f(value)),
+            Attempt::Retry {
+                wait,
+                last,
+                status,
+                rate_limited,
+            } => Attempt::Retry {
+                wait,
+                last,
+                status,
+                rate_limited,
+            },
+        }
+    }
+}
+
 /// The HTTP side of a [`GitHub`](super::GitHub): runtime, clients, retry policy and clock.
 pub(crate) struct Transport {
     config: GitHubConfig,
@@ -164,33 +184,8 @@ impl Transport {
             async move {
                 Ok(match sent.await {
                     Ok(value) => Attempt::Done(Ok(value)),
-                    Err(e) => match typed_failure(op, e)? {
-                        Attempt::Done(resp) => match classify(Attempt::Done(resp), now()) {
-                            Attempt::Done(resp) => Attempt::Done(Err(resp)),
-                            Attempt::Retry {
-                                wait,
-                                last,
-                                status,
-                                rate_limited,
-                            } => Attempt::Retry {
-                                wait,
-                                last,
-                                status,
-                                rate_limited,
-                            },
-                        },
-                        Attempt::Retry {
-                            wait,
-                            last,
-                            status,
-                            rate_limited,
-                        } => Attempt::Retry {
-                            wait,
-                            last,
-                            status,
-                            rate_limited,
-                        },
-                    },
+                    // A final error status is the answer to classify; a retry passes through.
+                    Err(e) => classify(typed_failure(op, e)?, now()).map(Err),
                 })
             }
         })?;

@@ -270,10 +270,7 @@ impl ParsedBundle {
 
     /// The key id a key-signed bundle names (`publicKey.hint`; unverified).
     pub fn key_hint(&self) -> Option<&str> {
-        match &self.bundle.verification_material.key_material {
-            KeyMaterial::PublicKey { hint } => Some(hint),
-            KeyMaterial::Certificate(_) | KeyMaterial::X509CertificateChain(_) => None,
-        }
+        super::public_key_hint(&self.bundle)
     }
 }
 

@@ -96,6 +96,15 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A passing project, with a key, attested once by `ci-attest run`.
+pub fn attested() -> Project {
+    let p = Project::passing();
+    p.keygen();
+    let out = p.run();
+    assert!(out.status.success(), "run: {}", text(&out));
+    p
+}
+
 impl Project {
     /// A committed project with the standard config, policy and passing report fixtures.
     pub fn passing() -> Project {
