@@ -33,6 +33,11 @@ use std::time::SystemTime;
 /// Most commits one audit replays; a larger range is an error, never a silent cut.
 pub const MAX_AUDIT_COMMITS: usize = 100_000;
 
+/// Commits an audit asks its store for at once ([`Store::fetch_many`]): enough for a networked
+/// store to keep its requests overlapping, few enough that a hostile store's per-commit maximum
+/// ([`crate::store::MAX_BYTES_PER_COMMIT`]) times this stays well inside memory.
+pub const AUDIT_FETCH_CHUNK: usize = 8;
+
 /// Finds public keys for fingerprints the policy pins without giving the key itself.
 pub trait KeySource {
     /// The PEM of the key with this fingerprint hex, `Ok(None)` if there is none, or why the one
@@ -425,9 +430,14 @@ impl<'a> Judge<'a> {
             });
         }
         let mut reports = Vec::with_capacity(commits.len());
-        for id in &commits {
-            let commit = repo.commit_info(id).map_err(JudgeError::Commit)?;
-            reports.push(self.fetch_and_judge(store, &commit)?);
+        // A few commits at a time: a store that can overlap reads (GitHub) fetches them side by
+        // side, and at most this many commits' bundles are held at once.
+        for chunk in commits.chunks(AUDIT_FETCH_CHUNK) {
+            let fetched = store.fetch_many(chunk);
+            for (id, fetched) in chunk.iter().zip(fetched) {
+                let commit = repo.commit_info(id).map_err(JudgeError::Commit)?;
+                reports.push(self.commit(&commit, &fetched?));
+            }
         }
         let accepted = reports
             .iter()

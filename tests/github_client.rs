@@ -7,6 +7,7 @@ use ci_attest::github::{
     Conclusion, GitHub, GitHubConfig, GitHubError, Repository, RetryPolicy, StatusState,
 };
 use github_fake::{FakeGitHub, Fault, REPOSITORY_ID, TOKEN};
+use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -134,8 +135,9 @@ fn a_404_listing_means_no_attestations() {
         r#"{"message":"Not Found"}"#.into(),
     )]);
     assert!(
-        gh.list_attestations(&"b".repeat(64))
+        ci_attest::store::github::fetch_attestations(&gh, &"b".repeat(64))
             .expect("empty")
+            .bundles
             .is_empty()
     );
 }
@@ -231,8 +233,9 @@ fn a_dropped_connection_is_retried_for_typed_and_raw_calls() {
     assert_eq!(fake.statuses().len(), 1);
     fake.fail_next(vec![Fault::Drop]);
     assert!(
-        gh.list_attestations(&"e".repeat(64))
+        ci_attest::store::github::fetch_attestations(&gh, &"e".repeat(64))
             .expect("retried")
+            .bundles
             .is_empty()
     );
 }
@@ -242,17 +245,22 @@ fn no_attestations_is_an_empty_list_not_an_error() {
     let fake = FakeGitHub::start();
     let gh = client(&fake, TOKEN);
     assert!(
-        gh.list_attestations(&"c".repeat(64))
+        ci_attest::store::github::fetch_attestations(&gh, &"c".repeat(64))
             .expect("list")
+            .bundles
             .is_empty()
     );
 }
 
-#[test]
-fn the_github_store_puts_and_fetches_by_the_commit_object_digest() {
-    use base64::Engine;
-    use ci_attest::store::Store;
-    use ci_attest::store::github::{GitHubStore, github_error};
+/// A repository of `n` empty commits: the folder (keep it), the repository and the commit ids,
+/// oldest first.
+fn repo_with_commits(
+    n: usize,
+) -> (
+    tempfile::TempDir,
+    ci_attest::git::Repo,
+    Vec<ci_attest::git::CommitId>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let git = |args: &[&str]| {
         let out = std::process::Command::new("git")
@@ -267,27 +275,48 @@ fn the_github_store_puts_and_fetches_by_the_commit_object_digest() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     git(&["init", "--quiet"]);
-    git(&["commit", "--quiet", "--allow-empty", "-m", "one"]);
     let repo = ci_attest::git::Repo::discover(dir.path()).expect("repo");
-    let id = repo.resolve("HEAD").expect("head");
-    let info = repo.commit_info(&id).expect("info");
-    let statement = serde_json::json!({
+    let ids = (0..n)
+        .map(|i| {
+            git(&["commit", "--quiet", "--allow-empty", "-m", &format!("c{i}")]);
+            repo.resolve("HEAD").expect("head")
+        })
+        .collect();
+    (dir, repo, ids)
+}
+
+/// A bundle (unsigned: the store does not verify) whose statement's subject is `id`, told apart
+/// from others of the same commit by `n`.
+fn bundle_for(repo: &ci_attest::git::Repo, id: &ci_attest::git::CommitId, n: usize) -> Value {
+    use base64::Engine;
+    let info = repo.commit_info(id).expect("info");
+    let statement = json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": "x", "digest": {"gitCommit": id.as_str(), "sha256": info.sha256}}],
+        "predicate": {"n": n},
     });
-    let bundle = serde_json::json!({
+    json!({
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "dsseEnvelope": {
             "payload": base64::engine::general_purpose::STANDARD.encode(statement.to_string()),
             "payloadType": "application/vnd.in-toto+json",
             "signatures": [{"sig": "AA==", "keyid": "k"}],
         },
-    });
+    })
+}
+
+#[test]
+fn the_github_store_puts_and_fetches_by_the_commit_object_digest() {
+    use ci_attest::store::Store;
+    use ci_attest::store::github::{GitHubStore, github_error};
+    let (_dir, repo, ids) = repo_with_commits(1);
+    let id = ids[0].clone();
+    let bundle = bundle_for(&repo, &id, 0);
     let fake = FakeGitHub::start();
-    let store = GitHubStore::new(client(&fake, TOKEN), repo);
+    let gh = client(&fake, TOKEN);
+    let store = GitHubStore::new(&gh, repo);
     let location = store.put(&id, bundle.to_string().as_bytes()).expect("put");
     assert_eq!(location, "github:acme/app attestation 1");
     let fetched = store.fetch(&id).expect("fetch").bundles;
@@ -333,4 +362,89 @@ fn one_bad_attestation_entry_is_a_rejected_item_beside_the_good_ones() {
     // The signed storage URL's query is never shown.
     let shown = format!("{:?}", fetched.rejected);
     assert!(!shown.contains("SECRETSAS"), "{shown}");
+}
+
+#[test]
+fn the_bundle_urls_of_a_listing_download_side_by_side_and_come_back_in_listing_order() {
+    use ci_attest::store::Store;
+    use ci_attest::store::github::GitHubStore;
+    let (_dir, repo, ids) = repo_with_commits(1);
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    let bundles: Vec<Value> = (0..12).map(|n| bundle_for(&repo, &ids[0], n)).collect();
+    for b in &bundles {
+        gh.upload_attestation(b.to_string().as_bytes())
+            .expect("upload");
+    }
+    // Every other attestation is served through a bundle_url: six downloads, each held until
+    // four are in flight at once.
+    fake.paginate(100, true);
+    fake.hold_until_in_flight(4, "/storage/");
+    let store = GitHubStore::new(&gh, repo);
+    let fetched = store.fetch(&ids[0]).expect("fetch");
+    assert!(fetched.rejected.is_empty(), "{:?}", fetched.rejected);
+    let back: Vec<Value> = fetched
+        .bundles
+        .iter()
+        .map(|b| serde_json::from_slice(&b.bytes).expect("json"))
+        .collect();
+    assert_eq!(
+        back, bundles,
+        "listing order, whatever order downloads finished in"
+    );
+    let most = fake.max_in_flight();
+    assert!(
+        (4..=8).contains(&most),
+        "expected 4 to 8 downloads at once (the client's limit is 8), found {most}"
+    );
+}
+
+#[test]
+fn the_listings_of_many_commits_overlap_and_each_commit_gets_its_own_bundles() {
+    use ci_attest::store::Store;
+    use ci_attest::store::github::GitHubStore;
+    let (_dir, repo, ids) = repo_with_commits(5);
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    for (n, id) in ids.iter().enumerate() {
+        gh.upload_attestation(bundle_for(&repo, id, n).to_string().as_bytes())
+            .expect("upload");
+    }
+    fake.hold_until_in_flight(5, "/repos/acme/app/attestations/sha256:");
+    let store = GitHubStore::new(&gh, repo.clone());
+    let fetched = store.fetch_many(&ids);
+    assert_eq!(fetched.len(), ids.len());
+    for (n, (id, result)) in ids.iter().zip(fetched).enumerate() {
+        let bundles = result.expect("fetched").bundles;
+        assert_eq!(bundles.len(), 1, "commit {n}");
+        let back: Value = serde_json::from_slice(&bundles[0].bytes).expect("json");
+        assert_eq!(
+            back,
+            bundle_for(&repo, id, n),
+            "commit {n} got its own bundle"
+        );
+    }
+    assert_eq!(fake.max_in_flight(), 5, "all five listings at once");
+}
+
+#[test]
+fn a_failing_listing_fails_only_its_own_commit() {
+    use ci_attest::store::Store;
+    use ci_attest::store::github::{GitHubStore, github_error};
+    let (_dir, repo, ids) = repo_with_commits(3);
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    fake.fail_next(vec![Fault::Status(401, vec![], "{}".into())]);
+    let fetched = GitHubStore::new(&gh, repo).fetch_many(&ids);
+    let failed = fetched.iter().filter(|r| r.is_err()).count();
+    assert_eq!(failed, 1, "{fetched:?}");
+    for r in &fetched {
+        match r {
+            Ok(f) => assert!(f.bundles.is_empty() && f.rejected.is_empty()),
+            Err(e) => assert!(
+                matches!(github_error(e), Some(GitHubError::Unauthorized { .. })),
+                "{e}"
+            ),
+        }
+    }
 }

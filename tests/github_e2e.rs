@@ -55,7 +55,7 @@ fn pushed_bundles_are_fetched_back_verified_and_reported_as_a_check_run() {
     let head = p.head();
     let out = run_ok(gh_cmd(&p, &fake), &["push", "--to", "github"]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("uploaded as attestation 1"),
+        String::from_utf8_lossy(&out.stdout).contains("stored as github:acme/app attestation 1"),
         "{}",
         text(&out)
     );
@@ -340,4 +340,35 @@ fn a_rejected_token_is_a_clear_error_that_never_shows_the_token() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("GITHUB_TOKEN"));
+}
+
+#[test]
+fn audit_from_github_judges_every_commit_of_the_range_from_the_api() {
+    let fake = FakeGitHub::start();
+    let p = attested();
+    run_ok(gh_cmd(&p, &fake), &["push", "--to", "github"]);
+    p.write("more.txt", "more\n");
+    p.commit("second");
+    let out = p.run();
+    assert!(out.status.success(), "run: {}", text(&out));
+    run_ok(gh_cmd(&p, &fake), &["push", "--to", "github"]);
+    forget_local_bundles(&p);
+    let commits = common::git(&p.root, &["rev-list", "--count", "HEAD"]);
+    let commits: usize = commits.trim().parse().expect("a count");
+
+    let out = run_ok(
+        gh_cmd(&p, &fake),
+        &[
+            "audit", "--from", "github", "--range", "HEAD", "--format", "json",
+        ],
+    );
+    let audit: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(audit["accepted"], 2, "{audit:#}");
+    assert_eq!(audit["rejected"], commits - 2, "{audit:#}");
+    let listings = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/attestations/sha256:"))
+        .count();
+    assert!(listings >= commits, "one listing per commit: {listings}");
 }

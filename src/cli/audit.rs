@@ -1,21 +1,22 @@
 //! `ci-attest audit`: replay every verification of a commit range offline.
 
+use super::stores::{self, StoreKind, github_client};
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
 use ci_attest::git::Repo;
 use ci_attest::judge::{Judge, JudgeError};
 use ci_attest::policy::Policy;
-use ci_attest::store::Store;
-use ci_attest::store::git::GitStore;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Where the bundles are, offline.
+/// Where the bundles are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Source {
-    /// The dir store (`.ci-attest/` or `[store] dir`).
+    /// The dir store (`.ci-attest/` or `[store] dir`); offline.
     Dir,
-    /// Local git refs `refs/ci-attest/<commit>/*` (fetch them first: `git fetch origin 'refs/ci-attest/*:refs/ci-attest/*'`).
+    /// Local git refs `refs/ci-attest/<commit>/*`; offline (fetch them first: `git fetch origin 'refs/ci-attest/*:refs/ci-attest/*'`).
     Git,
+    /// GitHub's attestations API (needs GITHUB_TOKEN): the commits' listings and downloads overlap.
+    Github,
 }
 
 /// Arguments of `audit`.
@@ -27,7 +28,7 @@ pub struct Args {
     /// The policy file.
     #[arg(long, default_value = "policies/default.toml", value_name = "FILE")]
     policy: PathBuf,
-    /// Where the bundles are (never the network).
+    /// Where the bundles are (`dir` and `git` never use the network).
     #[arg(long, value_enum, default_value_t = Source::Dir)]
     from: Source,
     /// trusted_root.json for keyless bundles (default: the embedded public-good production root).
@@ -50,14 +51,20 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let policy = Policy::load(&args.policy).map_err(Failure::usage)?;
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), false)?;
-    let dir_store = super::push::dir_store(&repo)?;
-    let git_store = GitStore::new(repo.root().to_path_buf(), "origin");
-    let store: &dyn Store = match args.from {
-        Source::Dir => &dir_store,
-        Source::Git => &git_store,
+    let keys = stores::dir_store(&repo)?;
+    let kind = match args.from {
+        Source::Dir => StoreKind::Dir,
+        Source::Git => StoreKind::Git,
+        Source::Github => StoreKind::Github,
     };
-    let audit = Judge::new(&policy, &dir_store, &trusted_root, at)
-        .audit(&repo, &args.range, store)
+    let github = if kind.is_github() {
+        Some(github_client(&repo)?)
+    } else {
+        None
+    };
+    let store = stores::open(kind, &repo, "origin", github.as_ref())?;
+    let audit = Judge::new(&policy, &keys, &trusted_root, at)
+        .audit(&repo, &args.range, store.as_ref())
         .map_err(|e| match e {
             JudgeError::EmptyRange { .. } | JudgeError::Range(_) => Failure::usage(e),
             _ => Failure::unavailable(e),

@@ -7,6 +7,7 @@ mod keygen;
 mod push;
 mod run;
 mod sign_bundle;
+mod stores;
 mod verify;
 mod verify_bundle;
 

@@ -1,14 +1,11 @@
 //! `ci-attest push`.
 
+use super::stores::{self, StoreKind, dir_store, github_client, github_failure, store_failure};
 use super::{CmdResult, EXIT_OK, Failure};
-use ci_attest::config::{CONFIG_FILE, Config, DEFAULT_STORE_DIR};
 use ci_attest::git::Repo;
-use ci_attest::github::{GitHub, GitHubConfig, GitHubError};
-use ci_attest::store::Store;
-use ci_attest::store::dir::DirStore;
-use ci_attest::store::git::GitStore;
+use ci_attest::store::{Published, Store};
 use clap::ValueEnum;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Remote stores bundles can be pushed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,84 +34,50 @@ pub struct Args {
     notify: bool,
 }
 
-/// Maps a GitHub error to its exit code: configuration (2) or could not run (3).
-pub fn github_failure(e: GitHubError) -> Failure {
-    if e.is_config() {
-        Failure::usage(e)
-    } else {
-        Failure::unavailable(e)
-    }
-}
-
-/// A GitHub client configured from the environment and the repository's `origin`, reading the
-/// system clock; build it once per process.
-pub fn github_client(repo: &Repo) -> Result<GitHub, Failure> {
-    let config = GitHubConfig::from_env(|k| std::env::var(k).ok(), repo.origin_url().as_deref())
-        .map_err(github_failure)?;
-    GitHub::new(config, std::time::SystemTime::now).map_err(github_failure)
-}
-
-/// The local `dir` store of the repository (per .ci-attest.toml, or the default folder).
-pub fn dir_store(repo: &Repo) -> Result<DirStore, Failure> {
-    let config_path = repo.root().join(CONFIG_FILE);
-    let dir = if config_path.exists() {
-        Config::load(&config_path)
-            .map_err(Failure::usage)?
-            .store
-            .dir
-    } else {
-        PathBuf::from(DEFAULT_STORE_DIR)
-    };
-    Ok(DirStore::new(repo.root().join(dir)))
-}
-
 /// Pushes the commit's bundles from the `dir` store to a remote store.
 pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let id = repo.resolve(&args.commit).map_err(Failure::usage)?;
     let local = dir_store(&repo)?;
-    let bundles = local.fetch(&id).map_err(Failure::unavailable)?.bundles;
+    let bundles = local.fetch(&id).map_err(store_failure)?.bundles;
     if bundles.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
             "no bundles for commit {id} in {}: run `ci-attest run --commit {id}` first",
             local.root().display()
         )));
     }
+    let kind = match args.to {
+        RemoteStore::Git => StoreKind::Git,
+        RemoteStore::Github => StoreKind::Github,
+    };
     // Set up GitHub before pushing anything, so a missing token fails before half the work.
-    let github = if args.to == RemoteStore::Github || args.notify {
+    let github = if kind.is_github() || args.notify {
         Some(github_client(&repo)?)
     } else {
         None
     };
-    match &github {
-        Some(gh) if args.to == RemoteStore::Github => {
-            for b in &bundles {
-                match gh.upload_attestation(&b.bytes).map_err(github_failure)? {
-                    Some(n) => println!("{}: uploaded as attestation {n}", b.location),
-                    None => println!("{}: already stored on GitHub", b.location),
-                }
-            }
-            println!(
-                "pushed {} bundle(s) of {id} to GitHub ({})",
-                bundles.len(),
-                gh.config().repository
-            );
-        }
-        _ => {
-            let store = GitStore::new(repo.root(), args.remote.clone());
-            for b in &bundles {
-                store.put(&id, &b.bytes).map_err(Failure::unavailable)?;
-            }
-            let summary = store.push(&id).map_err(Failure::unavailable)?;
-            println!(
-                "pushed {} bundle(s) of {id} to {}: {} new, {} already there",
-                bundles.len(),
-                store.remote(),
-                summary.created.len(),
-                summary.up_to_date.len()
-            );
-        }
+    let target = stores::open(kind, &repo, &args.remote, github.as_ref())?;
+    for b in &bundles {
+        let location = target.put(&id, &b.bytes).map_err(store_failure)?;
+        println!("{}: stored as {location}", b.location);
     }
+    let published = target
+        .publish(std::slice::from_ref(&id))
+        .map_err(store_failure)?;
+    let counts = if published == Published::default() {
+        String::new()
+    } else {
+        format!(
+            ": {} new, {} already there",
+            published.created.len(),
+            published.up_to_date.len()
+        )
+    };
+    println!(
+        "pushed {} bundle(s) of {id} to {}{counts}",
+        bundles.len(),
+        target.describe()
+    );
     if let Some(gh) = github.as_ref().filter(|_| args.notify) {
         gh.repository_dispatch(id.as_str())
             .map_err(github_failure)?;

@@ -1,6 +1,6 @@
 //! `ci-attest verify`.
 
-use super::push::{dir_store, github_client, github_failure};
+use super::stores::{self, StoreKind, dir_store, github_client, github_failure, store_failure};
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
 use ci_attest::bundle::MAX_BUNDLE_BYTES;
 use ci_attest::finding::Severity;
@@ -9,22 +9,10 @@ use ci_attest::github::{Conclusion, GitHub, StatusState};
 use ci_attest::judge::Judge;
 use ci_attest::policy::Policy;
 use ci_attest::report::{Report, Verdict};
-use ci_attest::store::git::GitStore;
-use ci_attest::store::{Fetched, Store, StoredBundle};
+use ci_attest::store::{Fetched, StoredBundle};
 use clap::ValueEnum;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-
-/// Stores `verify` can read a commit's bundles from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FromStore {
-    /// The local folder (.ci-attest/ or [store] dir); never uses the network.
-    Dir,
-    /// Git refs fetched from the remote first (`refs/ci-attest/<commit>/*`).
-    Git,
-    /// GitHub's attestations API, by the commit object's sha256 (needs GITHUB_TOKEN).
-    Github,
-}
 
 /// What to set on GitHub after verifying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,9 +50,10 @@ pub struct Args {
     /// Use the embedded public-good staging root for keyless bundles.
     #[arg(long, conflicts_with = "trusted_root")]
     staging: bool,
-    /// Where to read the commit's bundles from (ignored with --bundle).
-    #[arg(long, value_enum, default_value_t = FromStore::Dir)]
-    from: FromStore,
+    /// Where to read the commit's bundles from (ignored with --bundle): `git` fetches the
+    /// commit's refs from the remote first, `github` lists them by the commit object's sha256.
+    #[arg(long, value_enum, default_value_t = StoreKind::Dir)]
+    from: StoreKind,
     /// The git remote of `--from git`.
     #[arg(long, default_value = "origin", value_name = "REMOTE")]
     remote: String,
@@ -82,17 +71,18 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let id = repo.resolve(&args.commit).map_err(Failure::usage)?;
     let commit = repo.commit_info(&id).map_err(Failure::unavailable)?;
 
-    if args.offline && (args.from != FromStore::Dir || args.report.is_some()) {
+    if args.offline && (args.from != StoreKind::Dir || args.report.is_some()) {
         return Err(Failure::usage(anyhow::anyhow!(
             "--offline forbids network use: it cannot be combined with --from git, --from github or --report"
         )));
     }
-    let store = dir_store(&repo)?;
-    let github = if args.report.is_some() {
+    // One client per process, for the store and the report alike.
+    let github = if args.report.is_some() || (args.bundle.is_empty() && args.from.is_github()) {
         Some(github_client(&repo)?)
     } else {
         None
     };
+    let keys = dir_store(&repo)?;
     let bundles = if !args.bundle.is_empty() {
         Fetched::of(
             args.bundle
@@ -101,32 +91,17 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
                 .collect::<Result<Vec<_>, _>>()?,
         )
     } else {
-        match args.from {
-            FromStore::Dir => store.fetch(&id).map_err(Failure::unavailable)?,
-            FromStore::Git => {
-                let git = GitStore::new(repo.root(), args.remote.clone());
-                // Refs the remote rewrote or that would not fetch are findings, not a failure.
-                let not_fetched = git.fetch_remote_commit(&id).map_err(Failure::unavailable)?;
-                let mut fetched = git.fetch(&id).map_err(Failure::unavailable)?;
-                fetched.rejected.extend(not_fetched);
-                fetched
-            }
-            FromStore::Github => {
-                let own;
-                let gh = match &github {
-                    Some(gh) => gh,
-                    None => {
-                        own = github_client(&repo)?;
-                        &own
-                    }
-                };
-                ci_attest::store::github::fetch_attestations(gh, &commit.sha256)
-                    .map_err(github_failure)?
-            }
-        }
+        let store = stores::open(args.from, &repo, &args.remote, github.as_ref())?;
+        // Refs the remote rewrote or that would not fetch are findings, not a failure.
+        let not_pulled = store
+            .pull(std::slice::from_ref(&id))
+            .map_err(store_failure)?;
+        let mut fetched = store.fetch(&id).map_err(store_failure)?;
+        fetched.rejected.extend(not_pulled);
+        fetched
     };
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), args.staging)?;
-    let report = Judge::new(&policy, &store, &trusted_root, at).commit(&commit, &bundles);
+    let report = Judge::new(&policy, &keys, &trusted_root, at).commit(&commit, &bundles);
     let rendered = match args.format {
         Format::Text => report.to_text(),
         Format::Json => report.to_json(),
@@ -137,7 +112,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         append_step_summary(Path::new(&path), &report.to_markdown())?;
     }
-    if let (Some(kind), Some(gh)) = (args.report, &github) {
+    if let (Some(kind), Some(gh)) = (args.report, github.as_ref()) {
         set_on_github(gh, kind, &report)?;
     }
     Ok(match report.verdict {

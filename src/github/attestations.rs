@@ -16,15 +16,6 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// An attestation as listed by GitHub, with its bundle read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedAttestation {
-    /// Where it came from (API URL or `bundle_url` without its query), for reports.
-    pub location: String,
-    /// The bundle's JSON bytes.
-    pub bundle: Vec<u8>,
-}
-
 /// One entry of GitHub's attestation list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedAttestation {
@@ -71,46 +62,21 @@ impl GitHub {
         Ok(id)
     }
 
-    /// Every attestation GitHub lists for `sha256:<digest>` in the repository, following
-    /// pagination; each bundle is the inline `bundle` or, failing that, the `bundle_url`'s content
-    /// (downloaded without the token, size-limited, snappy-decompressed when compressed).
-    pub fn list_attestations(
-        &self,
-        sha256_hex: &str,
-    ) -> Result<Vec<FetchedAttestation>, GitHubError> {
-        let mut out = Vec::new();
-        for listed in self.list_attestation_entries(sha256_hex)? {
-            match (listed.bundle, listed.bundle_url) {
-                (Some(bundle), _) => out.push(FetchedAttestation {
-                    location: listed.location,
-                    bundle,
-                }),
-                (None, Some(url)) => {
-                    let bundle = self.fetch_bundle_url(&url)?;
-                    out.push(FetchedAttestation {
-                        location: strip_query(&url).to_string(),
-                        bundle,
-                    });
-                }
-                (None, None) => {
-                    return Err(GitHubError::Invalid {
-                        operation: Operation::ListAttestations,
-                        message: format!(
-                            "{} has neither a `bundle` nor a `bundle_url`",
-                            listed.location
-                        ),
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
     /// The attestations GitHub lists for `sha256:<digest>`, following pagination, as listed:
     /// inline bundles are returned, `bundle_url`s are not downloaded. A 404 for the first page is
     /// an empty list: GitHub answers so when no attestation has the digest (a repository that does
     /// not exist or that the token cannot see looks the same).
     pub fn list_attestation_entries(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Vec<ListedAttestation>, GitHubError> {
+        self.transport
+            .block_on(self.list_attestation_entries_async(sha256_hex))
+    }
+
+    /// [`GitHub::list_attestation_entries`] as a future: the pages of one digest come one after
+    /// another (each names the next), the listings of different digests can overlap.
+    pub(crate) async fn list_attestation_entries_async(
         &self,
         sha256_hex: &str,
     ) -> Result<Vec<ListedAttestation>, GitHubError> {
@@ -140,14 +106,18 @@ impl GitHub {
                     message: format!("more than {MAX_ATTESTATION_PAGES} pages of attestations"),
                 });
             }
-            let resp = match self.transport.raw(
-                Target::Api,
-                op,
-                Method::GET,
-                &path,
-                None,
-                MAX_ATTESTATION_PAGE_BYTES,
-            ) {
+            let resp = match self
+                .transport
+                .raw_async(
+                    Target::Api,
+                    op,
+                    Method::GET,
+                    &path,
+                    None,
+                    MAX_ATTESTATION_PAGE_BYTES,
+                )
+                .await
+            {
                 Ok(resp) => resp,
                 // GitHub answers 404 when no attestation has this digest (as `gh attestation`
                 // expects); it is an empty list, which the verifier reports as `no-attestation`.
@@ -220,6 +190,12 @@ impl GitHub {
     /// Downloads a `bundle_url` without the token, with the bundle size limit; the content is
     /// JSON, or snappy-compressed JSON as GitHub's storage serves it.
     pub fn fetch_bundle_url(&self, url: &str) -> Result<Vec<u8>, GitHubError> {
+        self.transport.block_on(self.fetch_bundle_url_async(url))
+    }
+
+    /// [`GitHub::fetch_bundle_url`] as a future, so that the `bundle_url`s of a listing download
+    /// side by side.
+    pub(crate) async fn fetch_bundle_url_async(&self, url: &str) -> Result<Vec<u8>, GitHubError> {
         let op = Operation::FetchBundleUrl;
         let limit = crate::bundle::MAX_BUNDLE_BYTES;
         let uri: http::Uri = url.parse().map_err(|_| GitHubError::Invalid {
@@ -245,7 +221,8 @@ impl GitHub {
         // URLs, not the API, and must never see the token.
         let resp = self
             .transport
-            .raw(Target::Storage, op, Method::GET, url, None, limit)?;
+            .raw_async(Target::Storage, op, Method::GET, url, None, limit)
+            .await?;
         let body = resp.body;
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'{') {

@@ -86,7 +86,14 @@ pub(crate) struct Transport {
     api: Octocrab,
     storage: Octocrab,
     runtime: tokio::runtime::Runtime,
+    /// At most [`MAX_IN_FLIGHT`] requests at a time, however many calls run concurrently.
+    in_flight: tokio::sync::Semaphore,
 }
+
+/// Most requests one [`GitHub`](super::GitHub) has open at once. Independent requests (the
+/// `bundle_url`s of a listing, the listings of many commits) overlap up to this; retries wait
+/// without holding a slot.
+pub(crate) const MAX_IN_FLIGHT: usize = 8;
 
 impl Transport {
     /// Builds the runtime and both clients, once.
@@ -109,6 +116,7 @@ impl Transport {
             api,
             storage,
             runtime,
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
         })
     }
 
@@ -142,6 +150,25 @@ impl Transport {
         body: Option<&Value>,
         limit: usize,
     ) -> Result<Response, GitHubError> {
+        self.block_on(self.raw_async(target, op, method, path, body, limit))
+    }
+
+    /// Runs `future` (made of this transport's `*_async` calls) to completion on the runtime.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// [`Transport::raw`] as a future, so that independent requests can overlap (at most
+    /// [`MAX_IN_FLIGHT`] at once).
+    pub(crate) async fn raw_async(
+        &self,
+        target: Target,
+        op: Operation,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        limit: usize,
+    ) -> Result<Response, GitHubError> {
         if target == Target::Api {
             self.require_token(op)?;
         }
@@ -150,13 +177,15 @@ impl Transport {
             Target::Storage => &self.storage,
         };
         let now = || self.now();
-        let resp = self.retry(op, || {
-            let method = method.clone();
-            async move {
-                let resp = send_once(client, op, &method, path, body, limit).await?;
-                Ok(classify(resp, now()))
-            }
-        })?;
+        let resp = self
+            .retry(op, || {
+                let method = method.clone();
+                async move {
+                    let resp = send_once(client, op, &method, path, body, limit).await?;
+                    Ok(classify(resp, now()))
+                }
+            })
+            .await?;
         if op == Operation::UploadAttestation && resp.status == StatusCode::CONFLICT {
             return Ok(resp);
         }
@@ -179,7 +208,7 @@ impl Transport {
         self.require_token(op)?;
         let now = || self.now();
         let api = &self.api;
-        let answer = self.retry(op, || {
+        let answer = self.block_on(self.retry(op, || {
             let sent = call(api);
             async move {
                 Ok(match sent.await {
@@ -188,7 +217,7 @@ impl Transport {
                     Err(e) => classify(typed_failure(op, e)?, now()).map(Err),
                 })
             }
-        })?;
+        }))?;
         match answer {
             Ok(value) => Ok(value),
             Err(resp) => match self.finish(op, path, resp) {
@@ -206,8 +235,9 @@ impl Transport {
         }
     }
 
-    /// The retry loop: runs `attempt` until it is final, waiting per the policy in between.
-    fn retry<T, F, Fut>(&self, op: Operation, mut attempt: F) -> Result<T, GitHubError>
+    /// The retry loop: runs `attempt` until it is final, waiting per the policy in between. Each
+    /// attempt holds one of the [`MAX_IN_FLIGHT`] slots; the waits in between do not.
+    async fn retry<T, F, Fut>(&self, op: Operation, mut attempt: F) -> Result<T, GitHubError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Attempt<T>, GitHubError>>,
@@ -218,7 +248,9 @@ impl Transport {
         loop {
             attempts += 1;
             let this = attempt();
-            let outcome = self.runtime.block_on(async {
+            let outcome = {
+                // The semaphore is never closed, so acquiring only waits.
+                let _slot = self.in_flight.acquire().await.ok();
                 match tokio::time::timeout(policy.request_timeout, this).await {
                     Ok(result) => result,
                     Err(_) => Ok(Attempt::Retry {
@@ -231,7 +263,7 @@ impl Transport {
                         rate_limited: false,
                     }),
                 }
-            });
+            };
             let (wait, last, status, rate_limited) =
                 match outcome.map_err(|e| self.redact_err(e))? {
                     Attempt::Done(value) => return Ok(value),
@@ -262,8 +294,7 @@ impl Transport {
                 });
             }
             waited += wait;
-            self.runtime
-                .block_on(async { tokio::time::sleep(wait).await });
+            tokio::time::sleep(wait).await;
         }
     }
 

@@ -26,7 +26,7 @@ mod attestations;
 mod checks;
 mod client;
 
-pub use attestations::{FetchedAttestation, ListedAttestation};
+pub use attestations::ListedAttestation;
 pub use checks::{Conclusion, StatusState, truncate_chars, truncate_markdown};
 
 use client::Transport;
@@ -487,6 +487,11 @@ impl GitHub {
                     api.repos(repo.owner(), repo.name()).get().await
                 })?;
         Ok(found.id.into_inner())
+    }
+
+    /// Runs `future` (made of this client's `*_async` calls) to completion on its runtime.
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.transport.block_on(future)
     }
 
     /// `/repos/{owner}/{repo}`.

@@ -276,6 +276,10 @@ impl Store for DirStore {
         }
         Ok(fetched)
     }
+
+    fn describe(&self) -> String {
+        format!("folder {}", self.root.display())
+    }
 }
 
 #[cfg(test)]

@@ -40,8 +40,8 @@
 //! (the remote). Error messages carry git's stderr with credentials in URLs (`user:token@`) redacted.
 
 use super::{
-    Budget, Fetched, ItemProblem, MAX_ITEMS_PER_COMMIT, MAX_LISTED_ITEMS_PER_COMMIT, RejectedItem,
-    Store, StoreError, StoredBundle,
+    Budget, Fetched, ItemProblem, MAX_ITEMS_PER_COMMIT, MAX_LISTED_ITEMS_PER_COMMIT, Published,
+    RejectedItem, Store, StoreError, StoredBundle,
 };
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::git::CommitId;
@@ -82,17 +82,6 @@ const LS_REMOTE_BYTES_PER_REF: usize = 256;
 pub struct GitStore {
     repo_root: PathBuf,
     remote: String,
-}
-
-/// What [`GitStore::push`] did, ref by ref.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PushSummary {
-    /// Refs the remote did not have before and now has.
-    pub created: Vec<String>,
-    /// Refs the remote already had with the same bundle (nothing sent).
-    pub up_to_date: Vec<String>,
-    /// How many `git push` runs it took (0 when there was nothing to push).
-    pub attempts: u32,
 }
 
 /// The ref prefix of one commit's bundles: `refs/ci-attest/<commit>/`.
@@ -194,7 +183,7 @@ impl GitStore {
     /// because another push of the same ref was in flight are sent again, up to [`PUSH_ATTEMPTS`]
     /// runs in all. A ref the remote holds with a different object is an error. The user's
     /// `pre-push` hook runs as for any push.
-    pub fn push(&self, commit: &CommitId) -> Result<PushSummary, StoreError> {
+    pub fn push(&self, commit: &CommitId) -> Result<Published, StoreError> {
         check_commit(commit)?;
         self.check_remote()?;
         let mut pending: Vec<String> = self
@@ -202,7 +191,7 @@ impl GitStore {
             .into_iter()
             .map(|(refname, _, _)| refname)
             .collect();
-        let mut summary = PushSummary::default();
+        let mut summary = Published::default();
         while !pending.is_empty() {
             summary.attempts += 1;
             let mut args = vec![
@@ -893,6 +882,31 @@ impl Store for GitStore {
             ));
         }
         Ok(fetched)
+    }
+
+    /// Fetches the commits' bundle refs from the remote (see [`GitStore::fetch_remote_commit`]).
+    fn pull(&self, commits: &[CommitId]) -> Result<Vec<RejectedItem>, StoreError> {
+        let mut rejected = Vec::new();
+        for commit in commits {
+            rejected.extend(self.fetch_remote_commit(commit)?);
+        }
+        Ok(rejected)
+    }
+
+    /// Pushes the commits' bundle refs to the remote (see [`GitStore::push`]).
+    fn publish(&self, commits: &[CommitId]) -> Result<Published, StoreError> {
+        let mut all = Published::default();
+        for commit in commits {
+            let one = self.push(commit)?;
+            all.created.extend(one.created);
+            all.up_to_date.extend(one.up_to_date);
+            all.attempts += one.attempts;
+        }
+        Ok(all)
+    }
+
+    fn describe(&self) -> String {
+        format!("git remote {}", self.remote())
     }
 }
 

@@ -17,25 +17,31 @@ use super::{
 };
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::git::{CommitId, Repo};
-use crate::github::{GitHub, GitHubError};
+use crate::github::{GitHub, GitHubError, ListedAttestation};
+use futures_util::future::join_all;
+
+/// Most `bundle_url`s of one listing downloaded side by side before the per-commit byte budget is
+/// looked at again (so a hostile listing holds at most this many unchecked downloads in memory).
+const DOWNLOAD_WAVE: usize = 8;
 
 /// Bundles kept as GitHub artifact attestations of one repository.
 #[derive(Debug)]
-pub struct GitHubStore {
-    github: GitHub,
+pub struct GitHubStore<'a> {
+    github: &'a GitHub,
     repo: Repo,
 }
 
-impl GitHubStore {
+impl<'a> GitHubStore<'a> {
     /// A store over `github`'s repository; `repo` is the local clone, used to recompute a commit's
-    /// sha256 digest.
-    pub fn new(github: GitHub, repo: Repo) -> GitHubStore {
+    /// sha256 digest. The client is borrowed: one client per process serves the store and the
+    /// check runs alike.
+    pub fn new(github: &'a GitHub, repo: Repo) -> GitHubStore<'a> {
         GitHubStore { github, repo }
     }
 
     /// The client.
-    pub fn github(&self) -> &GitHub {
-        &self.github
+    pub fn github(&self) -> &'a GitHub {
+        self.github
     }
 
     /// Uploads one bundle; returns where it went (`github:owner/name attestation <id>`).
@@ -50,7 +56,17 @@ impl GitHubStore {
 
     /// The bundles GitHub lists for the commit-object digest `sha256_hex` (see [`fetch_attestations`]).
     pub fn fetch_digest(&self, sha256_hex: &str) -> Result<Fetched, GitHubError> {
-        fetch_attestations(&self.github, sha256_hex)
+        fetch_attestations(self.github, sha256_hex)
+    }
+
+    /// The sha256 digest of the commit object, recomputed from the local clone.
+    fn commit_digest(&self, commit: &CommitId) -> Result<String, StoreError> {
+        let info = self.repo.commit_info(commit).map_err(|e| StoreError::Git {
+            command: format!("cat-file commit {commit}"),
+            expected: "the commit object, to compute its sha256 digest".into(),
+            found: e.to_string(),
+        })?;
+        Ok(info.sha256)
     }
 }
 
@@ -59,40 +75,84 @@ impl GitHubStore {
 /// [`MAX_BUNDLE_BYTES`] or past the per-commit limits ([`super::MAX_ITEMS_PER_COMMIT`],
 /// [`super::MAX_BYTES_PER_COMMIT`]) is a [`RejectedItem`] and never stops the others. Only a listing
 /// that fails as a whole is an error.
+///
+/// The `bundle_url`s are downloaded side by side, [`DOWNLOAD_WAVE`] at a time; the result is in
+/// listing order whatever order the downloads finish in.
 pub fn fetch_attestations(github: &GitHub, sha256_hex: &str) -> Result<Fetched, GitHubError> {
-    let listed = github.list_attestation_entries(sha256_hex)?;
+    github.block_on(fetch_attestations_async(github, sha256_hex))
+}
+
+/// Where an entry's bundle comes from, once the count limit has been applied.
+enum Source {
+    /// The listing's inline `bundle`.
+    Inline(Vec<u8>),
+    /// A `bundle_url` to download.
+    Url(String),
+    /// Not taken, and why.
+    Refused(ItemProblem),
+    /// Already moved out to be judged.
+    Taken,
+}
+
+async fn fetch_attestations_async(
+    github: &GitHub,
+    sha256_hex: &str,
+) -> Result<Fetched, GitHubError> {
+    let listed = github.list_attestation_entries_async(sha256_hex).await?;
     let total = listed.len();
     let mut budget = Budget::default();
     let mut out = Fetched::default();
+    let mut entries: Vec<(String, Source)> = Vec::new();
+    let mut stopped = None;
     for (i, entry) in listed.into_iter().enumerate() {
         if i >= MAX_LISTED_ITEMS_PER_COMMIT {
-            out.rejected.push(listing_stopped(
+            stopped = Some(listing_stopped(
                 entry.location,
                 format!("{} more attestations listed", total - i),
             ));
             break;
         }
-        let counted = budget.take_item();
-        let (location, bytes) = match (entry.bundle, entry.bundle_url) {
-            (Some(bundle), _) => (entry.location, counted.map(|()| bundle)),
-            (None, Some(url)) => {
-                let location = crate::github::strip_query(&url).to_string();
-                // Past the count limit, a bundle_url is not even downloaded.
-                let bytes = counted.and_then(|()| {
-                    github
-                        .fetch_bundle_url(&url)
-                        .map_err(|e| ItemProblem::FetchFailed {
-                            message: e.to_string(),
-                        })
-                });
-                (location, bytes)
+        entries.push(classify_entry(entry, budget.take_item()));
+    }
+
+    // Downloads, a wave at a time: `downloaded[i]` is entry i's content once its wave has run.
+    let mut downloaded: Vec<Option<Result<Vec<u8>, GitHubError>>> =
+        entries.iter().map(|_| None).collect();
+    for i in 0..entries.len() {
+        if matches!(entries[i].1, Source::Url(_)) && downloaded[i].is_none() {
+            let wave: Vec<(usize, String)> = entries
+                .iter()
+                .enumerate()
+                .skip(i)
+                .filter_map(|(j, (_, source))| match source {
+                    Source::Url(url) => Some((j, url.clone())),
+                    _ => None,
+                })
+                .take(DOWNLOAD_WAVE)
+                .collect();
+            let results = join_all(
+                wave.iter()
+                    .map(|(_, url)| github.fetch_bundle_url_async(url)),
+            )
+            .await;
+            for ((j, _), result) in wave.into_iter().zip(results) {
+                downloaded[j] = Some(result);
             }
-            (None, None) => (
-                entry.location,
-                Err(ItemProblem::NotAFile {
-                    found: "an attestation with neither `bundle` nor `bundle_url`".into(),
+        }
+        let (location, source) = std::mem::replace(&mut entries[i], (String::new(), Source::Taken));
+        let bytes = match source {
+            Source::Inline(bytes) => Ok(bytes),
+            Source::Refused(problem) => Err(problem),
+            // Every bundle_url entry was downloaded in its wave, before its turn here.
+            Source::Url(_) | Source::Taken => match downloaded[i].take() {
+                Some(Ok(bytes)) => Ok(bytes),
+                Some(Err(e)) => Err(ItemProblem::FetchFailed {
+                    message: e.to_string(),
                 }),
-            ),
+                None => Err(ItemProblem::Unreadable {
+                    message: "the entry was not downloaded".into(),
+                }),
+            },
         };
         let taken = bytes.and_then(|bytes| {
             let size = bytes.len() as u64;
@@ -110,7 +170,40 @@ pub fn fetch_attestations(github: &GitHub, sha256_hex: &str) -> Result<Fetched, 
             Err(problem) => out.rejected.push(RejectedItem { location, problem }),
         }
     }
+    out.rejected.extend(stopped);
     Ok(out)
+}
+
+/// An entry's location and where its bundle comes from; past the count limit (`counted` is an
+/// error) a `bundle_url` is not even downloaded.
+fn classify_entry(entry: ListedAttestation, counted: Result<(), ItemProblem>) -> (String, Source) {
+    let ListedAttestation {
+        location,
+        bundle,
+        bundle_url,
+    } = entry;
+    match (bundle, bundle_url) {
+        (Some(bundle), _) => (
+            location,
+            match counted {
+                Ok(()) => Source::Inline(bundle),
+                Err(problem) => Source::Refused(problem),
+            },
+        ),
+        (None, Some(url)) => (
+            crate::github::strip_query(&url).to_string(),
+            match counted {
+                Ok(()) => Source::Url(url),
+                Err(problem) => Source::Refused(problem),
+            },
+        ),
+        (None, None) => (
+            location,
+            Source::Refused(ItemProblem::NotAFile {
+                found: "an attestation with neither `bundle` nor `bundle_url`".into(),
+            }),
+        ),
+    }
 }
 
 /// Wraps a [`GitHubError`] as a [`StoreError`] (its source stays reachable for callers).
@@ -129,19 +222,34 @@ pub fn github_error(e: &StoreError) -> Option<&GitHubError> {
     }
 }
 
-impl Store for GitHubStore {
+impl Store for GitHubStore<'_> {
     fn put(&self, _commit: &CommitId, bundle_json: &[u8]) -> Result<String, StoreError> {
         self.upload(bundle_json)
             .map_err(|e| store_error("github attestations", e))
     }
 
     fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError> {
-        let info = self.repo.commit_info(commit).map_err(|e| StoreError::Git {
-            command: format!("cat-file commit {commit}"),
-            expected: "the commit object, to compute its sha256 digest".into(),
-            found: e.to_string(),
-        })?;
-        self.fetch_digest(&info.sha256)
+        let digest = self.commit_digest(commit)?;
+        self.fetch_digest(&digest)
             .map_err(|e| store_error("github attestations", e))
+    }
+
+    /// The commits' listings and `bundle_url` downloads overlap, at most the client's in-flight
+    /// limit of requests at once; results in the order of `commits`.
+    fn fetch_many(&self, commits: &[CommitId]) -> Vec<Result<Fetched, StoreError>> {
+        let github = self.github;
+        let work = commits.iter().map(|commit| {
+            let digest = self.commit_digest(commit);
+            async move {
+                fetch_attestations_async(github, &digest?)
+                    .await
+                    .map_err(|e| store_error("github attestations", e))
+            }
+        });
+        github.block_on(join_all(work))
+    }
+
+    fn describe(&self) -> String {
+        format!("GitHub attestations of {}", self.github.config().repository)
     }
 }

@@ -190,14 +190,52 @@ pub enum StoreError {
     },
 }
 
-/// A place bundles are kept, keyed by commit.
+/// What [`Store::publish`] did, item by item.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Items others could not see before and now can (git: refs created on the remote).
+    pub created: Vec<String>,
+    /// Items others could already see with the same bundle (nothing sent).
+    pub up_to_date: Vec<String>,
+    /// How many sends it took (git: `git push` runs; 0 when there was nothing to send).
+    pub attempts: u32,
+}
+
+/// A place bundles are kept, keyed by commit. Every command reads and writes bundles through it:
+/// `run` puts, `push` puts and publishes, `verify` pulls and fetches, `audit` fetches many.
 pub trait Store {
     /// Stores a bundle for a commit without touching any bundle already stored; returns its location.
     fn put(&self, commit: &CommitId, bundle_json: &[u8]) -> Result<String, StoreError>;
+
     /// Every bundle stored for a commit, oldest first, and every item that could not be taken.
     ///
     /// An `Err` means the store as a whole could not be read; a bad item is a [`RejectedItem`].
     fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError>;
+
+    /// [`Store::fetch`] of each commit, in the same order. A backend whose reads can overlap (the
+    /// GitHub API) runs them side by side; the default reads one commit after another.
+    fn fetch_many(&self, commits: &[CommitId]) -> Vec<Result<Fetched, StoreError>> {
+        commits.iter().map(|c| self.fetch(c)).collect()
+    }
+
+    /// Brings what others published for `commits` within reach of [`Store::fetch`] (git: fetches
+    /// their refs from the remote, never forcing). Returns the items it did not take, each with
+    /// its reason; an `Err` means the store could not be reached at all. The default has nothing
+    /// to bring: `fetch` already reads the shared store.
+    fn pull(&self, commits: &[CommitId]) -> Result<Vec<RejectedItem>, StoreError> {
+        let _ = commits;
+        Ok(Vec::new())
+    }
+
+    /// Makes what [`Store::put`] stored for `commits` visible to others (git: pushes their refs,
+    /// never forcing). The default has nothing to send: `put` already wrote the shared store.
+    fn publish(&self, commits: &[CommitId]) -> Result<Published, StoreError> {
+        let _ = commits;
+        Ok(Published::default())
+    }
+
+    /// The store, for messages (e.g. `git remote origin`, `GitHub attestations of acme/app`).
+    fn describe(&self) -> String;
 }
 
 /// The per-commit limits ([`MAX_ITEMS_PER_COMMIT`], [`MAX_BYTES_PER_COMMIT`]), spent item by item

@@ -72,6 +72,27 @@ struct State {
     page_size: usize,
     /// Serve every attestation at an odd list index through `bundle_url` instead of inline.
     odd_via_bundle_url: bool,
+    /// Requests being answered right now, and the most there ever were at once.
+    in_flight: usize,
+    max_in_flight: usize,
+    /// Hold each answer to a path with this prefix until this many requests are in flight (or
+    /// [`HOLD_AT_MOST`] passed).
+    hold_until: usize,
+    hold_prefix: String,
+}
+
+/// The longest an answer is held waiting for others to arrive ([`FakeGitHub::hold_until_in_flight`]).
+const HOLD_AT_MOST: Duration = Duration::from_secs(5);
+
+/// Counts a request in flight while it lives.
+struct InFlight<'a>(&'a Mutex<State>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.lock() {
+            s.in_flight -= 1;
+        }
+    }
 }
 
 /// A running fake; stops when dropped.
@@ -122,6 +143,21 @@ impl FakeGitHub {
         s.odd_via_bundle_url = odd_via_bundle_url;
     }
 
+    /// Holds every answer to a path starting with `prefix` until `n` requests are being answered
+    /// at once, or for at most 5 s: a client that sends independent requests side by side is
+    /// answered at once, one that sends them one after another waits for each and never gets past
+    /// one in flight.
+    pub fn hold_until_in_flight(&self, n: usize, prefix: &str) {
+        let mut s = self.state.lock().expect("lock");
+        s.hold_until = n;
+        s.hold_prefix = prefix.to_string();
+    }
+
+    /// The most requests that were ever being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().expect("lock").max_in_flight
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<Request> {
         self.state.lock().expect("lock").requests.clone()
@@ -167,11 +203,26 @@ fn serve(conn: TcpStream, state: &Mutex<State>, base: &str) {
         let Some(req) = read_request(&mut reader) else {
             return;
         };
-        let fault = {
+        let (fault, hold_until) = {
             let mut s = state.lock().expect("lock");
             s.requests.push(req.clone());
-            s.faults.pop_front()
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+            let hold = if req.path.starts_with(&s.hold_prefix) {
+                s.hold_until
+            } else {
+                0
+            };
+            (s.faults.pop_front(), hold)
         };
+        let _counted = InFlight(state);
+        let held = std::time::Instant::now();
+        while hold_until > 1
+            && state.lock().expect("lock").max_in_flight < hold_until
+            && held.elapsed() < HOLD_AT_MOST
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let (status, headers, body) = match fault {
             Some(Fault::Drop) => return, // closes the socket without a response
             Some(Fault::Status(code, headers, body)) => (code, headers, body.into_bytes()),

@@ -1,0 +1,94 @@
+//! The CLI's one door to the stores: every command opens the store it names here and then talks
+//! to it only through [`Store`]; the GitHub client is built here, once per process.
+
+use super::Failure;
+use ci_attest::config::{CONFIG_FILE, Config, DEFAULT_STORE_DIR};
+use ci_attest::git::Repo;
+use ci_attest::github::{GitHub, GitHubConfig, GitHubError};
+use ci_attest::store::dir::DirStore;
+use ci_attest::store::git::GitStore;
+use ci_attest::store::github::{GitHubStore, github_error};
+use ci_attest::store::{Store, StoreError};
+use clap::ValueEnum;
+use std::path::PathBuf;
+
+/// The stores a command can name with `--from` / `--to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// The local folder (.ci-attest/ or [store] dir); never uses the network.
+    Dir,
+    /// Git refs `refs/ci-attest/<commit>/<sha256>`, shared through a git remote (any forge).
+    Git,
+    /// GitHub's artifact attestations API, by the commit object's sha256 (needs GITHUB_TOKEN).
+    Github,
+}
+
+impl StoreKind {
+    /// Whether the store is GitHub's API (so a client must be built for it).
+    pub fn is_github(self) -> bool {
+        self == StoreKind::Github
+    }
+}
+
+/// Opens the store `kind` of `repo`: `remote` is the git store's remote, `github` the process's
+/// client (required for [`StoreKind::Github`]).
+pub fn open<'a>(
+    kind: StoreKind,
+    repo: &Repo,
+    remote: &str,
+    github: Option<&'a GitHub>,
+) -> Result<Box<dyn Store + 'a>, Failure> {
+    Ok(match kind {
+        StoreKind::Dir => Box::new(dir_store(repo)?),
+        StoreKind::Git => Box::new(GitStore::new(repo.root(), remote)),
+        StoreKind::Github => match github {
+            Some(gh) => Box::new(GitHubStore::new(gh, repo.clone())),
+            None => {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "the github store needs a GitHub client (GITHUB_TOKEN, GITHUB_REPOSITORY)"
+                )));
+            }
+        },
+    })
+}
+
+/// The local `dir` store of the repository (per .ci-attest.toml, or the default folder).
+pub fn dir_store(repo: &Repo) -> Result<DirStore, Failure> {
+    let config_path = repo.root().join(CONFIG_FILE);
+    let dir = if config_path.exists() {
+        Config::load(&config_path)
+            .map_err(Failure::usage)?
+            .store
+            .dir
+    } else {
+        PathBuf::from(DEFAULT_STORE_DIR)
+    };
+    Ok(DirStore::new(repo.root().join(dir)))
+}
+
+/// A GitHub client configured from the environment and the repository's `origin`, reading the
+/// system clock; build it once per process.
+pub fn github_client(repo: &Repo) -> Result<GitHub, Failure> {
+    let config = GitHubConfig::from_env(|k| std::env::var(k).ok(), repo.origin_url().as_deref())
+        .map_err(github_failure)?;
+    GitHub::new(config, std::time::SystemTime::now).map_err(github_failure)
+}
+
+/// Maps a GitHub error to its exit code: configuration (2) or could not run (3).
+pub fn github_failure(e: GitHubError) -> Failure {
+    if e.is_config() {
+        Failure::usage(e)
+    } else {
+        Failure::unavailable(e)
+    }
+}
+
+/// Maps a store error to its exit code: a GitHub configuration error (no token) is 2, anything
+/// else could not run (3).
+pub fn store_failure(e: StoreError) -> Failure {
+    if github_error(&e).is_some_and(GitHubError::is_config) {
+        Failure::usage(e)
+    } else {
+        Failure::unavailable(e)
+    }
+}
