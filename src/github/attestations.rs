@@ -45,14 +45,14 @@ impl GitHub {
         }
         let path = format!("{}/attestations", self.repo_path());
         let body = json!({ "bundle": bundle });
-        let resp = self.transport.raw(
+        let resp = self.transport.block_on(self.transport.raw_async(
             Target::Api,
             op,
             Method::POST,
             &path,
             Some(&body),
             MAX_RESPONSE_BYTES,
-        )?;
+        ))?;
         if resp.status == StatusCode::CONFLICT {
             return Ok(None);
         }

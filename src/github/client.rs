@@ -138,28 +138,17 @@ impl Transport {
         Ok(())
     }
 
-    /// A raw request (`path` relative to the API for [`Target::Api`], an absolute URL for
-    /// [`Target::Storage`]), retried per the policy, its body read with `limit`; a final error
-    /// status becomes a typed error (409 is an answer for an attestation upload).
-    pub(crate) fn raw(
-        &self,
-        target: Target,
-        op: Operation,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-        limit: usize,
-    ) -> Result<Response, GitHubError> {
-        self.block_on(self.raw_async(target, op, method, path, body, limit))
-    }
-
     /// Runs `future` (made of this transport's `*_async` calls) to completion on the runtime.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 
-    /// [`Transport::raw`] as a future, so that independent requests can overlap (at most
-    /// [`MAX_IN_FLIGHT`] at once).
+    /// A raw request (`path` relative to the API for [`Target::Api`], an absolute URL for
+    /// [`Target::Storage`]), retried per the policy, its body read with `limit`; a final error
+    /// status becomes a typed error (409 is an answer for an attestation upload).
+    ///
+    /// A future, so that independent requests can overlap (at most [`MAX_IN_FLIGHT`] at once);
+    /// [`Transport::block_on`] runs it.
     pub(crate) async fn raw_async(
         &self,
         target: Target,
