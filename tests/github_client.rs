@@ -448,3 +448,39 @@ fn a_failing_listing_fails_only_its_own_commit() {
         }
     }
 }
+
+#[test]
+fn the_bundles_of_a_push_upload_side_by_side() {
+    use ci_attest::store::Store;
+    use ci_attest::store::github::GitHubStore;
+    let (_dir, repo, ids) = repo_with_commits(1);
+    let fake = FakeGitHub::start();
+    let gh = client(&fake, TOKEN);
+    let bundles: Vec<String> = (0..4)
+        .map(|n| bundle_for(&repo, &ids[0], n).to_string())
+        .collect();
+    let bytes: Vec<&[u8]> = bundles.iter().map(|b| b.as_bytes()).collect();
+    fake.hold_until_in_flight(4, "/repos/acme/app/attestations");
+    let stored = GitHubStore::new(&gh, repo).put_many(&ids[0], &bytes);
+    let mut locations: Vec<String> = stored.into_iter().map(|r| r.expect("stored")).collect();
+    locations.sort();
+    assert_eq!(
+        locations,
+        (1..=4)
+            .map(|n| format!("github:acme/app attestation {n}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(fake.max_in_flight(), 4, "all four uploads at once");
+    let mut uploaded: Vec<String> = fake
+        .attestations()
+        .into_iter()
+        .map(|(_, b)| b.to_string())
+        .collect();
+    uploaded.sort();
+    let mut sent: Vec<String> = bundles
+        .iter()
+        .map(|b| serde_json::from_str::<Value>(b).expect("json").to_string())
+        .collect();
+    sent.sort();
+    assert_eq!(uploaded, sent);
+}

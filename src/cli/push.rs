@@ -57,9 +57,19 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         None
     };
     let target = stores::open(kind, &repo, &args.remote, github.as_ref())?;
-    for b in &bundles {
-        let location = target.put(&id, &b.bytes).map_err(store_failure)?;
-        println!("{}: stored as {location}", b.location);
+    let bytes: Vec<&[u8]> = bundles.iter().map(|b| b.bytes.as_slice()).collect();
+    let mut first_failure = None;
+    for (b, stored) in bundles.iter().zip(target.put_many(&id, &bytes)) {
+        match stored {
+            Ok(location) => println!("{}: stored as {location}", b.location),
+            Err(e) => {
+                eprintln!("{}: not stored: {e}", b.location);
+                first_failure.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_failure {
+        return Err(store_failure(e));
     }
     let published = target
         .publish(std::slice::from_ref(&id))

@@ -31,6 +31,16 @@ impl GitHub {
     /// Uploads a sigstore bundle (`POST /repos/{owner}/{repo}/attestations`); returns the
     /// attestation id GitHub gave it. Uploading the same bundle again is harmless.
     pub fn upload_attestation(&self, bundle_json: &[u8]) -> Result<Option<u64>, GitHubError> {
+        self.transport
+            .block_on(self.upload_attestation_async(bundle_json))
+    }
+
+    /// [`GitHub::upload_attestation`] as a future, so that the bundles of a push upload side by
+    /// side.
+    pub(crate) async fn upload_attestation_async(
+        &self,
+        bundle_json: &[u8],
+    ) -> Result<Option<u64>, GitHubError> {
         let op = Operation::UploadAttestation;
         let bundle: Value =
             serde_json::from_slice(bundle_json).map_err(|e| GitHubError::Invalid {
@@ -45,14 +55,17 @@ impl GitHub {
         }
         let path = format!("{}/attestations", self.repo_path());
         let body = json!({ "bundle": bundle });
-        let resp = self.transport.block_on(self.transport.raw_async(
-            Target::Api,
-            op,
-            Method::POST,
-            &path,
-            Some(&body),
-            MAX_RESPONSE_BYTES,
-        ))?;
+        let resp = self
+            .transport
+            .raw_async(
+                Target::Api,
+                op,
+                Method::POST,
+                &path,
+                Some(&body),
+                MAX_RESPONSE_BYTES,
+            )
+            .await?;
         if resp.status == StatusCode::CONFLICT {
             return Ok(None);
         }

@@ -8,7 +8,8 @@
 //!    token's identity, given a proof of possession (a signature over the token's `email`, else
 //!    `sub`); the leaf certificate must be for that key;
 //! 3. the key signs the DSSE PAE; the key is then dropped;
-//! 4. if a TSA is configured, it timestamps the signature bytes (SHA-256 message imprint);
+//! 4. if a TSA is configured, it timestamps the signature bytes (SHA-256 message imprint),
+//!    side by side with step 5 (the two need only the signature, not each other);
 //! 5. Rekor (`POST /api/v1/log/entries`) logs a `dsse` 0.0.1 entry (the envelope JSON and the PEM
 //!    leaf as verifier); the canonicalized body it returns must carry our payload hash and
 //!    signature;
@@ -190,6 +191,36 @@ fn timestamps(
         .transpose()
 }
 
+/// The RFC 3161 timestamp and the Rekor entry, requested side by side: both need only the
+/// signature, so neither waits for the other. The timestamp is asked for on a scoped thread (each
+/// request runs on its own runtime); if no thread can be started, one after the other. A failing
+/// timestamp is reported before a failing log entry, as when they ran in that order.
+fn timestamp_and_log(
+    services: &Services,
+    signature: &[u8],
+    log: impl FnOnce() -> Result<TransparencyLogEntry, KeylessError>,
+) -> Result<(Option<TimestampVerificationData>, TransparencyLogEntry), KeylessError> {
+    if services.tsa_url.is_none() {
+        return Ok((None, log()?));
+    }
+    std::thread::scope(|scope| {
+        let tsa = std::thread::Builder::new()
+            .name("ci-attest-tsa".into())
+            .spawn_scoped(scope, || timestamps(services, signature));
+        let Ok(tsa) = tsa else {
+            let stamped = timestamps(services, signature)?;
+            return Ok((stamped, log()?));
+        };
+        let entry = log();
+        let stamped = tsa.join().map_err(|_| KeylessError::Response {
+            service: "timestamp authority",
+            url: services.tsa_url.clone().unwrap_or_default(),
+            expected: "an answer (the timestamp request stopped unexpectedly)".into(),
+        })?;
+        Ok((stamped?, entry?))
+    })
+}
+
 fn bundle(
     leaf: Vec<u8>,
     entry: TransparencyLogEntry,
@@ -238,7 +269,6 @@ pub fn sign_statement_keyless(
             keyid: String::new(),
         }],
     };
-    let timestamps = timestamps(services, &sig)?;
     let envelope_json = serde_json::to_string(&envelope).map_err(|e| KeylessError::Response {
         service: "DSSE",
         url: String::new(),
@@ -254,14 +284,16 @@ pub fn sign_statement_keyless(
         }}
     });
     let payload_hash = hex::encode(Sha256::digest(statement_json));
-    let entry = rekor::submit(&services.rekor_url, "dsse", &proposed, &|body| {
-        if body["spec"]["payloadHash"]["value"] != payload_hash.as_str() {
-            return Err("the payload hash differs".into());
-        }
-        if body["spec"]["signatures"][0]["signature"] != sig_b64.as_str() {
-            return Err("the signature differs".into());
-        }
-        Ok(())
+    let (timestamps, entry) = timestamp_and_log(services, &sig, || {
+        rekor::submit(&services.rekor_url, "dsse", &proposed, &|body| {
+            if body["spec"]["payloadHash"]["value"] != payload_hash.as_str() {
+                return Err("the payload hash differs".into());
+            }
+            if body["spec"]["signatures"][0]["signature"] != sig_b64.as_str() {
+                return Err("the signature differs".into());
+            }
+            Ok(())
+        })
     })?;
     Ok(bundle(
         certified.leaf,
@@ -287,7 +319,6 @@ pub fn sign_artifact_keyless(
     let digest = Sha256::digest(artifact).to_vec();
     let sig = certified.key.sign(artifact);
     drop(certified.key);
-    let timestamps = timestamps(services, &sig)?;
     let sig_b64 = STANDARD.encode(&sig);
     let digest_hex = hex::encode(&digest);
     let proposed = serde_json::json!({
@@ -301,14 +332,16 @@ pub fn sign_artifact_keyless(
             },
         }
     });
-    let entry = rekor::submit(&services.rekor_url, "hashedrekord", &proposed, &|body| {
-        if body["spec"]["data"]["hash"]["value"] != digest_hex.as_str() {
-            return Err("the artifact digest differs".into());
-        }
-        if body["spec"]["signature"]["content"] != sig_b64.as_str() {
-            return Err("the signature differs".into());
-        }
-        Ok(())
+    let (timestamps, entry) = timestamp_and_log(services, &sig, || {
+        rekor::submit(&services.rekor_url, "hashedrekord", &proposed, &|body| {
+            if body["spec"]["data"]["hash"]["value"] != digest_hex.as_str() {
+                return Err("the artifact digest differs".into());
+            }
+            if body["spec"]["signature"]["content"] != sig_b64.as_str() {
+                return Err("the signature differs".into());
+            }
+            Ok(())
+        })
     })?;
     Ok(bundle(
         certified.leaf,
@@ -387,5 +420,57 @@ mod tests {
             "{err:?}"
         );
         assert!(!err.to_string().contains(&t));
+    }
+
+    #[test]
+    fn the_timestamp_and_the_log_entry_are_requested_side_by_side() {
+        use std::io::Write as _;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::{Duration, Instant};
+        // A TSA that holds its answer until the log request says it has started (at most 5 s):
+        // asked one after the other, the TSA would give up waiting before the log is asked.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/timestamp", listener.local_addr().expect("addr"));
+        let connected = AtomicBool::new(false);
+        let released = AtomicBool::new(false);
+        let answered = AtomicBool::new(false);
+        let wait_for = |flag: &AtomicBool| {
+            let start = Instant::now();
+            while !flag.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            flag.load(Ordering::SeqCst)
+        };
+        let services = Services {
+            fulcio_url: "http://127.0.0.1:1".into(),
+            rekor_url: "http://127.0.0.1:1".into(),
+            tsa_url: Some(url),
+        };
+        let (overlapped, result) = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let (mut conn, _) = listener.accept().expect("accept");
+                connected.store(true, Ordering::SeqCst);
+                wait_for(&released);
+                let _ = conn.write_all(b"HTTP/1.1 503 Busy\r\ncontent-length: 0\r\n\r\n");
+                answered.store(true, Ordering::SeqCst);
+            });
+            let mut overlapped = false;
+            let result = timestamp_and_log(&services, b"signature", || {
+                // The TSA request is in flight now if, and only if, the two overlap.
+                overlapped = wait_for(&connected) && !answered.load(Ordering::SeqCst);
+                released.store(true, Ordering::SeqCst);
+                Err(KeylessError::Rng(
+                    "the log is not asked in this test".into(),
+                ))
+            });
+            (overlapped, result)
+        });
+        assert!(
+            overlapped,
+            "the log entry was requested only after the timestamp"
+        );
+        // The TSA's failure is the one reported, as when they ran in that order.
+        let err = result.expect_err("both fail");
+        assert!(err.to_string().contains("timestamp authority"), "{err}");
     }
 }

@@ -46,7 +46,11 @@ impl<'a> GitHubStore<'a> {
 
     /// Uploads one bundle; returns where it went (`github:owner/name attestation <id>`).
     pub fn upload(&self, bundle_json: &[u8]) -> Result<String, GitHubError> {
-        let id = self.github.upload_attestation(bundle_json)?;
+        self.github.block_on(self.upload_async(bundle_json))
+    }
+
+    async fn upload_async(&self, bundle_json: &[u8]) -> Result<String, GitHubError> {
+        let id = self.github.upload_attestation_async(bundle_json).await?;
         let repository = &self.github.config().repository;
         Ok(match id {
             Some(id) => format!("github:{repository} attestation {id}"),
@@ -232,6 +236,17 @@ impl Store for GitHubStore<'_> {
         let digest = self.commit_digest(commit)?;
         self.fetch_digest(&digest)
             .map_err(|e| store_error("github attestations", e))
+    }
+
+    /// The uploads are sent side by side (at most the client's in-flight limit at once); results
+    /// in the order of `bundles`.
+    fn put_many(&self, _commit: &CommitId, bundles: &[&[u8]]) -> Vec<Result<String, StoreError>> {
+        let uploads = bundles.iter().map(|bundle| async move {
+            self.upload_async(bundle)
+                .await
+                .map_err(|e| store_error("github attestations", e))
+        });
+        self.github.block_on(join_all(uploads))
     }
 
     /// The commits' listings and `bundle_url` downloads overlap, at most the client's in-flight

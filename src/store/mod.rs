@@ -207,6 +207,12 @@ pub trait Store {
     /// Stores a bundle for a commit without touching any bundle already stored; returns its location.
     fn put(&self, commit: &CommitId, bundle_json: &[u8]) -> Result<String, StoreError>;
 
+    /// [`Store::put`] of each bundle of `commit`, in the same order. A backend whose writes can
+    /// overlap (the GitHub API) sends them side by side; the default writes one after another.
+    fn put_many(&self, commit: &CommitId, bundles: &[&[u8]]) -> Vec<Result<String, StoreError>> {
+        bundles.iter().map(|b| self.put(commit, b)).collect()
+    }
+
     /// Every bundle stored for a commit, oldest first, and every item that could not be taken.
     ///
     /// An `Err` means the store as a whole could not be read; a bad item is a [`RejectedItem`].
