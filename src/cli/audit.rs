@@ -8,17 +8,6 @@ use ci_attest::policy::Policy;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Where the bundles are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Source {
-    /// The dir store (`.ci-attest/` or `[store] dir`); offline.
-    Dir,
-    /// Local git refs `refs/ci-attest/<commit>/*`; offline (fetch them first: `git fetch origin 'refs/ci-attest/*:refs/ci-attest/*'`).
-    Git,
-    /// GitHub's attestations API (needs GITHUB_TOKEN): the commits' listings and downloads overlap.
-    Github,
-}
-
 /// Arguments of `audit`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,9 +17,11 @@ pub struct Args {
     /// The policy file.
     #[arg(long, default_value = "policies/default.toml", value_name = "FILE")]
     policy: PathBuf,
-    /// Where the bundles are (`dir` and `git` never use the network).
-    #[arg(long, value_enum, default_value_t = Source::Dir)]
-    from: Source,
+    /// Where the bundles are: `dir`, `git` (this clone's refs `refs/ci-attest/<commit>/*`; fetch
+    /// them first: `git fetch origin 'refs/ci-attest/*:refs/ci-attest/*'`) and both never use the
+    /// network; `github` reads GitHub's attestations API (GITHUB_TOKEN), many commits at once.
+    #[arg(long, value_enum, default_value_t = StoreKind::Dir)]
+    from: StoreKind,
     /// trusted_root.json for keyless bundles (default: the embedded public-good production root).
     #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
@@ -52,11 +43,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), false)?;
     let keys = stores::dir_store(&repo)?;
-    let kind = match args.from {
-        Source::Dir => StoreKind::Dir,
-        Source::Git => StoreKind::Git,
-        Source::Github => StoreKind::Github,
-    };
+    let kind = args.from;
     let github = if kind.is_github() {
         Some(github_client(&repo)?)
     } else {
