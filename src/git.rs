@@ -45,7 +45,10 @@ pub enum GitError {
     #[error("cannot run git: {0}")]
     Spawn(#[source] std::io::Error),
     /// A git command exited non-zero.
-    #[error("`git {args}` failed: {stderr}")]
+    #[error(
+        "`git {args}` failed: {}",
+        if stderr.is_empty() { "git printed no message" } else { stderr.as_str() }
+    )]
     Failed {
         /// The arguments.
         args: String,
@@ -118,13 +121,26 @@ impl Repo {
             });
         }
         let spec = format!("{rev}^{{commit}}");
-        let line = self.git_line(&[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            "--end-of-options",
-            &spec,
-        ])?;
+        let line = self
+            .git_line(&[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ])
+            .map_err(|e| match e {
+                // `--quiet` says nothing: say what was looked for and what to try.
+                GitError::Failed { args, .. } => GitError::Unexpected {
+                    args,
+                    expected:
+                        "a revision that names a commit of this repository (a branch, a tag, \
+                               `HEAD~2`, or a commit id; `git log --oneline` lists them)"
+                            .into(),
+                    found: rev.into(),
+                },
+                other => other,
+            })?;
         CommitId::parse(&line).ok_or_else(|| GitError::Unexpected {
             args: format!("rev-parse {spec}"),
             expected: "a full commit id".into(),
@@ -405,6 +421,88 @@ pub fn canonical_remote_url(url: &str) -> String {
     format!("https://{}/{}", host.to_ascii_lowercase(), path)
 }
 
+/// `path` as literal text for a `.gitignore` pattern: glob characters (`*`, `?`, `[`), backslashes
+/// and trailing spaces are escaped, so that a folder named `a*b` matches only itself.
+pub fn gitignore_literal(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    let kept = out.trim_end_matches(' ').len();
+    let trailing = out.len() - kept;
+    out.truncate(kept);
+    out.push_str(&"\\ ".repeat(trailing));
+    out
+}
+
+/// Makes sure git ignores `file` (e.g. a private key) in the repository that holds it, by adding
+/// `pattern` (relative to the repository root, e.g. `/keys/*.key`) to the root `.gitignore`
+/// unless `file` is already ignored. Returns the line added, or `None` when nothing was needed or
+/// `file` is not inside a git repository. The `.gitignore` is rewritten atomically (temporary
+/// file and rename), keeping every line it had.
+///
+/// `pattern_for` gets `file`'s path relative to the repository root and gives the line to add.
+pub fn ensure_ignored(
+    file: &Path,
+    pattern_for: impl FnOnce(&Path) -> String,
+) -> Result<Option<String>, GitError> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(repo) = Repo::discover(dir) else {
+        return Ok(None);
+    };
+    let absolute = std::fs::canonicalize(dir)
+        .map_err(GitError::Io)?
+        .join(file.file_name().unwrap_or_default());
+    let root = std::fs::canonicalize(repo.root()).map_err(GitError::Io)?;
+    let Ok(relative) = absolute.strip_prefix(&root) else {
+        return Ok(None);
+    };
+    let relative_text = relative.to_string_lossy().to_string();
+    // `check-ignore` exits 0 when ignored, 1 when not; anything else is an error.
+    let ignored = Command::new("git")
+        .args(["check-ignore", "--quiet", "--no-index", "--"])
+        .arg(&relative_text)
+        .current_dir(&root)
+        .env("LC_ALL", "C")
+        .envs(SEALED_GIT_ENV.iter().copied())
+        .stdin(Stdio::null())
+        .status()
+        .map_err(GitError::Spawn)?;
+    match ignored.code() {
+        Some(0) => return Ok(None),
+        Some(1) => {}
+        _ => {
+            return Err(GitError::Failed {
+                args: format!("check-ignore --quiet --no-index -- {relative_text}"),
+                stderr: String::new(),
+            });
+        }
+    }
+    let line = pattern_for(relative);
+    let path = root.join(".gitignore");
+    let mut text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(GitError::Io(e)),
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&line);
+    text.push('\n');
+    let mut tmp = tempfile::NamedTempFile::new_in(&root).map_err(GitError::Io)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(GitError::Io)?;
+    tmp.persist(&path).map_err(|e| GitError::Io(e.error))?;
+    Ok(Some(line))
+}
+
 fn run_git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     let Output {
         status,
@@ -431,6 +529,14 @@ fn run_git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gitignore_literals_escape_globs_and_trailing_spaces() {
+        assert_eq!(gitignore_literal(Path::new("keys")), "keys");
+        assert_eq!(gitignore_literal(Path::new("a*b/c?[d]")), "a\\*b/c\\?\\[d]");
+        assert_eq!(gitignore_literal(Path::new("k  ")), "k\\ \\ ");
+        assert_eq!(gitignore_literal(Path::new("back\\slash")), "back\\\\slash");
+    }
 
     #[test]
     fn canonical_url_strips_credentials_and_dot_git() {

@@ -704,9 +704,109 @@ fn audit_replays_every_commit_offline_with_one_verdict_each() {
     let again = audit(&["--out", keep.to_str().expect("utf-8")]);
     assert_eq!(
         again.status.code(),
-        Some(3),
-        "an existing report is never overwritten"
+        Some(2),
+        "an existing report is never overwritten: {}",
+        text(&again)
     );
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        said.contains("audit.json: expected a new file, found one already there")
+            && said.contains("choose another --out folder"),
+        "{said}"
+    );
+    assert!(!said.contains("os error"), "no raw OS error: {said}");
+    assert_eq!(std::fs::read(keep.join("audit.json")).expect("kept"), kept);
+}
+
+#[test]
+fn keygen_keeps_the_private_key_out_of_git() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::git(dir.path(), &["init", "--quiet"]);
+    let keygen = |name: &str| {
+        let out = common::bin()
+            .current_dir(dir.path())
+            .args([
+                "keygen",
+                "--no-password",
+                "--out",
+                "team keys*",
+                "--name",
+                name,
+            ])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    };
+    let first = keygen("alice");
+    assert!(
+        String::from_utf8_lossy(&first.stdout)
+            .contains("added `/team keys\\*/*.key` to .gitignore"),
+        "{}",
+        text(&first)
+    );
+    keygen("bob");
+    let ignore = std::fs::read_to_string(dir.path().join(".gitignore")).expect(".gitignore");
+    assert_eq!(ignore, "/team keys\\*/*.key\n", "one line, added once");
+    // `git add -A` takes the public keys and never the private ones.
+    common::git(dir.path(), &["add", "-A"]);
+    let staged = common::git(dir.path(), &["diff", "--cached", "--name-only"]);
+    let mut staged: Vec<&str> = staged.lines().collect();
+    staged.sort();
+    assert_eq!(
+        staged,
+        vec![".gitignore", "team keys*/alice.pub", "team keys*/bob.pub"]
+    );
+
+    // Outside a repository there is no .gitignore to write.
+    let plain = tempfile::tempdir().expect("tempdir");
+    let out = common::bin()
+        .current_dir(plain.path())
+        .args(["keygen", "--no-password"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!plain.path().join(".gitignore").exists());
+}
+
+#[test]
+fn a_revision_that_names_no_commit_says_what_was_expected() {
+    let p = attested();
+    let out = p
+        .cmd()
+        .args(["verify", "--commit", "no-such-branch"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("expected a revision that names a commit of this repository")
+            && said.contains("\"no-such-branch\""),
+        "{said}"
+    );
+    assert!(
+        !said.trim_end().ends_with(':'),
+        "never an empty message: {said}"
+    );
+}
+
+#[test]
+fn a_missing_policy_file_has_no_made_up_position_and_says_what_to_do() {
+    let p = Project::passing();
+    let out = p
+        .cmd()
+        .args(["verify", "--policy", "policies/none.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(
+            "policies/none.toml: expected a readable policy file, found: no such file or directory"
+        ) && said.contains("ci-attest init"),
+        "{said}"
+    );
+    assert!(!said.contains(":1:1"), "{said}");
 }
 
 #[test]

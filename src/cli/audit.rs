@@ -82,7 +82,16 @@ fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), Failure> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     tmp.write_all(text.as_bytes()).map_err(io)?;
-    tmp.persist_noclobber(dir.join(name))
-        .map_err(|e| io(e.error))?;
+    let path = dir.join(name);
+    tmp.persist_noclobber(&path).map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            Failure::usage(anyhow::anyhow!(
+                "{}: expected a new file, found one already there: audit never overwrites a report; choose another --out folder or move the old report away",
+                path.display()
+            ))
+        } else {
+            io(e.error)
+        }
+    })?;
     Ok(())
 }

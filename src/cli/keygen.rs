@@ -32,6 +32,25 @@ pub fn run(args: Args) -> CmdResult {
     if args.no_password {
         eprintln!("warning: the private key is NOT encrypted (--no-password); protect the file");
     }
+    // The private key must never be committed: `git add -A` would publish it.
+    let ignored = ci_attest::git::ensure_ignored(&pair.private_key, |relative| {
+        let dir = relative.parent().unwrap_or(std::path::Path::new(""));
+        if dir.as_os_str().is_empty() {
+            "/*.key".to_string()
+        } else {
+            format!("/{}/*.key", ci_attest::git::gitignore_literal(dir))
+        }
+    });
+    match ignored {
+        Ok(Some(line)) => {
+            println!("added `{line}` to .gitignore: the private key stays out of git")
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!(
+            "warning: could not add the private key to .gitignore ({e}); never commit {}",
+            pair.private_key.display()
+        ),
+    }
     println!("private key: {}", pair.private_key.display());
     println!("public key:  {}", pair.public_key.display());
     println!("key id:      {}", pair.key_id);

@@ -36,22 +36,36 @@ impl Policy {
     /// policy file's directory.
     ///
     /// # Errors
-    /// A [`PolicyError`] positioned at the offending text (`line 1, column 1` when the file itself
-    /// cannot be read, is larger than [`MAX_POLICY_SIZE`] or is not UTF-8).
+    /// A [`PolicyError`] positioned at the offending text (no position, line and column 0, when
+    /// the file itself cannot be read, is larger than [`MAX_POLICY_SIZE`] or is not UTF-8).
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let label = path.display().to_string();
         let whole_file = |message: String| PolicyError {
             file: label.clone(),
-            line: 1,
-            column: 1,
+            line: 0,
+            column: 0,
             message,
         };
-        let file = std::fs::File::open(path)
-            .map_err(|e| whole_file(format!("cannot read policy file: {}", lower(&e))))?;
+        let file = std::fs::File::open(path).map_err(|e| {
+            whole_file(format!(
+                "expected a readable policy file, found: {}{}",
+                lower(&e),
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    "; pass --policy FILE, or run `ci-attest init` to write policies/default.toml"
+                } else {
+                    ""
+                }
+            ))
+        })?;
         let mut bytes = Vec::new();
         file.take(MAX_POLICY_SIZE + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| whole_file(format!("cannot read policy file: {}", lower(&e))))?;
+            .map_err(|e| {
+                whole_file(format!(
+                    "expected a readable policy file, found: {}",
+                    lower(&e)
+                ))
+            })?;
         if bytes.len() as u64 > MAX_POLICY_SIZE {
             return Err(whole_file(format!(
                 "policy file is larger than the limit of {MAX_POLICY_SIZE} bytes"
@@ -1315,17 +1329,18 @@ repository = "https://github.com/acme/app"
         std::fs::write(&path, text).expect("write");
         let e = Policy::load(&path).expect_err("too big");
         assert!(e.message.contains("larger than the limit"), "{e}");
-        assert_eq!((e.line, e.column), (1, 1));
+        assert_eq!((e.line, e.column), (0, 0), "the file as a whole");
     }
 
     #[test]
     fn missing_policy_file_is_an_error_not_a_panic() {
         let e = Policy::load(Path::new("/nonexistent/policy.toml")).expect_err("missing");
+        // No made-up position: the error is about the file as a whole.
         assert_eq!(
             e.to_string(),
-            format!("/nonexistent/policy.toml:1:1: {}", e.message)
+            "/nonexistent/policy.toml: expected a readable policy file, found: no such file or directory (os error 2); pass --policy FILE, or run `ci-attest init` to write policies/default.toml"
         );
-        assert!(e.message.starts_with("cannot read policy file"), "{e}");
+        assert_eq!((e.line, e.column), (0, 0));
     }
 
     #[test]

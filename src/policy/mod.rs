@@ -169,18 +169,30 @@ impl Threshold {
 }
 
 /// A policy file that could not be loaded: `file:line:column: message`.
+///
+/// Shown as `file:line:column: message`, or `file: message` when the error is about the file as a
+/// whole (it cannot be read, is too large or is not UTF-8: `line` and `column` are then 0).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+#[error("{file}{}: {message}", position(*line, *column))]
 #[non_exhaustive]
 pub struct PolicyError {
     /// The policy file as the user named it.
     pub file: String,
-    /// 1-based line of the offending text.
+    /// 1-based line of the offending text; 0 for the file as a whole.
     pub line: usize,
-    /// 1-based column (in characters) of the offending text.
+    /// 1-based column (in characters) of the offending text; 0 for the file as a whole.
     pub column: usize,
     /// What was wrong: what was expected and what was found.
     pub message: String,
+}
+
+/// `:line:column`, or nothing for an error about the whole file.
+fn position(line: usize, column: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}:{column}")
+    }
 }
 
 impl PolicyError {
