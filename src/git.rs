@@ -473,15 +473,15 @@ pub fn ensure_ignored(
         .env("LC_ALL", "C")
         .envs(SEALED_GIT_ENV.iter().copied())
         .stdin(Stdio::null())
-        .status()
+        .output()
         .map_err(GitError::Spawn)?;
-    match ignored.code() {
+    match ignored.status.code() {
         Some(0) => return Ok(None),
         Some(1) => {}
         _ => {
             return Err(GitError::Failed {
                 args: format!("check-ignore --quiet --no-index -- {relative_text}"),
-                stderr: String::new(),
+                stderr: String::from_utf8_lossy(&ignored.stderr).trim().to_string(),
             });
         }
     }
