@@ -916,3 +916,57 @@ fn a_test_result_bundle_in_the_store_is_listed_not_rejected() {
     assert_eq!(listed["findings"][0]["code"], "predicate-type-unsupported");
     assert_eq!(listed["findings"][0]["severity"], "info");
 }
+
+#[test]
+fn shell_completions_complete_subcommands_and_the_man_page_lists_them() {
+    let completions = |shell: &str| {
+        let out = bin().args(["completions", shell]).output().expect("runs");
+        assert!(out.status.success(), "{shell}: {}", text(&out));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    // bash: source the script and ask it to complete `ci-attest ver`.
+    let script = completions("bash");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ci-attest.bash");
+    std::fs::write(&file, &script).expect("write");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            r#"source "$1"; COMP_WORDS=(ci-attest ver); COMP_CWORD=1; _ci__attest ci-attest ver ci-attest; echo "${COMPREPLY[@]}""#,
+        )
+        .arg("bash")
+        .arg(&file)
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "verify verify-bundle"
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let script = completions(shell);
+        for sub in ["verify-bundle", "audit", "completions"] {
+            assert!(script.contains(sub), "{shell} completes {sub}");
+        }
+    }
+    let bad = bin().args(["completions", "tcsh"]).output().expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+
+    let out = bin().arg("man").output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let page = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(page.contains(".TH ci-attest 1"), "{page}");
+    assert!(
+        page.contains(".SH NAME") && page.contains(".SH SUBCOMMANDS"),
+        "{page}"
+    );
+    for sub in [
+        "init", "keygen", "run", "verify", "push", "audit", "inspect",
+    ] {
+        assert!(
+            page.contains(&format!("ci\\-attest\\-{sub}(1)"))
+                || page.contains(&format!("ci-attest-{sub}(1)")),
+            "the man page lists {sub}"
+        );
+    }
+}

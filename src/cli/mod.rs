@@ -140,6 +140,49 @@ enum Command {
     ///
     /// Example: ci-attest sign-bundle --identity-token $TOKEN --bundle a.sigstore.json a.txt
     SignBundle(sign_bundle::Args),
+    /// Print a shell completion script.
+    ///
+    /// Example (bash): ci-attest completions bash > ~/.local/share/bash-completion/completions/ci-attest
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for `man -l -` or a `man1` folder.
+    ///
+    /// Example: ci-attest man > ~/.local/share/man/man1/ci-attest.1
+    Man,
+}
+
+/// Writes `bytes` to stdout; a closed pipe (`| head`) is not an error.
+fn print_bytes(bytes: &[u8]) -> CmdResult {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(EXIT_OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
+        Err(e) => Err(Failure::unavailable(anyhow::anyhow!(
+            "cannot write to stdout: {e}"
+        ))),
+    }
+}
+
+/// The completion script for `shell`.
+fn completions(shell: clap_complete::Shell) -> CmdResult {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "ci-attest", &mut script);
+    print_bytes(&script)
+}
+
+/// The manual page, roff.
+fn man_page() -> CmdResult {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(|e| Failure::unavailable(anyhow::anyhow!("cannot render the manual page: {e}")))?;
+    print_bytes(&page)
 }
 
 /// Parses arguments, runs the command and maps the outcome to an exit code.
@@ -162,6 +205,8 @@ pub fn main() -> ExitCode {
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Audit(a) => audit::run(&repo, a),
         Command::SignBundle(a) => sign_bundle::run(a),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man_page(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
