@@ -650,6 +650,20 @@ fn inspect_shows_signer_subject_and_results() {
     assert!(s.contains(&format!("gitCommit:{}", p.head())), "{s}");
     assert!(s.contains("signer   sha256:"), "{s}");
     assert!(s.contains("coverage     PASSED  "), "{s}");
+    // There is no markdown view of a claim: asking for one is refused, never answered with text.
+    let md = p
+        .cmd()
+        .args(["inspect", "--format", "markdown"])
+        .arg(&p.bundles()[0])
+        .output()
+        .expect("runs");
+    assert_eq!(md.status.code(), Some(2), "{}", text(&md));
+    assert!(md.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&md.stderr).contains("[possible values: text, json]"),
+        "{}",
+        text(&md)
+    );
 }
 
 #[test]

@@ -1,16 +1,25 @@
 //! `ci-attest inspect`.
 
-use super::{CmdResult, EXIT_OK, Failure, Format};
+use super::{CmdResult, EXIT_OK, Failure};
 use ci_attest::collect::clean_name;
 use ci_attest::report::{CheckSummary, format_number, outcome_str};
 use std::path::PathBuf;
+
+/// Output formats of `inspect` (a claim, not a verdict: there is no markdown report of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For a person at a terminal.
+    Text,
+    /// JSON, pretty-printed.
+    Json,
+}
 
 /// Arguments of `inspect`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The bundle file.
     bundle: PathBuf,
-    /// Output format (text or json).
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -57,7 +66,7 @@ pub fn run(args: Args) -> CmdResult {
                 serde_json::to_string_pretty(&value).map_err(Failure::unavailable)?
             );
         }
-        Format::Text | Format::Markdown => {
+        Format::Text => {
             print_header(&args, &signer, &statement.subject, None);
             println!("run      {} .. {}", t(&p.started_on), t(&p.finished_on));
             println!(
@@ -142,7 +151,7 @@ fn inspect_test_result(args: &Args, payload: &[u8], signer: &str) -> CmdResult {
                 serde_json::to_string_pretty(&value).map_err(Failure::unavailable)?
             );
         }
-        Format::Text | Format::Markdown => {
+        Format::Text => {
             print_header(
                 args,
                 signer,
