@@ -531,6 +531,32 @@ impl Source<'_> {
                             ),
                         ));
                     }
+                    let x = *v.get_ref();
+                    if PERCENT_METRICS.contains(&metric) {
+                        if !(0.0..=100.0).contains(&x) {
+                            return Err(self.error(
+                                v.span(),
+                                format!(
+                                    "threshold `{}`: `{metric}` is a percentage: expected {which} \
+                                     from 0 to 100, found {x}",
+                                    t.key
+                                ),
+                            ));
+                        }
+                        if x > 0.0 && x < 1.0 {
+                            return Err(self.error(
+                                v.span(),
+                                format!(
+                                    "threshold `{}`: `{metric}` is a percentage from 0 to 100, \
+                                     found {which} = {x}, which reads as a fraction: for {} % \
+                                     write {which} = {}",
+                                    t.key,
+                                    x * 100.0,
+                                    format_bound(x * 100.0)
+                                ),
+                            ));
+                        }
+                    }
                 }
             }
             let min = bound.min.as_ref().map(|v| *v.get_ref());
@@ -567,6 +593,20 @@ impl Source<'_> {
             });
         }
         Ok(out)
+    }
+}
+
+/// Metrics measured in percent (0 to 100): a bound between 0 and 1 is taken for a fraction
+/// written by mistake and refused.
+const PERCENT_METRICS: &[&str] = &["pass_rate", "lines", "branches", "functions"];
+
+/// A bound as TOML writes a float (`85.0`, `99.5`).
+fn format_bound(x: f64) -> String {
+    let rounded = (x * 1e6).round() / 1e6;
+    if rounded.fract() == 0.0 {
+        format!("{rounded:.1}")
+    } else {
+        format!("{rounded}")
     }
 }
 
@@ -1330,6 +1370,33 @@ repository = "https://github.com/acme/app"
         let e = Policy::load(&path).expect_err("too big");
         assert!(e.message.contains("larger than the limit"), "{e}");
         assert_eq!((e.line, e.column), (0, 0), "the file as a whole");
+    }
+
+    #[test]
+    fn a_percentage_written_as_a_fraction_is_refused_with_the_fix() {
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"coverage.lines\" = {{ min = 0.85 }}\n"
+        ));
+        assert_eq!(
+            e.message,
+            "threshold `coverage.lines`: `lines` is a percentage from 0 to 100, found min = 0.85, which reads as a fraction: for 85 % write min = 85.0"
+        );
+        let e = error(&format!(
+            "{SIGNER}[thresholds]\n\"tests.pass_rate\" = {{ min = 101.0 }}\n"
+        ));
+        assert!(
+            e.message.contains("expected min from 0 to 100, found 101"),
+            "{e}"
+        );
+        // Whole percentages, zero and counts are as they were.
+        for ok in [
+            "\"coverage.lines\" = { min = 1.0 }",
+            "\"coverage.branches\" = { min = 0.0, max = 100.0 }",
+            "\"tests.failed\" = { max = 0.5 }",
+        ] {
+            let text = format!("{SIGNER}[thresholds]\n{ok}\n");
+            assert!(parse(&text).is_ok(), "{ok}");
+        }
     }
 
     #[test]
