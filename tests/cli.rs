@@ -106,7 +106,7 @@ fn each_threshold_can_reject() {
         ("tests.passed", "\"tests.passed\" = { min = 4 }"),
         ("tests.skipped", "\"tests.skipped\" = { max = 0 }"),
         ("tests.total", "\"tests.total\" = { min = 5 }"),
-        ("tests.pass_rate", "\"tests.pass_rate\" = { min = 100.1 }"),
+        ("tests.pass_rate", "\"tests.pass_rate\" = { max = 99.0 }"),
         ("coverage.lines", "\"coverage.lines\" = { min = 95.0 }"),
         (
             "coverage.branches",
