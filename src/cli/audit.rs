@@ -43,13 +43,12 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), false)?;
     let keys = stores::dir_store(&repo)?;
-    let kind = args.from;
-    let github = if kind.is_github() {
+    let github = if args.from.is_github() {
         Some(github_client(&repo)?)
     } else {
         None
     };
-    let store = stores::open(kind, &repo, "origin", github.as_ref())?;
+    let store = stores::open(args.from, &repo, "origin", github.as_ref())?;
     let audit = Judge::new(&policy, &keys, &trusted_root, at)
         .audit(&repo, &args.range, store.as_ref())
         .map_err(|e| match e {

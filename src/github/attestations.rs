@@ -201,13 +201,8 @@ impl GitHub {
     }
 
     /// Downloads a `bundle_url` without the token, with the bundle size limit; the content is
-    /// JSON, or snappy-compressed JSON as GitHub's storage serves it.
-    pub fn fetch_bundle_url(&self, url: &str) -> Result<Vec<u8>, GitHubError> {
-        self.transport.block_on(self.fetch_bundle_url_async(url))
-    }
-
-    /// [`GitHub::fetch_bundle_url`] as a future, so that the `bundle_url`s of a listing download
-    /// side by side.
+    /// JSON, or snappy-compressed JSON as GitHub's storage serves it. A future, so that the
+    /// `bundle_url`s of a listing download side by side.
     pub(crate) async fn fetch_bundle_url_async(&self, url: &str) -> Result<Vec<u8>, GitHubError> {
         let op = Operation::FetchBundleUrl;
         let limit = crate::bundle::MAX_BUNDLE_BYTES;

@@ -20,8 +20,9 @@ use crate::git::{CommitId, Repo};
 use crate::github::{GitHub, GitHubError, ListedAttestation};
 use futures_util::future::join_all;
 
-/// Most `bundle_url`s of one listing downloaded side by side before the per-commit byte budget is
-/// looked at again (so a hostile listing holds at most this many unchecked downloads in memory).
+/// Entries of one listing taken at a time: their `bundle_url`s download side by side before the
+/// per-commit byte budget is looked at again (so a hostile listing holds at most this many
+/// unchecked downloads in memory).
 const DOWNLOAD_WAVE: usize = 8;
 
 /// Bundles kept as GitHub artifact attestations of one repository.
@@ -37,11 +38,6 @@ impl<'a> GitHubStore<'a> {
     /// check runs alike.
     pub fn new(github: &'a GitHub, repo: Repo) -> GitHubStore<'a> {
         GitHubStore { github, repo }
-    }
-
-    /// The client.
-    pub fn github(&self) -> &'a GitHub {
-        self.github
     }
 
     /// Uploads one bundle; returns where it went (`github:owner/name attestation <id>`).
@@ -80,8 +76,8 @@ impl<'a> GitHubStore<'a> {
 /// [`super::MAX_BYTES_PER_COMMIT`]) is a [`RejectedItem`] and never stops the others. Only a listing
 /// that fails as a whole is an error.
 ///
-/// The `bundle_url`s are downloaded side by side, [`DOWNLOAD_WAVE`] at a time; the result is in
-/// listing order whatever order the downloads finish in.
+/// The `bundle_url`s are downloaded side by side, [`DOWNLOAD_WAVE`] entries at a time; the result
+/// is in listing order whatever order the downloads finish in.
 pub fn fetch_attestations(github: &GitHub, sha256_hex: &str) -> Result<Fetched, GitHubError> {
     github.block_on(fetch_attestations_async(github, sha256_hex))
 }
@@ -94,8 +90,24 @@ enum Source {
     Url(String),
     /// Not taken, and why.
     Refused(ItemProblem),
-    /// Already moved out to be judged.
-    Taken,
+}
+
+impl Source {
+    /// The bundle's bytes: inline, downloaded, or the reason there are none.
+    async fn content(self, github: &GitHub) -> Result<Vec<u8>, ItemProblem> {
+        match self {
+            Source::Inline(bytes) => Ok(bytes),
+            Source::Url(url) => {
+                github
+                    .fetch_bundle_url_async(&url)
+                    .await
+                    .map_err(|e| ItemProblem::FetchFailed {
+                        message: e.to_string(),
+                    })
+            }
+            Source::Refused(problem) => Err(problem),
+        }
+    }
 }
 
 async fn fetch_attestations_async(
@@ -106,7 +118,7 @@ async fn fetch_attestations_async(
     let total = listed.len();
     let mut budget = Budget::default();
     let mut out = Fetched::default();
-    let mut entries: Vec<(String, Source)> = Vec::new();
+    let mut entries = Vec::new();
     let mut stopped = None;
     for (i, entry) in listed.into_iter().enumerate() {
         if i >= MAX_LISTED_ITEMS_PER_COMMIT {
@@ -119,59 +131,35 @@ async fn fetch_attestations_async(
         entries.push(classify_entry(entry, budget.take_item()));
     }
 
-    // Downloads, a wave at a time: `downloaded[i]` is entry i's content once its wave has run.
-    let mut downloaded: Vec<Option<Result<Vec<u8>, GitHubError>>> =
-        entries.iter().map(|_| None).collect();
-    for i in 0..entries.len() {
-        if matches!(entries[i].1, Source::Url(_)) && downloaded[i].is_none() {
-            let wave: Vec<(usize, String)> = entries
-                .iter()
-                .enumerate()
-                .skip(i)
-                .filter_map(|(j, (_, source))| match source {
-                    Source::Url(url) => Some((j, url.clone())),
-                    _ => None,
-                })
-                .take(DOWNLOAD_WAVE)
-                .collect();
-            let results = join_all(
-                wave.iter()
-                    .map(|(_, url)| github.fetch_bundle_url_async(url)),
-            )
-            .await;
-            for ((j, _), result) in wave.into_iter().zip(results) {
-                downloaded[j] = Some(result);
-            }
+    // A wave of entries at a time: their bundle_urls download side by side, then the byte budget
+    // takes them in listing order before the next wave starts.
+    let mut entries = entries.into_iter();
+    loop {
+        let wave: Vec<(String, Source)> = entries.by_ref().take(DOWNLOAD_WAVE).collect();
+        if wave.is_empty() {
+            break;
         }
-        let (location, source) = std::mem::replace(&mut entries[i], (String::new(), Source::Taken));
-        let bytes = match source {
-            Source::Inline(bytes) => Ok(bytes),
-            Source::Refused(problem) => Err(problem),
-            // Every bundle_url entry was downloaded in its wave, before its turn here.
-            Source::Url(_) | Source::Taken => match downloaded[i].take() {
-                Some(Ok(bytes)) => Ok(bytes),
-                Some(Err(e)) => Err(ItemProblem::FetchFailed {
-                    message: e.to_string(),
-                }),
-                None => Err(ItemProblem::Unreadable {
-                    message: "the entry was not downloaded".into(),
-                }),
-            },
-        };
-        let taken = bytes.and_then(|bytes| {
-            let size = bytes.len() as u64;
-            if size > MAX_BUNDLE_BYTES as u64 {
-                return Err(ItemProblem::TooLarge {
-                    size,
-                    limit: MAX_BUNDLE_BYTES as u64,
-                });
+        let contents = join_all(
+            wave.into_iter()
+                .map(|(location, source)| async move { (location, source.content(github).await) }),
+        )
+        .await;
+        for (location, bytes) in contents {
+            let taken = bytes.and_then(|bytes| {
+                let size = bytes.len() as u64;
+                if size > MAX_BUNDLE_BYTES as u64 {
+                    return Err(ItemProblem::TooLarge {
+                        size,
+                        limit: MAX_BUNDLE_BYTES as u64,
+                    });
+                }
+                budget.take_bytes(size)?;
+                Ok(bytes)
+            });
+            match taken {
+                Ok(bytes) => out.bundles.push(StoredBundle { location, bytes }),
+                Err(problem) => out.rejected.push(RejectedItem { location, problem }),
             }
-            budget.take_bytes(size)?;
-            Ok(bytes)
-        });
-        match taken {
-            Ok(bytes) => out.bundles.push(StoredBundle { location, bytes }),
-            Err(problem) => out.rejected.push(RejectedItem { location, problem }),
         }
     }
     out.rejected.extend(stopped);
