@@ -18,6 +18,9 @@ pub struct Config {
     /// The checks, in the order they run.
     #[serde(rename = "check", default)]
     pub checks: Vec<CheckConfig>,
+    /// Folders kept between runs of this repository (`[[cache]]`), restored before the checks.
+    #[serde(rename = "cache", default)]
+    pub caches: Vec<CacheConfig>,
     /// How to sign. In a commit's file this is ignored by `run` (the signer decides, see
     /// [`LocalSettings`]); kept so older files still parse.
     #[serde(default)]
@@ -49,6 +52,60 @@ pub struct CheckConfig {
     /// `false` cuts the check's network (sandboxed runs only; loopback stays).
     #[serde(default = "yes")]
     pub network: bool,
+}
+
+/// One folder kept between runs (`[[cache]]`): a build folder in the checkout (`target`,
+/// `node_modules`, `.venv`) or a download cache in the check's home folder (`~/.cache/pip`).
+///
+/// The cache lives outside the checkout (in the repository's git folder, which checks never
+/// see) and is mounted at `path` for the checks of the run. Its key is the sha256 of the `key`
+/// files as committed and the toolchain versions the run records, so a changed lockfile or
+/// compiler starts a fresh cache. The predicate records each cache, its key and whether it was
+/// restored; `run --no-cache` and a policy's `require.from_scratch` give runs without them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// A folder relative to the checkout (`target`), or under the home folder (`~/.cache/pip`).
+    pub path: String,
+    /// Committed files whose contents key the cache (lockfiles, toolchain files); missing files
+    /// count as absent, which is part of the key too.
+    #[serde(default)]
+    pub key: Vec<PathBuf>,
+}
+
+/// Most `[[cache]]` entries in one configuration.
+pub const MAX_CACHES: usize = 16;
+
+/// Where a cache is mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CachePlace<'a> {
+    /// Relative to the checkout.
+    Checkout(&'a Path),
+    /// Relative to the check's home folder (`~/...`).
+    Home(&'a Path),
+}
+
+impl CacheConfig {
+    /// Where the cache goes; `None` when `path` is neither a relative path inside the checkout
+    /// nor `~/` and a relative path inside the home folder.
+    pub fn place(&self) -> Option<CachePlace<'_>> {
+        let (home, rel) = match self.path.strip_prefix("~/") {
+            Some(rest) => (true, rest),
+            None if self.path.starts_with('~') => return None,
+            None => (false, self.path.as_str()),
+        };
+        let rel = Path::new(rel);
+        let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
+        let first = rel.components().next().map(|c| c.as_os_str());
+        if !plain || !is_inside(rel) || first == Some(std::ffi::OsStr::new(".git")) {
+            return None;
+        }
+        Some(if home {
+            CachePlace::Home(rel)
+        } else {
+            CachePlace::Checkout(rel)
+        })
+    }
 }
 
 fn yes() -> bool {
@@ -362,6 +419,45 @@ impl Config {
                 )));
             }
         }
+        if self.caches.len() > MAX_CACHES {
+            return Err(invalid(format!(
+                "expected at most {MAX_CACHES} [[cache]] entries, found {}",
+                self.caches.len()
+            )));
+        }
+        let mut paths = std::collections::BTreeSet::new();
+        for cache in &self.caches {
+            if cache.place().is_none() {
+                return Err(invalid(format!(
+                    "cache path: expected a folder inside the checkout (\"target\") or under the home folder (\"~/.cache/pip\"), without `..` or `.git`, found {:?}",
+                    cache.path
+                )));
+            }
+            if !paths.insert(cache.path.trim_end_matches('/')) {
+                return Err(invalid(format!(
+                    "cache paths must be unique, found {:?} twice",
+                    cache.path
+                )));
+            }
+            if let Some(bad) = cache.key.iter().find(|k| !is_inside(k)) {
+                return Err(invalid(format!(
+                    "cache {:?}: key files must be relative paths inside the checkout, found {}",
+                    cache.path,
+                    bad.display()
+                )));
+            }
+        }
+        let nested = paths.iter().find_map(|a| {
+            paths
+                .iter()
+                .find(|b| *b != a && Path::new(b).starts_with(a))
+                .map(|b| (a, b))
+        });
+        if let Some((outer, inner)) = nested {
+            return Err(invalid(format!(
+                "cache paths must not nest: {inner:?} is inside {outer:?}; keep one of them"
+            )));
+        }
         Ok(())
     }
 }
@@ -477,6 +573,31 @@ key = "keys/ci-attest.key"
             .expect_err("misfit")
             .to_string();
         assert!(msg.contains("lcov report does not give tests"), "{msg}");
+    }
+
+    #[test]
+    fn caches_stay_inside_the_checkout_or_the_home_folder() {
+        for good in ["target", "node_modules", ".venv", "~/.cache/pip", "a/b"] {
+            let text = format!("{GOOD}\n[[cache]]\npath = {good:?}\nkey = [\"Cargo.lock\"]\n");
+            let c = Config::parse(&text, "c.toml").expect(good);
+            assert_eq!(c.caches[0].path, good);
+        }
+        for bad in [
+            "/tmp/x", "../x", "~/../x", "~", "~/", ".git", ".git/x", "a/../b", "", "~x/y",
+        ] {
+            let text = format!("{GOOD}\n[[cache]]\npath = {bad:?}\n");
+            let msg = Config::parse(&text, "c.toml").expect_err(bad).to_string();
+            assert!(msg.contains("cache path: expected"), "{bad}: {msg}");
+        }
+        let text =
+            format!("{GOOD}\n[[cache]]\npath = \"target\"\n[[cache]]\npath = \"target/debug\"\n");
+        let msg = Config::parse(&text, "c.toml")
+            .expect_err("nested")
+            .to_string();
+        assert!(msg.contains("must not nest"), "{msg}");
+        let text = format!("{GOOD}\n[[cache]]\npath = \"target\"\nkey = [\"/etc/passwd\"]\n");
+        let msg = Config::parse(&text, "c.toml").expect_err("key").to_string();
+        assert!(msg.contains("key files must be relative"), "{msg}");
     }
 
     #[test]
