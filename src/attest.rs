@@ -93,6 +93,8 @@ pub struct RunOptions<'a> {
     pub run_root: PathBuf,
     /// The clock.
     pub now: &'a dyn Fn() -> SystemTime,
+    /// Mount the configured `[[cache]]` folders (false: `run --no-cache`, a run from scratch).
+    pub use_caches: bool,
 }
 
 /// What a run produced.
@@ -177,6 +179,7 @@ pub fn run(
                 run_dir: run_dir.path().to_path_buf(),
                 hide: secret_paths(options.home.as_deref(), options.uid, &extra),
                 network: true,
+                binds: Vec::new(),
             };
             (
                 Some((bwrap, seal)),
@@ -194,7 +197,7 @@ pub fn run(
             },
         ),
     };
-    let sealing = Sealing {
+    let mut sealing = Sealing {
         sandbox,
         env: options.env.clone(),
         interrupted: options.interrupted,
@@ -202,9 +205,45 @@ pub fn run(
     let probe_dir = sealing
         .sandbox
         .as_ref()
-        .map_or(checkout.path(), |(_, seal)| seal.repo_root.as_path());
+        .map_or(checkout.path(), |(_, seal)| seal.repo_root.as_path())
+        .to_path_buf();
+    // Caches are keyed by the toolchains, so with caches the probe runs first; without, beside
+    // the checks.
+    let mut early_toolchains = None;
+    let mut caches = crate::cache::Caches::default();
+    if !config.caches.is_empty() && options.use_caches {
+        if sealing.sandbox.is_none() {
+            warnings.push(
+                "the [[cache]] folders are not used: caches are mounted by the sandbox, and this run has none (isolation: none)".to_string(),
+            );
+        } else {
+            let toolchains = detect_toolchains(checkout.path(), &probe_dir, &sealing);
+            let root = crate::cache::cache_root(checkout.common_dir());
+            let run_dir_path = run_dir.path().to_path_buf();
+            let keep: [&Path; 1] = [&run_dir_path];
+            caches = crate::cache::prepare(
+                &config.caches,
+                &crate::cache::CachePaths {
+                    root: &root,
+                    checkout: checkout.path(),
+                    repo_root: repo.root(),
+                    home: options.home.as_deref(),
+                    keep_visible: &keep,
+                },
+                &toolchains,
+            );
+            warnings.extend(caches.skipped.iter().cloned());
+            if let Some((_, seal)) = sealing.sandbox.as_mut() {
+                seal.binds = caches.binds();
+            }
+            early_toolchains = Some(toolchains);
+        }
+    }
+    let sealing = sealing;
     let toolchains = std::thread::scope(|s| {
-        let probe = s.spawn(|| detect_toolchains(checkout.path(), probe_dir, &sealing));
+        let probe = early_toolchains
+            .is_none()
+            .then(|| s.spawn(|| detect_toolchains(checkout.path(), &probe_dir, &sealing)));
         let started = (options.now)();
         let checks = run_checks(
             &config.checks,
@@ -214,13 +253,18 @@ pub fn run(
             progress,
         );
         let finished = (options.now)();
-        let toolchains = probe.join().unwrap_or_default();
+        let toolchains = match probe {
+            Some(p) => p.join().unwrap_or_default(),
+            None => early_toolchains.clone().unwrap_or_default(),
+        };
         checks.map(|c| (c, started, finished, toolchains))
     });
     let (runs, started, finished, toolchains) = toolchains?;
     let checks = runs.records;
     let passed_tests = runs.passed;
     drop(sealing);
+    let cache_records = caches.records();
+    drop(caches);
     drop(checkout);
     drop(run_dir);
 
@@ -261,6 +305,7 @@ pub fn run(
         result,
         isolation: Some(isolation),
         config: Some(config_record),
+        caches: cache_records,
     };
     let statement = Statement {
         statement_type: STATEMENT_TYPE.to_string(),

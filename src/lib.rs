@@ -13,6 +13,7 @@
 
 pub mod attest;
 pub mod bundle;
+pub mod cache;
 pub mod collect;
 pub mod config;
 pub mod dsse;

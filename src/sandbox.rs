@@ -234,6 +234,9 @@ pub struct Seal {
     pub hide: Vec<PathBuf>,
     /// False cuts the network (loopback only).
     pub network: bool,
+    /// Writable folders mounted over the checkout or the home folder (`(source, target)`), the
+    /// run's caches; mounted after the checkout so they cover its paths.
+    pub binds: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Seal {
@@ -294,9 +297,11 @@ impl Seal {
             &"--bind",
             &self.checkout,
             &self.repo_root,
-            &"--chdir",
-            &self.repo_root,
         ]);
+        for (source, target) in &self.binds {
+            push(&[&"--bind", source, target]);
+        }
+        push(&[&"--chdir", &self.repo_root]);
         a
     }
 }
@@ -392,6 +397,7 @@ mod tests {
             run_dir: "/t/run".into(),
             hide: vec!["/".into(), "/r".into(), "/nonexistent/ci-attest".into()],
             network: false,
+            binds: Vec::new(),
         };
         let args: Vec<String> = seal
             .args(true)
@@ -413,6 +419,22 @@ mod tests {
         assert!(
             joined.ends_with("--bind /t/run/checkout /r --chdir /r"),
             "{joined}"
+        );
+        let cached = Seal {
+            binds: vec![("/r/.git/ci-attest/cache/t".into(), "/r/target".into())],
+            ..seal
+        };
+        let joined = cached
+            .args(false)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            joined.ends_with(
+                "--bind /t/run/checkout /r --bind /r/.git/ci-attest/cache/t /r/target --chdir /r"
+            ),
+            "caches are mounted over the checkout: {joined}"
         );
     }
 }

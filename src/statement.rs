@@ -134,6 +134,10 @@ pub struct LocalRunPredicate {
     /// The `.ci-attest.toml` that decided what ran (revision 2; absent in older bundles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ConfigRecord>,
+    /// The `[[cache]]` folders mounted for the checks, and whether each held an earlier run's
+    /// files. Empty for a run from scratch (`run --no-cache`, or no caches configured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<CacheRecord>,
 }
 
 /// How the checks were isolated.
@@ -237,6 +241,19 @@ pub struct Tool {
     pub name: String,
     /// The tool's version.
     pub version: String,
+}
+
+/// One `[[cache]]` folder of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CacheRecord {
+    /// The folder as configured (`target`, `~/.cache/pip`).
+    pub path: String,
+    /// The cache key: sha256 (hex) of the key files as committed and the toolchain versions.
+    pub key: String,
+    /// True when the folder held files of an earlier run (a warm run); false when it started
+    /// empty.
+    pub restored: bool,
 }
 
 /// The machine the checks ran on.

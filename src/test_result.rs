@@ -226,6 +226,7 @@ mod tests {
                 result,
                 isolation: None,
                 config: None,
+                caches: Vec::new(),
             },
         }
     }

@@ -37,6 +37,10 @@ pub struct Args {
     /// Run checks without a sandbox (recorded as `isolation: none`; policies can reject it).
     #[arg(long)]
     no_sandbox: bool,
+    /// Run from scratch: mount none of the `[[cache]]` folders (a policy can require this with
+    /// `require.from_scratch`).
+    #[arg(long)]
+    no_cache: bool,
     /// Sign keylessly: OIDC token -> Fulcio certificate -> Rekor entry (also `[signing] method = "keyless"`).
     #[arg(long, conflicts_with = "key")]
     keyless: bool,
@@ -300,6 +304,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         interrupted: &interrupted,
         run_root: std::env::temp_dir(),
         now: &std::time::SystemTime::now,
+        use_caches: !args.no_cache,
     };
     let mut progress = CliProgress { bar: None };
     let outcome = ci_attest::attest::run(&repo, &options, &mut progress);

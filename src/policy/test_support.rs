@@ -135,6 +135,7 @@ pub fn predicate(checks: Vec<CheckRecord>) -> LocalRunPredicate {
         checks,
         isolation: None,
         config: None,
+        caches: Vec::new(),
     }
 }
 
