@@ -81,6 +81,9 @@ codes! {
     IsolationNotMet = "isolation-not-met",
     /// The checks were decided by a `run --config` override, not the commit's own `.ci-attest.toml`.
     ConfigNotFromCommit = "config-not-from-commit",
+    /// The checks found an earlier run's files in a `[[cache]]` folder, and the policy requires a
+    /// run from scratch.
+    RunNotFromScratch = "run-not-from-scratch",
     /// A check in the statement itself failed (its command exited non-zero or its report was unusable).
     CheckFailed = "check-failed",
     /// No attestation for the commit was found, or none from a trusted signer verified.
@@ -173,6 +176,7 @@ impl Code {
             Code::ConfigNotFromCommit => {
                 "commit the configuration as .ci-attest.toml and run `ci-attest run` without --config"
             }
+            Code::RunNotFromScratch => "run `ci-attest run --no-cache` on the commit",
             Code::CertificateInvalid
             | Code::CertificateSctInvalid
             | Code::TlogLogUntrusted

@@ -31,6 +31,7 @@ pub fn evaluate(policy: &Policy, statement: &VerifiedStatement, now: SystemTime)
     pristine(policy, p, &mut findings);
     isolation(policy, p, &mut findings);
     config_source(policy, p, &mut findings);
+    from_scratch(policy, p, &mut findings);
     repository(policy, p, &mut findings);
     required_checks(policy, p, &mut findings);
     for t in &policy.thresholds {
@@ -237,6 +238,34 @@ fn config_source(policy: &Policy, p: &LocalRunPredicate, out: &mut Vec<Finding>)
             out.push(finding.expected_found(expected, found));
         }
     }
+}
+
+fn from_scratch(policy: &Policy, p: &LocalRunPredicate, out: &mut Vec<Finding>) {
+    let Some((true, origin)) = &policy.require.from_scratch else {
+        return;
+    };
+    let restored: Vec<String> = p
+        .caches
+        .iter()
+        .filter(|c| c.restored)
+        .map(|c| format!("{} (key {})", clip(&c.path), clip(&c.key)))
+        .collect();
+    if restored.is_empty() {
+        return;
+    }
+    out.push(
+        Finding::error(
+            Code::RunNotFromScratch,
+            "the checks started from files an earlier run left in a cache, and the policy \
+             requires a run from scratch",
+        )
+        .expected_found(
+            "no cache restored (a run from scratch)",
+            format!("cache restored: {}", restored.join(", ")),
+        )
+        .origin(Some(origin.clone()))
+        .hint("run `ci-attest run --no-cache` on the commit, then push and verify again"),
+    );
 }
 
 fn repository(policy: &Policy, p: &LocalRunPredicate, out: &mut Vec<Finding>) {
@@ -488,7 +517,7 @@ mod tests {
     };
     use super::*;
     use crate::finding::Severity;
-    use crate::statement::{CheckKind, ConfigRecord, Isolation, IsolationMode};
+    use crate::statement::{CacheRecord, CheckKind, ConfigRecord, Isolation, IsolationMode};
     use proptest::prelude::*;
 
     fn now() -> SystemTime {
@@ -873,6 +902,56 @@ repository = "https://github.com/acme/app"
             Some(IsolationMode::Sandbox),
         ] {
             assert_eq!(judge("", isolated(mode), now()), vec![], "{mode:?}");
+        }
+    }
+
+    fn cached(restored: &[bool]) -> LocalRunPredicate {
+        let mut p = all_green();
+        p.caches = restored
+            .iter()
+            .enumerate()
+            .map(|(i, &restored)| CacheRecord {
+                path: format!("cache-{i}"),
+                key: format!("{i}").repeat(64),
+                restored,
+            })
+            .collect();
+        p
+    }
+
+    const FROM_SCRATCH: &str = "[require]\nfrom_scratch = true\n";
+
+    #[test]
+    fn from_scratch_is_met_by_a_run_that_restored_no_cache() {
+        for restored in [&[][..], &[false], &[false, false]] {
+            assert_eq!(judge(FROM_SCRATCH, cached(restored), now()), vec![]);
+        }
+    }
+
+    #[test]
+    fn from_scratch_rejects_a_run_that_restored_a_cache_naming_it() {
+        let f = judge(FROM_SCRATCH, cached(&[false, true]), now());
+        assert_eq!(codes(&f), [Code::RunNotFromScratch]);
+        assert_complete(&f);
+        let found = f[0].found.clone().unwrap_or_default();
+        assert!(found.contains("cache-1"), "{found}");
+        assert!(!found.contains("cache-0"), "{found}");
+        assert!(
+            f[0].hint
+                .as_deref()
+                .is_some_and(|h| h.contains("--no-cache")),
+            "{f:?}"
+        );
+        assert_eq!(
+            f[0].origin.as_ref().map(|o| (o.line, o.column)),
+            Some((6, 16))
+        );
+    }
+
+    #[test]
+    fn without_from_scratch_a_warm_run_is_accepted() {
+        for rules in ["", "[require]\nfrom_scratch = false\n"] {
+            assert_eq!(judge(rules, cached(&[true]), now()), vec![], "{rules}");
         }
     }
 

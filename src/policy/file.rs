@@ -467,6 +467,9 @@ impl Source<'_> {
         let config_from_commit = raw
             .config_from_commit
             .map(|c| (*c.get_ref(), self.origin(c.span().start)));
+        let from_scratch = raw
+            .from_scratch
+            .map(|c| (*c.get_ref(), self.origin(c.span().start)));
         Ok(Require {
             checks,
             max_age,
@@ -475,6 +478,7 @@ impl Source<'_> {
             tlog,
             isolation,
             config_from_commit,
+            from_scratch,
         })
     }
 
@@ -730,7 +734,7 @@ struct RawSigner {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a `[require]` table (`checks`, `max_age`, `pristine`, `repository`, `tlog`)"
+    expecting = "a `[require]` table (`checks`, `max_age`, `pristine`, `repository`, `tlog`, `isolation`, `config_from_commit`, `from_scratch`)"
 )]
 struct RawRequire {
     #[serde(default)]
@@ -747,6 +751,8 @@ struct RawRequire {
     isolation: Option<Spanned<String>>,
     #[serde(default)]
     config_from_commit: Option<Spanned<bool>>,
+    #[serde(default)]
+    from_scratch: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]

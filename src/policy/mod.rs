@@ -136,6 +136,9 @@ pub struct Require {
     /// (`config.source = commit`), not by `run --config`; a bundle without a config record does not
     /// meet it.
     pub config_from_commit: Option<(bool, Origin)>,
+    /// When `Some(true)`, no `[[cache]]` folder may have held an earlier run's files (the run was
+    /// made from scratch, e.g. with `run --no-cache`).
+    pub from_scratch: Option<(bool, Origin)>,
 }
 
 /// A bound on one metric of one check: `min <= value <= max`, both inclusive.
