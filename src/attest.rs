@@ -233,6 +233,17 @@ pub fn run(
                 &toolchains,
             );
             warnings.extend(caches.skipped.iter().cloned());
+            if !caches.mounted.is_empty() {
+                let kept = checkout
+                    .tracked_files()
+                    .map_err(|e| e.to_string())
+                    .and_then(|files| caches.restore_file_times(checkout.path(), &files));
+                if let Err(why) = kept {
+                    warnings.push(format!(
+                        "the checkout's files keep fresh times (a full rebuild in the caches): {why}"
+                    ));
+                }
+            }
             if let Some((_, seal)) = sealing.sandbox.as_mut() {
                 seal.binds = caches.binds();
             }

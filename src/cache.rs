@@ -16,12 +16,16 @@
 //! must not trust that says `require.from_scratch = true`, and `run --no-cache` makes such runs.
 
 use crate::config::{CacheConfig, CachePlace};
+use crate::git::TrackedFile;
 use crate::statement::CacheRecord;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Keys kept per cache path; older ones are removed when a new key is made.
 pub const KEEP_KEYS: usize = 2;
@@ -48,6 +52,10 @@ pub struct Caches {
     pub mounted: Vec<Mounted>,
     /// Why a configured cache is not used in this run (said to the signer).
     pub skipped: Vec<String>,
+    /// The repository-wide lock held by the one run that uses the caches (see [`prepare`]).
+    run_lock: Option<File>,
+    /// The folder of the repository's caches.
+    root: PathBuf,
 }
 
 impl Caches {
@@ -63,6 +71,97 @@ impl Caches {
     pub fn records(&self) -> Vec<CacheRecord> {
         self.mounted.iter().map(|m| m.record.clone()).collect()
     }
+
+    /// Gives each regular file of the fresh checkout whose content is the one the previous
+    /// cache-using run checked out the modification time it had then, and records this run's
+    /// times for the next; returns how many files kept their time.
+    ///
+    /// Build tools that compare times (cargo's fingerprints, make) then rebuild only what changed
+    /// instead of everything a fresh checkout touched. It is sound because only the run holding
+    /// the repository's cache lock gets here: a file keeps an old time only while every cached run
+    /// since had the same content, so no cache holds a build of other content made after that
+    /// time. The record lives beside the caches in the git folder, which checks never see.
+    pub fn restore_file_times(
+        &self,
+        checkout: &Path,
+        files: &[TrackedFile],
+    ) -> Result<usize, String> {
+        if self.run_lock.is_none() || self.mounted.is_empty() {
+            return Ok(0);
+        }
+        let root = &self.root;
+        let record = root.join("checkout.times");
+        let previous = read_times(&record);
+        let mut kept = 0;
+        let mut next = Vec::with_capacity(files.len() * 64);
+        for file in files.iter().filter(|f| f.regular) {
+            let full = checkout.join(std::ffi::OsStr::from_bytes(&file.path));
+            let Ok(f) = File::options()
+                .read(true)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&full)
+            else {
+                continue;
+            };
+            let mut time = f.metadata().and_then(|m| m.modified()).ok();
+            if let Some(&(ref oid, old)) = previous.get(&file.path) {
+                if *oid == file.oid && f.set_modified(old).is_ok() {
+                    time = Some(old);
+                    kept += 1;
+                }
+            }
+            let Some(since) = time.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) else {
+                continue;
+            };
+            next.extend_from_slice(file.oid.as_bytes());
+            next.push(0);
+            next.extend_from_slice(
+                format!("{}.{:09}", since.as_secs(), since.subsec_nanos()).as_bytes(),
+            );
+            next.push(0);
+            next.extend_from_slice(&file.path);
+            next.push(0);
+        }
+        let tmp = root.join("checkout.times.tmp");
+        std::fs::write(&tmp, &next)
+            .and_then(|()| std::fs::rename(&tmp, &record))
+            .map_err(|e| format!("cannot write {}: {e}", record.display()))?;
+        Ok(kept)
+    }
+}
+
+/// Most bytes of the file-time record read back (it is ci-attest's own, in the git folder).
+const MAX_TIMES_BYTES: u64 = 256 << 20;
+
+/// The file-time record: path -> (blob id, modification time). Unreadable or malformed: empty
+/// (every file then keeps the fresh checkout's time, which only costs a rebuild).
+fn read_times(path: &Path) -> HashMap<Vec<u8>, (String, SystemTime)> {
+    let mut bytes = Vec::new();
+    let ok = File::open(path)
+        .and_then(|f| f.take(MAX_TIMES_BYTES + 1).read_to_end(&mut bytes))
+        .is_ok_and(|n| n as u64 <= MAX_TIMES_BYTES);
+    let mut map = HashMap::new();
+    if !ok {
+        return map;
+    }
+    let mut fields = bytes.split(|&b| b == 0);
+    while let (Some(oid), Some(time), Some(file)) = (fields.next(), fields.next(), fields.next()) {
+        let (Ok(oid), Some(time)) = (std::str::from_utf8(oid), parse_time(time)) else {
+            return HashMap::new();
+        };
+        map.insert(file.to_vec(), (oid.to_string(), time));
+    }
+    map
+}
+
+fn parse_time(text: &[u8]) -> Option<SystemTime> {
+    let text = std::str::from_utf8(text).ok()?;
+    let (secs, nanos) = text.split_once('.')?;
+    let d = Duration::new(
+        secs.parse().ok()?,
+        nanos.parse().ok().filter(|&n| n < 1_000_000_000)?,
+    );
+    UNIX_EPOCH.checked_add(d)
 }
 
 /// Where one run's caches come from and go to.
@@ -146,6 +245,37 @@ pub fn prepare(
     toolchains: &BTreeMap<String, String>,
 ) -> Caches {
     let mut caches = Caches::default();
+    if configs.is_empty() {
+        return caches;
+    }
+    // One run at a time uses a repository's caches, so that the file times recorded for the
+    // checkout (see `Caches::restore_file_times`) describe every build any cache has seen.
+    let lock = std::fs::create_dir_all(paths.root)
+        .and_then(|()| {
+            File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(paths.root.join("run.lock"))
+        })
+        .map_err(|e| format!("cannot open {}: {e}", paths.root.join("run.lock").display()))
+        .and_then(|f| {
+            rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                .map(|()| f)
+                .map_err(|_| "another run of this repository is using them".to_string())
+        });
+    match lock {
+        Ok(f) => {
+            caches.run_lock = Some(f);
+            caches.root = paths.root.to_path_buf();
+        }
+        Err(why) => {
+            caches.skipped.push(format!(
+                "the [[cache]] folders are not used in this run: {why}"
+            ));
+            return caches;
+        }
+    }
     for cache in configs {
         match prepare_one(cache, paths, toolchains) {
             Ok(m) => caches.mounted.push(m),
@@ -487,5 +617,30 @@ mod tests {
         }
         assert!(!sources[0].exists(), "oldest removed");
         assert!(sources[1].exists() && sources[2].exists());
+    }
+
+    #[test]
+    fn a_malformed_or_oversized_time_record_is_read_as_empty() {
+        let dir = tempfile::tempdir().expect("test fixture");
+        let record = dir.path().join("checkout.times");
+        std::fs::write(&record, b"abc\x001700000000.000000005\x00src/a.rs\x00")
+            .expect("test fixture");
+        let times = read_times(&record);
+        assert_eq!(
+            times.get(&b"src/a.rs"[..]),
+            Some(&(
+                "abc".to_string(),
+                UNIX_EPOCH + Duration::new(1_700_000_000, 5)
+            ))
+        );
+        for bad in [
+            &b"abc\x00yesterday\x00src/a.rs\x00"[..],
+            b"abc\x001.1000000000\x00src/a.rs\x00",
+            b"\xff\x001.0\x00src/a.rs\x00",
+        ] {
+            std::fs::write(&record, bad).expect("test fixture");
+            assert!(read_times(&record).is_empty(), "{bad:?}");
+        }
+        assert!(read_times(&dir.path().join("absent")).is_empty());
     }
 }

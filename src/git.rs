@@ -312,28 +312,10 @@ impl Repo {
             common_dir,
             objects,
             alternates: gitdir.join("objects/info/alternates"),
+            path_env: path_env.map(|p| p.to_os_string()),
         };
         checkout.point_objects_at(&checkout.objects.clone())?;
-        let out = Command::new("git")
-            .args(["read-tree", "--reset", "-u", id.as_str()])
-            .current_dir(&checkout.path)
-            .env_clear()
-            .envs(path_env.map(|p| ("PATH", p)))
-            .env("GIT_DIR", &gitdir)
-            .env("GIT_WORK_TREE", &checkout.path)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_ATTR_NOSYSTEM", "1")
-            .envs(SEALED_GIT_ENV.iter().copied())
-            .stdin(Stdio::null())
-            .output()
-            .map_err(GitError::Spawn)?;
-        if !out.status.success() {
-            return Err(GitError::Failed {
-                args: format!("read-tree --reset -u {id}"),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
-        }
+        checkout.git(&["read-tree", "--reset", "-u", id.as_str()])?;
         Ok(checkout)
     }
 }
@@ -345,9 +327,72 @@ pub struct Checkout {
     common_dir: PathBuf,
     objects: PathBuf,
     alternates: PathBuf,
+    path_env: Option<std::ffi::OsString>,
+}
+
+/// One file of a checkout as its index lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedFile {
+    /// Path relative to the checkout, as git stores it (any bytes but NUL).
+    pub path: Vec<u8>,
+    /// The blob's object id (hex).
+    pub oid: String,
+    /// True for a regular file (not a symbolic link or a submodule).
+    pub regular: bool,
 }
 
 impl Checkout {
+    /// Runs git on the checkout's private git folder, with no configuration of the signer's.
+    fn git(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&self.path)
+            .env_clear()
+            .envs(self.path_env.as_ref().map(|p| ("PATH", p)))
+            .env("GIT_DIR", self.path.join(".git"))
+            .env("GIT_WORK_TREE", &self.path)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_ATTR_NOSYSTEM", "1")
+            .envs(SEALED_GIT_ENV.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(GitError::Spawn)?;
+        if !out.status.success() {
+            return Err(GitError::Failed {
+                args: args.join(" "),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    /// Every file of the checkout, from its index (one `git ls-files -s -z`).
+    pub fn tracked_files(&self) -> Result<Vec<TrackedFile>, GitError> {
+        let out = self.git(&["ls-files", "-s", "-z"])?;
+        let mut files = Vec::new();
+        for entry in out.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+            // `<mode> SP <oid> SP <stage> TAB <path>`
+            let bad = || GitError::Unexpected {
+                args: "ls-files -s -z".into(),
+                expected: "`<mode> <oid> <stage>\\t<path>` entries".into(),
+                found: String::from_utf8_lossy(&entry[..entry.len().min(200)]).into_owned(),
+            };
+            let tab = entry.iter().position(|&b| b == b'\t').ok_or_else(bad)?;
+            let head = std::str::from_utf8(&entry[..tab]).map_err(|_| bad())?;
+            let mut parts = head.split(' ');
+            let (Some(mode), Some(oid)) = (parts.next(), parts.next()) else {
+                return Err(bad());
+            };
+            files.push(TrackedFile {
+                path: entry[tab + 1..].to_vec(),
+                oid: oid.to_string(),
+                regular: mode == "100644" || mode == "100755",
+            });
+        }
+        Ok(files)
+    }
+
     /// The checkout's folder.
     pub fn path(&self) -> &Path {
         &self.path

@@ -47,8 +47,28 @@ fn project() -> Project {
 fn run(p: &Project, args: &[&str]) -> (serde_json::Value, String) {
     let out = p.cmd().arg("run").args(args).output().expect("runs");
     assert!(out.status.success(), "run {args:?}: {}", text(&out));
-    let statement = statement_of(p.bundles().last().expect("a bundle"));
-    (statement["predicate"].clone(), newest_log(p))
+    (newest_statement(p)["predicate"].clone(), newest_log(p))
+}
+
+/// The statement of HEAD's newest local-run bundle (the store names them `<commit>.<n>`).
+fn newest_statement(p: &Project) -> serde_json::Value {
+    let head = p.head();
+    let newest = p
+        .bundles()
+        .into_iter()
+        .filter_map(|b| {
+            let name = b.file_name()?.to_str()?.to_string();
+            let n: u64 = name
+                .strip_prefix(&format!("{head}."))?
+                .split('.')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((n, b))
+        })
+        .max()
+        .expect("a bundle of HEAD");
+    statement_of(&newest.1)
 }
 
 fn newest_log(p: &Project) -> String {
@@ -123,4 +143,49 @@ fn no_cache_runs_from_scratch_and_the_policy_can_require_it() {
     // --no-cache left the cache alone: the next warm run still finds it.
     let (_, log) = run(&p, &[]);
     assert!(log.contains("warm 2"), "{log}");
+}
+
+/// A Cargo workspace of two crates whose check builds it into the `target` cache.
+fn workspace() -> Project {
+    let member = |name: &str| {
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
+    };
+    let p = Project::with(&[
+        (
+            ".ci-attest.toml",
+            "[[check]]\nname = \"build\"\nkind = \"custom\"\nrun = \"cargo build --offline 2>&1\"\n\n[[cache]]\npath = \"target\"\nkey = [\"Cargo.lock\"]\n"
+                .to_string(),
+        ),
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"one\", \"two\"]\nresolver = \"2\"\n".to_string(),
+        ),
+        ("one/Cargo.toml", member("one")),
+        ("one/src/lib.rs", "pub fn one() -> u32 { 1 }\n".to_string()),
+        ("two/Cargo.toml", member("two")),
+        ("two/src/lib.rs", "pub fn two() -> u32 { 2 }\n".to_string()),
+        ("policies/default.toml", POLICY_FROM_SCRATCH.to_string()),
+    ]);
+    p.keygen();
+    p
+}
+
+#[test]
+fn a_warm_cargo_build_recompiles_only_the_crate_whose_files_changed() {
+    let p = workspace();
+    let (_, log) = run(&p, &[]);
+    assert!(
+        log.contains("Compiling one") && log.contains("Compiling two"),
+        "{log}"
+    );
+    p.write("two/src/lib.rs", "pub fn two() -> u32 { 2 + 0 }\n");
+    p.commit("change two");
+    let (second, log) = run(&p, &[]);
+    assert_eq!(second["caches"][0]["restored"], true, "{second:#}");
+    // The fresh checkout's unchanged files kept the times the first run gave them.
+    assert!(log.contains("Compiling two"), "{log}");
+    assert!(!log.contains("Compiling one"), "one is unchanged: {log}");
+    // An unchanged commit builds nothing.
+    let (_, log) = run(&p, &[]);
+    assert!(!log.contains("Compiling"), "{log}");
 }

@@ -412,6 +412,23 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     }
     println!("commit: {}  signed by {fingerprint}", out.commit.id);
     println!("logs:   {}", log_dir.display());
+    let caches = &out.statement.predicate.caches;
+    if !caches.is_empty() {
+        let list: Vec<String> = caches
+            .iter()
+            .map(|c| {
+                let state = if c.restored { "warm" } else { "empty" };
+                format!(
+                    "{} ({state}, key {})",
+                    c.path,
+                    &c.key[..c.key.len().min(12)]
+                )
+            })
+            .collect();
+        println!("caches: {}", list.join(", "));
+    } else if args.no_cache && !out.config.caches.is_empty() {
+        println!("caches: none (--no-cache: a run from scratch)");
+    }
     println!();
     println!("{:<14} {:<7} {:>9}  figures", "check", "result", "time");
     for c in &out.statement.predicate.checks {
