@@ -189,3 +189,31 @@ fn a_warm_cargo_build_recompiles_only_the_crate_whose_files_changed() {
     let (_, log) = run(&p, &[]);
     assert!(!log.contains("Compiling"), "{log}");
 }
+
+#[test]
+fn reports_written_into_a_cache_folder_are_read_from_it() {
+    let p = Project::with(&[
+        (
+            ".ci-attest.toml",
+            "[[check]]\nname = \"tests\"\nkind = \"tests\"\nrun = \"mkdir -p target && cp fixtures/junit.xml target/junit.xml\"\nreports = [{ format = \"junit\", path = \"./target/junit.xml\" }]\n\n[[cache]]\npath = \"target\"\n"
+                .to_string(),
+        ),
+        ("fixtures/junit.xml", fixture("junit-pass.xml")),
+        ("policies/default.toml", POLICY_FROM_SCRATCH.to_string()),
+    ]);
+    p.keygen();
+    let (first, _) = run(&p, &[]);
+    let passed = first["checks"][0]["tests"]["passed"].as_u64().unwrap_or(0);
+    assert!(passed > 0, "{first:#}");
+    // The next commit's report replaces the cached one, and that is what is counted.
+    p.write("fixtures/junit.xml", &fixture("junit-fail.xml"));
+    p.commit("a failing test");
+    let out = p.cmd().arg("run").output().expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let second = &newest_statement(&p)["predicate"];
+    assert_eq!(second["caches"][0]["restored"], true, "{second:#}");
+    assert!(
+        second["checks"][0]["tests"]["failed"].as_u64() > Some(0),
+        "{second:#}"
+    );
+}

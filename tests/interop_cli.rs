@@ -68,12 +68,18 @@ fn sigstore_js_and_python_cryptography_verify_what_run_writes() {
 #[test]
 fn statements_from_run_follow_the_published_predicate_schema() {
     let p = Project::passing();
-    // A failing run too: counts, problems and a missing report must still fit the schema.
-    let config = CONFIG.replace("cp fixtures/lcov.info out/lcov.info", "exit 3");
+    // A failing run too: counts, problems and a missing report must still fit the schema; the
+    // reports go to a `[[cache]]` folder, so the statement records a cache.
+    let config = CONFIG.replace("cp fixtures/lcov.info out/lcov.info", "exit 3")
+        + "\n[[cache]]\npath = \"out\"\n";
     p.write(".ci-attest.toml", &config);
     p.commit("coverage fails");
     p.keygen();
     assert_eq!(p.run().status.code(), Some(1));
+    assert_eq!(
+        statement_of(&p.bundles()[0])["predicate"]["caches"][0]["path"],
+        "out"
+    );
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/predicate.schema.json");
     let (code, out) = run(Command::new(python())
         .arg(interop("validate_statement.py"))

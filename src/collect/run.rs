@@ -188,7 +188,8 @@ fn run_check(
     let mut names = TestNames::default();
     for report in &check.reports {
         let label = report.path.display().to_string();
-        match parse_report(worktree, &report.path, report.format, deadline) {
+        let (root, relative) = report_location(worktree, &report.path, sealing);
+        match parse_report(&root, &relative, report.format, deadline) {
             Ok((parsed, sha256)) => {
                 match parsed {
                     Parsed::Tests(t) => {
@@ -273,6 +274,29 @@ fn run_check(
         omitted: passed_omitted,
     });
     Ok((record, passed))
+}
+
+/// Where ci-attest finds a report the checks wrote at `relative`: in the worktree, or, when the
+/// path is inside a `[[cache]]` folder the sandbox mounted there, in that cache's own folder (which
+/// the checks saw at that path). The report must then stay inside the cache.
+fn report_location(worktree: &Path, relative: &Path, sealing: &Sealing<'_>) -> (PathBuf, PathBuf) {
+    let plain: PathBuf = relative
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if let Some((_, seal)) = &sealing.sandbox {
+        for (source, target) in &seal.binds {
+            let Ok(mount) = target.strip_prefix(&seal.repo_root) else {
+                continue;
+            };
+            if let Ok(rest) = plain.strip_prefix(mount) {
+                if !mount.as_os_str().is_empty() {
+                    return (source.clone(), rest.to_path_buf());
+                }
+            }
+        }
+    }
+    (worktree.to_path_buf(), relative.to_path_buf())
 }
 
 /// Resolves a report path inside the worktree and parses it, under the check's deadline.
