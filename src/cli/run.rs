@@ -137,10 +137,10 @@ impl Progress for CliProgress {
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                ProgressStyle::with_template("{spinner} {prefix} {elapsed:>4} {wide_msg:.dim}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
-            bar.set_message(label);
+            bar.set_prefix(label);
             bar.enable_steady_tick(Duration::from_millis(100));
             self.bar = Some(bar);
         } else {
@@ -155,8 +155,21 @@ impl Progress for CliProgress {
             elapsed.as_secs_f64()
         );
         match self.bar.take() {
-            Some(bar) => bar.finish_with_message(line),
+            Some(bar) => {
+                // The final line is only the outcome: no spinner, no running timer, no output.
+                bar.set_style(
+                    ProgressStyle::with_template("{msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.finish_with_message(line);
+            }
             None => eprintln!("{line}"),
+        }
+    }
+
+    fn check_output(&mut self, last_line: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(last_line.to_string());
         }
     }
 }

@@ -22,6 +22,72 @@ pub trait Progress {
     fn check_started(&mut self, index: usize, count: usize, name: &str);
     /// A check has finished.
     fn check_finished(&mut self, name: &str, outcome: Outcome, elapsed: Duration);
+    /// The last line the running check has written so far (called a few times a second while it
+    /// runs, only when the line changed). The line is the check's own output, so it is cleaned:
+    /// control characters (terminal escapes) are dropped and it is at most
+    /// [`MAX_PROGRESS_LINE_CHARS`] characters.
+    fn check_output(&mut self, _last_line: &str) {}
+}
+
+/// Most characters of a check's output line that progress shows.
+pub const MAX_PROGRESS_LINE_CHARS: usize = 160;
+
+/// How often a running check's log is looked at for its last line.
+const OUTPUT_POLL: Duration = Duration::from_millis(250);
+
+/// The last non-empty line of the log's final bytes, cleaned for a terminal (see
+/// [`Progress::check_output`]).
+fn last_line(log: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(log).ok()?;
+    let len = f.metadata().ok()?.len();
+    let tail = len.min(4096);
+    f.seek(SeekFrom::Start(len - tail)).ok()?;
+    let mut buf = Vec::with_capacity(tail as usize);
+    f.take(tail).read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    // A progress bar redraws with `\r`: what follows the last one is what a terminal shows.
+    let line = text
+        .split('\n')
+        .map(|l| l.rsplit('\r').find(|s| !s.trim().is_empty()).unwrap_or(""))
+        .rfind(|l| !l.trim().is_empty())?;
+    let clean: String = strip_escapes(line)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_PROGRESS_LINE_CHARS)
+        .collect();
+    let clean = clean.trim().to_string();
+    (!clean.is_empty()).then_some(clean)
+}
+
+/// Drops ANSI escape sequences (`ESC [ ... final`, `ESC ] ... BEL/ST`, and two-byte `ESC x`).
+fn strip_escapes(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Progress that goes nowhere.
@@ -105,7 +171,7 @@ pub fn run_checks(
     };
     for (i, check) in checks.iter().enumerate() {
         progress.check_started(i, checks.len(), &check.name);
-        let (record, passed) = run_check(check, worktree, log_dir, sealing)?;
+        let (record, passed) = run_check(check, worktree, log_dir, sealing, progress)?;
         progress.check_finished(
             &check.name,
             record.result,
@@ -122,6 +188,7 @@ fn run_check(
     worktree: &Path,
     log_dir: &Path,
     sealing: &Sealing<'_>,
+    progress: &mut dyn Progress,
 ) -> Result<(CheckRecord, Option<PassedTests>), RunError> {
     let log_path = log_dir.join(format!("{}.log", check.name));
     let log_err = |source| RunError::Log {
@@ -156,7 +223,18 @@ fn run_check(
     let timeout = check.timeout_secs.map(Duration::from_secs);
     let deadline = timeout.map(|t| started + t);
     let status = match cmd.spawn() {
-        Ok(child) => wait(child, timeout, sealing.interrupted),
+        Ok(child) => {
+            let mut shown = String::new();
+            let mut tail = || {
+                if let Some(line) = last_line(&log_path) {
+                    if line != shown {
+                        progress.check_output(&line);
+                        shown = line;
+                    }
+                }
+            };
+            wait(child, timeout, sealing.interrupted, &mut tail)
+        }
         Err(e) => Err(Waited::Problem(format!("command could not start: {e}"))),
     };
     let status = match status {
@@ -407,9 +485,11 @@ fn wait(
     mut child: std::process::Child,
     timeout: Option<Duration>,
     interrupted: &AtomicBool,
+    on_output: &mut dyn FnMut(),
 ) -> Result<ExitStatus, Waited> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut pause = Duration::from_millis(1);
+    let mut next_look = Instant::now() + OUTPUT_POLL;
     let result = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Ok(status),
@@ -423,6 +503,10 @@ fn wait(
                 )));
             }
             Ok(None) => {
+                if Instant::now() >= next_look {
+                    on_output();
+                    next_look = Instant::now() + OUTPUT_POLL;
+                }
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(20));
             }
@@ -446,5 +530,87 @@ fn kill_group(child: &mut std::process::Child) {
         });
     if !killed {
         let _ = child.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[derive(Default)]
+    struct Recorded {
+        lines: Vec<String>,
+        finished: Vec<(String, Outcome)>,
+    }
+
+    impl Progress for Recorded {
+        fn check_started(&mut self, _: usize, _: usize, _: &str) {}
+        fn check_finished(&mut self, name: &str, outcome: Outcome, _: Duration) {
+            self.finished.push((name.to_string(), outcome));
+        }
+        fn check_output(&mut self, last_line: &str) {
+            self.lines.push(last_line.to_string());
+        }
+    }
+
+    #[test]
+    fn the_last_line_is_what_a_terminal_would_show_without_its_escapes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("log");
+        let cases: [(&[u8], Option<&str>); 6] = [
+            (b"one\ntwo\n\n", Some("two")),
+            (b"compiling 1/9\rcompiling 9/9\r", Some("compiling 9/9")),
+            (
+                b"\x1b[1;32m   Compiling\x1b[0m foo v0.1\n",
+                Some("Compiling foo v0.1"),
+            ),
+            (b"\x1b]0;title\x07ok \x07\x08bell\n", Some("ok bell")),
+            (b"\n \n\t\n", None),
+            (b"", None),
+        ];
+        for (text, want) in cases {
+            std::fs::write(&log, text).expect("write");
+            assert_eq!(last_line(&log).as_deref(), want, "{text:?}");
+        }
+        std::fs::write(&log, "x".repeat(10_000)).expect("write");
+        assert_eq!(
+            last_line(&log).map(|l| l.chars().count()),
+            Some(MAX_PROGRESS_LINE_CHARS)
+        );
+    }
+
+    #[test]
+    fn a_running_check_reports_its_latest_output_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config::parse(
+            "[[check]]\nname = \"slow\"\nkind = \"custom\"\nrun = \"echo starting; sleep 0.6; echo halfway; sleep 0.6\"\n",
+            "c.toml",
+        )
+        .expect("config");
+        let interrupted = AtomicBool::new(false);
+        let sealing = Sealing {
+            sandbox: None,
+            env: vec![("PATH".into(), std::env::var_os("PATH").unwrap_or_default())],
+            interrupted: &interrupted,
+        };
+        let mut progress = Recorded::default();
+        let runs = run_checks(
+            &config.checks,
+            dir.path(),
+            &dir.path().join("logs"),
+            &sealing,
+            &mut progress,
+        )
+        .expect("runs");
+        assert_eq!(runs.records[0].result, Outcome::Passed);
+        // Each change is reported once, in order (under load a poll may miss "starting").
+        assert_eq!(progress.lines.last().map(String::as_str), Some("halfway"));
+        assert!(
+            progress.lines == ["halfway"] || progress.lines == ["starting", "halfway"],
+            "{:?}",
+            progress.lines
+        );
+        assert_eq!(progress.finished, [("slow".to_string(), Outcome::Passed)]);
     }
 }
