@@ -28,7 +28,8 @@ rendered="$(mktemp -d)"
 trap 'rm -rf "$rendered"' EXIT
 mkdir -p "$rendered/.github/workflows"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
-sed "s/{{VERSION}}/$version/g" src/cli/templates/ci-attest-verify.yml > "$rendered/.github/workflows/ci-attest-verify.yml"
+# Rendered as a release build renders it: pinned to a commit (this one).
+sed -e "s/{{VERSION}}/$version/g" -e "s/{{ACTION_REF}}/$(git rev-parse HEAD)/g" src/cli/templates/ci-attest-verify.yml > "$rendered/.github/workflows/ci-attest-verify.yml"
 (cd "$rendered" && actionlint .github/workflows/ci-attest-verify.yml)
 
 echo "== $(zizmor --version)"

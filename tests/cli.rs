@@ -619,12 +619,13 @@ fn init_writes_config_and_policy_for_a_cargo_project() {
     let workflow = std::fs::read_to_string(p.root.join(".github/workflows/ci-attest-verify.yml"))
         .expect("init writes the verifier workflow");
     assert!(
-        workflow.contains(&format!("--version \"={}\"", env!("CARGO_PKG_VERSION"))),
-        "the workflow pins this ci-attest version: {workflow}"
+        workflow.contains(&format!("# v{}", env!("CARGO_PKG_VERSION")))
+            && workflow.contains("uses: ci-attest/ci-attest@"),
+        "the workflow runs this ci-attest version's action: {workflow}"
     );
-    assert!(workflow.contains("--report check") && workflow.contains("checks: write"));
+    assert!(workflow.contains("report: check") && workflow.contains("checks: write"));
     assert!(
-        !workflow.contains("{{VERSION}}"),
+        !workflow.contains("{{VERSION}}") && !workflow.contains("{{ACTION_REF}}"),
         "no unrendered placeholder"
     );
     // A second init keeps the user's files.

@@ -165,9 +165,26 @@ pristine = true
     )
 }
 
-/// The verifier workflow for the user's repository: the template with this version of ci-attest.
+/// The commit of ci-attest's repository this binary was built from, when the build said so
+/// (release builds set `CI_ATTEST_SOURCE_COMMIT`; see README "Install").
+pub const SOURCE_COMMIT: Option<&str> = option_env!("CI_ATTEST_SOURCE_COMMIT");
+
+/// The verifier workflow for the user's repository: the template with this version of ci-attest's
+/// action, pinned to `source_commit` (40 hex) when known, else to the release tag.
+pub fn verifier_workflow_at(source_commit: Option<&str>) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let pinned = source_commit
+        .filter(|c| c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase);
+    let action_ref = pinned.unwrap_or_else(|| format!("v{version}"));
+    include_str!("templates/ci-attest-verify.yml")
+        .replace("{{ACTION_REF}}", &action_ref)
+        .replace("{{VERSION}}", version)
+}
+
+/// The verifier workflow this binary writes.
 pub fn verifier_workflow() -> String {
-    include_str!("templates/ci-attest-verify.yml").replace("{{VERSION}}", env!("CARGO_PKG_VERSION"))
+    verifier_workflow_at(SOURCE_COMMIT)
 }
 
 fn write_new(path: &Path, text: &str) -> Result<bool, Failure> {
@@ -227,4 +244,33 @@ pub fn run(repo_dir: &Path, _args: Args) -> CmdResult {
         "\nnext: ci-attest keygen --out keys && ci-attest run && ci-attest verify\n      then commit the workflow and require the `ci-attest` check from the GitHub Actions app (docs/github.md)"
     );
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod workflow_tests {
+    use super::verifier_workflow_at;
+
+    #[test]
+    fn the_workflow_pins_the_action_to_the_source_commit_when_known() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let w = verifier_workflow_at(Some(sha));
+        assert!(
+            w.contains(&format!("uses: ci-attest/ci-attest@{sha} # v")),
+            "{w}"
+        );
+        for unknown in [None, Some("main"), Some("0123")] {
+            let w = verifier_workflow_at(unknown);
+            assert!(
+                w.contains(&format!(
+                    "uses: ci-attest/ci-attest@v{v} # v{v}",
+                    v = env!("CARGO_PKG_VERSION")
+                )),
+                "{unknown:?}: {w}"
+            );
+            assert!(
+                !w.contains("{{VERSION}}") && !w.contains("{{ACTION_REF}}"),
+                "{w}"
+            );
+        }
+    }
 }

@@ -224,8 +224,16 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             .clone()
             .or_else(|| signing_settings.key.as_ref().map(|k| repo.root().join(k)))
             .ok_or_else(|| {
+                // Name the key `keygen` makes when it is there: the fix is one line.
+                let made = repo.root().join("keys/ci-attest.key").is_file();
+                let found = if made {
+                    "found keys/ci-attest.key, which no setting names"
+                } else {
+                    "found none"
+                };
                 Failure::usage(anyhow::anyhow!(
-                    "no signing key: pass --key FILE (or --keyless), or set [signing] key in {LOCAL_SETTINGS_FILE} (untracked) or ~/.config/ci-attest/config.toml"
+                    "expected a signing key, {found}: pass --key FILE (or --keyless), or set `[signing] key = \"keys/ci-attest.key\"` in {LOCAL_SETTINGS_FILE} (untracked) or ~/.config/ci-attest/config.toml{}",
+                    if made { "" } else { "; `ci-attest keygen` makes a key pair in keys/" }
                 ))
             })?;
         let key_path = std::path::absolute(&key_path).unwrap_or(key_path);
