@@ -1402,6 +1402,28 @@ mod tests {
         assert_eq!(ref_digest(&other, &name), None);
     }
 
+    #[test]
+    fn only_the_store_names_parse_as_bundle_refs_and_names_are_shown_safely() {
+        let c = "ab".repeat(20);
+        let d = "0f".repeat(32);
+        let name = format!("refs/ci-attest/{c}/{d}");
+        let (commit, digest) = parse_bundle_ref(&name).expect("a store name");
+        assert_eq!((commit.as_str(), digest), (c.as_str(), d.as_str()));
+        for bad in [
+            format!("refs/heads/refs/ci-attest/{c}/{d}"),
+            format!("refs/ci-attest/{}/{d}", c.to_uppercase()),
+            format!("refs/ci-attest/{c}/{d}/x"),
+            format!("refs/ci-attest/{c}"),
+            "refs/ci-attest/junk".to_string(),
+            format!("refs/ci-attest/{}/{d}", &c[..39]),
+        ] {
+            assert_eq!(parse_bundle_ref(&bad), None, "{bad}");
+        }
+        assert_eq!(shown_name("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
+        let long = "x".repeat(1000);
+        assert_eq!(shown_name(&long).chars().count(), 305);
+    }
+
     proptest::proptest! {
         #[test]
         fn parsing_and_redacting_never_panic(text in "\\PC*", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
@@ -1411,6 +1433,9 @@ mod tests {
             let _ = parse_push_porcelain(text.as_bytes());
             let _ = one_oid(&[], text.as_bytes());
             let _ = stderr_text(&bytes);
+            let _ = parse_bundle_ref(&text);
+            let shown = shown_name(&text);
+            proptest::prop_assert!(!shown.chars().any(char::is_control), "{}", shown);
         }
 
         #[test]
