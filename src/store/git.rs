@@ -18,17 +18,23 @@
 //! - **Idempotent and tamper-evident.** A ref name is content addressed: [`Store::put`] of a bundle
 //!   already stored is a no-op, a ref that holds different bytes than its name says is an error of
 //!   `put`, and a rejected item of `fetch`, which re-hashes every bundle it reads.
-//! - **Any forge, any clone.** Only ordinary refs, commits, trees and blobs are used; a verifier or
-//!   auditor runs `git fetch <remote> 'refs/ci-attest/*:refs/ci-attest/*'` (or just one commit's
-//!   `refs/ci-attest/<commit>/*`), which is what [`GitStore::fetch_remote`] does.
+//! - **Any forge, any clone.** Only ordinary refs, commits, trees and blobs are used; anyone can
+//!   `git fetch <remote> 'refs/ci-attest/*:refs/ci-attest/*'` ([`GitStore::fetch_remote`]). The
+//!   verifier and the auditor fetch through [`Store::pull`] ([`GitStore::pull_commits`]) instead,
+//!   which lists the remote once, fetches only the asked commits' well-named refs and bounds it all.
+//! - **Many commits at once.** [`GitStore::push_many`] sends the refs of many commits in one
+//!   `git push` ([`REFS_PER_RUN`] refs per run), and [`GitStore::pull_commits`] fetches them in one
+//!   `git fetch` per [`REFS_PER_RUN`] refs.
 //!
 //! Hostile refs: whoever can push to the remote can create any ref under `refs/ci-attest/`. So
 //! [`Store::fetch`] checks each ref's object type and blob size with `git cat-file --batch-check`
 //! before reading anything, never reads a blob over [`MAX_BUNDLE_BYTES`], reads at most
 //! [`MAX_ITEMS_PER_COMMIT`] refs and [`MAX_BYTES_PER_COMMIT`](super::MAX_BYTES_PER_COMMIT) bytes per commit (streamed, blob by
 //! blob), and reports every ref it does not take as a [`RejectedItem`] instead of failing.
-//! [`GitStore::fetch_remote_commit`] fetches ref by ref when a fetch fails, and reports a ref the
-//! remote rewrote, or one that cannot be fetched, the same way.
+//! [`GitStore::pull_commits`] checks every name the remote lists (nothing outside `refs/ci-attest/`
+//! or not shaped `<commit>/<sha256>` is fetched or written), bounds the listing and the file each
+//! `git fetch` writes ([`MAX_FETCH_PACK_BYTES`]), fetches ref by ref when a fetch fails, and reports
+//! a ref the remote rewrote, or one that cannot be fetched, the same way.
 //!
 //! Order: [`Store::fetch`] returns a commit's bundles sorted by ref name, i.e. by the bundles' sha256.
 //! That order is deterministic and the same in every clone, but it is **not** chronological: git keeps
@@ -77,9 +83,9 @@ const MAX_STDERR_BYTES: u64 = 64 * 1024;
 /// + 1 + 64 + 1 = 210 bytes); a longer one is named by its start and ends the listing.
 const LS_REMOTE_LINE_BYTES: usize = 1024;
 
-/// Most refs one `git ls-remote` of the store may list (100 000 commits of 10 bundles); past it
-/// the listing stops and says so.
-pub const MAX_LISTED_REMOTE_REFS: usize = 1_048_576;
+/// Most refs one `git ls-remote` of the store may list (more than 100 000 commits of 2 bundles);
+/// past it the listing stops and says so. What is kept of the listing is bounded by it.
+pub const MAX_LISTED_REMOTE_REFS: usize = 262_144;
 
 /// Most refs one `git push` or `git fetch` run of the store names (the refspecs of a push are
 /// arguments: 512 of at most 2 x 145 bytes stay far below every system's argument limit).
@@ -539,6 +545,7 @@ impl GitStore {
                 };
                 let mut line = Vec::new();
                 let mut complete = true;
+                let mut stopped = false;
                 loop {
                     line.clear();
                     let n = out
@@ -601,6 +608,11 @@ impl GitStore {
                                 listed.refs.push((refname.to_string(), oid.to_string()));
                             } else {
                                 listed.more = true;
+                                if !whole {
+                                    // The one commit asked for is cut: nothing more to read.
+                                    stopped = true;
+                                    break;
+                                }
                             }
                         }
                         Some(_) => {} // another commit's bundle: not asked for, left alone
@@ -630,7 +642,7 @@ impl GitStore {
                         ),
                     ));
                 }
-                if !complete {
+                if !complete && !stopped {
                     listing.stray.push(RejectedItem {
                         location: format!("{REF_PREFIX} on {remote}"),
                         problem: ItemProblem::OverLimit {
@@ -641,7 +653,7 @@ impl GitStore {
                         },
                     });
                 }
-                Ok((listing, complete))
+                Ok((listing, complete && !stopped))
             })
             .map_err(|e| match e {
                 StoreError::Git { command, found, .. } => StoreError::Git {
