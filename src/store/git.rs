@@ -79,8 +79,8 @@ const MAX_STDERR_CHARS: usize = 4000;
 /// The most of git's stderr read from a streamed command (the rest is drained unread).
 const MAX_STDERR_BYTES: u64 = 64 * 1024;
 
-/// Longest line of `git ls-remote` output read (a line of this store is at most 64 + 1 + 15 + 64
-/// + 1 + 64 + 1 = 210 bytes); a longer one is named by its start and ends the listing.
+/// Longest line of `git ls-remote` output kept (a line of this store is at most 64 + 1 + 15 + 64
+/// + 1 + 64 + 1 = 210 bytes); a longer one is named by its start and its rest skipped unread.
 const LS_REMOTE_LINE_BYTES: usize = 1024;
 
 /// Most refs one `git ls-remote` of the store may list (more than 100 000 commits of 2 bundles);
@@ -138,6 +138,163 @@ fn is_object_id(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Reads a `git ls-remote` listing line by line (see [`GitStore::pull_commits`]): at most
+/// `max_lines` lines, each kept to [`LS_REMOTE_LINE_BYTES`] bytes (the rest of a longer line is
+/// skipped, at most `max_lines` times that in all); the refs of the `asked` commits,
+/// at most [`MAX_LISTED_ITEMS_PER_COMMIT`] each; lines that are not a bundle ref of this store as
+/// stray items (at most [`MAX_LISTED_ITEMS_PER_COMMIT`] named). Returns whether it read all the
+/// output (when not, git is to be stopped). With one commit asked (`whole` false), reading stops
+/// once that commit is cut.
+fn read_listing(
+    out: &mut dyn BufRead,
+    asked: &HashSet<&CommitId>,
+    whole: bool,
+    remote: &str,
+    max_lines: usize,
+) -> std::io::Result<(RemoteListing, bool)> {
+    let mut listing = RemoteListing::default();
+    let mut stray = 0usize;
+    let mut add_stray = |listing: &mut RemoteListing, name: &str, problem| {
+        stray += 1;
+        if stray <= MAX_LISTED_ITEMS_PER_COMMIT {
+            listing.stray.push(RejectedItem {
+                location: format!("{} on {remote}", shown_name(name)),
+                problem,
+            });
+        }
+    };
+    let mut line = Vec::new();
+    let mut complete = true;
+    let mut stopped = false;
+    let mut skipped = 0usize;
+    loop {
+        line.clear();
+        let n = out
+            .take(LS_REMOTE_LINE_BYTES as u64)
+            .read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        if listing.listed >= max_lines {
+            complete = false;
+            break;
+        }
+        listing.listed += 1;
+        if line.last() != Some(&b'\n') && n == LS_REMOTE_LINE_BYTES {
+            // A line longer than any ref this store writes: named by its start, its rest skipped
+            // unread (within the listing's byte budget) and the next lines read as usual.
+            let text = String::from_utf8_lossy(&line).into_owned();
+            add_stray(
+                &mut listing,
+                text.split('\t').nth(1).unwrap_or(&text),
+                ItemProblem::BadName {
+                    expected: format!("a listing line of at most {LS_REMOTE_LINE_BYTES} bytes"),
+                    found: "a longer line".into(),
+                },
+            );
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                let k = out
+                    .take(LS_REMOTE_LINE_BYTES as u64)
+                    .read_until(b'\n', &mut rest)?;
+                skipped = skipped.saturating_add(k);
+                if k == 0 || rest.last() == Some(&b'\n') {
+                    break;
+                }
+                if skipped > max_lines.saturating_mul(LS_REMOTE_LINE_BYTES) {
+                    complete = false;
+                    break;
+                }
+            }
+            if !complete {
+                break;
+            }
+            continue;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        let Some((oid, refname)) = text.split_once('\t') else {
+            add_stray(
+                &mut listing,
+                text,
+                ItemProblem::BadName {
+                    expected: "`<object id>\\t<ref>` from git ls-remote".into(),
+                    found: format!("{:?}", shown_name(text)),
+                },
+            );
+            continue;
+        };
+        if !is_object_id(oid) {
+            add_stray(
+                &mut listing,
+                refname,
+                ItemProblem::BadName {
+                    expected: "a full hex object id".into(),
+                    found: format!("{:?}", shown_name(oid)),
+                },
+            );
+            continue;
+        }
+        match parse_bundle_ref(refname) {
+            Some((commit, _)) if asked.contains(&commit) => {
+                let listed = listing.refs.entry(commit).or_default();
+                if listed.refs.len() < MAX_LISTED_ITEMS_PER_COMMIT {
+                    listed.refs.push((refname.to_string(), oid.to_string()));
+                } else {
+                    listed.more = true;
+                    if !whole {
+                        // The one commit asked for is cut: nothing more to read.
+                        stopped = true;
+                        break;
+                    }
+                }
+            }
+            Some(_) => {} // another commit's bundle: not asked for, left alone
+            None => {
+                let expected = if refname.starts_with(REF_PREFIX) {
+                    format!("{REF_PREFIX}<commit id>/<sha256 hex of the bundle>")
+                } else {
+                    format!("a ref under {REF_PREFIX} (nothing else is ever fetched)")
+                };
+                add_stray(
+                    &mut listing,
+                    refname,
+                    ItemProblem::BadName {
+                        expected,
+                        found: format!("{:?}", shown_name(refname)),
+                    },
+                );
+            }
+        }
+    }
+    if stray > MAX_LISTED_ITEMS_PER_COMMIT {
+        listing.stray.push(super::listing_stopped(
+            format!("{REF_PREFIX} on {remote}"),
+            format!(
+                "{} more refs the store never writes, not named",
+                stray - MAX_LISTED_ITEMS_PER_COMMIT
+            ),
+        ));
+    }
+    if !complete && !stopped {
+        listing.stray.push(RejectedItem {
+            location: format!("{REF_PREFIX} on {remote}"),
+            problem: ItemProblem::OverLimit {
+                limit: format!(
+                    "at most {max_lines} refs listed from the remote, each on a line of at most {LS_REMOTE_LINE_BYTES} bytes"
+                ),
+                found: "more, not listed".into(),
+            },
+        });
+    }
+    for listed in listing.refs.values_mut() {
+        listed.refs.sort();
+        listed.refs.dedup_by(|a, b| a.0 == b.0);
+    }
+    Ok((listing, complete && !stopped))
 }
 
 /// The temporary packs (`tmp_pack_*`) in a pack folder.
@@ -532,128 +689,10 @@ impl GitStore {
         let remote = self.remote();
         let (listing, _) = self
             .git_streamed(&args, None, |out| {
-                let mut listing = RemoteListing::default();
-                let mut stray = 0usize;
-                let mut add_stray = |listing: &mut RemoteListing, name: &str, problem| {
-                    stray += 1;
-                    if stray <= MAX_LISTED_ITEMS_PER_COMMIT {
-                        listing.stray.push(RejectedItem {
-                            location: format!("{} on {remote}", shown_name(name)),
-                            problem,
-                        });
-                    }
-                };
-                let mut line = Vec::new();
-                let mut complete = true;
-                let mut stopped = false;
-                loop {
-                    line.clear();
-                    let n = out
-                        .take(LS_REMOTE_LINE_BYTES as u64)
-                        .read_until(b'\n', &mut line)
+                let (listing, complete) =
+                    read_listing(out, &asked, whole, &remote, MAX_LISTED_REMOTE_REFS)
                         .map_err(|e| read_error(&args, e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    if listing.listed >= MAX_LISTED_REMOTE_REFS {
-                        complete = false;
-                        break;
-                    }
-                    listing.listed += 1;
-                    if line.last() != Some(&b'\n') && n == LS_REMOTE_LINE_BYTES {
-                        // A line longer than any ref this store writes: named by its start, the
-                        // rest skipped unread (git is stopped; the listing is cut here).
-                        let text = String::from_utf8_lossy(&line).into_owned();
-                        add_stray(
-                            &mut listing,
-                            text.split('\t').nth(1).unwrap_or(&text),
-                            ItemProblem::BadName {
-                                expected: format!(
-                                    "a listing line of at most {LS_REMOTE_LINE_BYTES} bytes"
-                                ),
-                                found: "a longer line".into(),
-                            },
-                        );
-                        complete = false;
-                        break;
-                    }
-                    let text = String::from_utf8_lossy(&line);
-                    let text = text.strip_suffix('\n').unwrap_or(&text);
-                    let Some((oid, refname)) = text.split_once('\t') else {
-                        add_stray(
-                            &mut listing,
-                            text,
-                            ItemProblem::BadName {
-                                expected: "`<object id>\\t<ref>` from git ls-remote".into(),
-                                found: format!("{:?}", shown_name(text)),
-                            },
-                        );
-                        continue;
-                    };
-                    if !is_object_id(oid) {
-                        add_stray(
-                            &mut listing,
-                            refname,
-                            ItemProblem::BadName {
-                                expected: "a full hex object id".into(),
-                                found: format!("{:?}", shown_name(oid)),
-                            },
-                        );
-                        continue;
-                    }
-                    match parse_bundle_ref(refname) {
-                        Some((commit, _)) if asked.contains(&commit) => {
-                            let listed = listing.refs.entry(commit).or_default();
-                            if listed.refs.len() < MAX_LISTED_ITEMS_PER_COMMIT {
-                                listed.refs.push((refname.to_string(), oid.to_string()));
-                            } else {
-                                listed.more = true;
-                                if !whole {
-                                    // The one commit asked for is cut: nothing more to read.
-                                    stopped = true;
-                                    break;
-                                }
-                            }
-                        }
-                        Some(_) => {} // another commit's bundle: not asked for, left alone
-                        None => {
-                            let expected = if refname.starts_with(REF_PREFIX) {
-                                format!("{REF_PREFIX}<commit id>/<sha256 hex of the bundle>")
-                            } else {
-                                format!("a ref under {REF_PREFIX} (nothing else is ever fetched)")
-                            };
-                            add_stray(
-                                &mut listing,
-                                refname,
-                                ItemProblem::BadName {
-                                    expected,
-                                    found: format!("{:?}", shown_name(refname)),
-                                },
-                            );
-                        }
-                    }
-                }
-                if stray > MAX_LISTED_ITEMS_PER_COMMIT {
-                    listing.stray.push(super::listing_stopped(
-                        format!("{REF_PREFIX} on {remote}"),
-                        format!(
-                            "{} more refs the store never writes, not named",
-                            stray - MAX_LISTED_ITEMS_PER_COMMIT
-                        ),
-                    ));
-                }
-                if !complete && !stopped {
-                    listing.stray.push(RejectedItem {
-                        location: format!("{REF_PREFIX} on {remote}"),
-                        problem: ItemProblem::OverLimit {
-                            limit: format!(
-                                "at most {MAX_LISTED_REMOTE_REFS} refs listed from the remote, each on a line of at most {LS_REMOTE_LINE_BYTES} bytes"
-                            ),
-                            found: "more, not listed".into(),
-                        },
-                    });
-                }
-                Ok((listing, complete && !stopped))
+                Ok((listing, complete))
             })
             .map_err(|e| match e {
                 StoreError::Git { command, found, .. } => StoreError::Git {
@@ -665,11 +704,6 @@ impl GitStore {
                 },
                 other => other,
             })?;
-        let mut listing = listing;
-        for listed in listing.refs.values_mut() {
-            listed.refs.sort();
-            listed.refs.dedup_by(|a, b| a.0 == b.0);
-        }
         // Commits asked for but absent from the listing have no refs there.
         Ok(listing)
     }
@@ -1436,7 +1470,116 @@ mod tests {
         assert_eq!(shown_name(&long).chars().count(), 305);
     }
 
+    fn listing(input: &[u8], asked: &[CommitId], max_lines: usize) -> (RemoteListing, bool) {
+        let asked: HashSet<&CommitId> = asked.iter().collect();
+        let whole = asked.len() > 1;
+        read_listing(&mut &input[..], &asked, whole, "origin", max_lines).expect("reads")
+    }
+
+    #[test]
+    fn a_hostile_listing_keeps_only_the_asked_commits_well_named_refs() {
+        let [c1, c2, c3] = ["1", "2", "3"].map(|d| CommitId::parse(&d.repeat(40)).expect("id"));
+        let oid = "a".repeat(40);
+        let d = |x: &str| x.repeat(64);
+        let mut input = String::new();
+        for (c, digest) in [(&c1, d("b")), (&c2, d("c")), (&c3, d("d"))] {
+            input.push_str(&format!("{oid}\trefs/ci-attest/{c}/{digest}\n"));
+        }
+        input.push_str(&format!(
+            "{oid}\trefs/heads/refs/ci-attest/{c1}/{}\n",
+            d("e")
+        ));
+        input.push_str(&format!("{oid}\trefs/ci-attest/junk\n"));
+        input.push_str(&format!("xyz\trefs/ci-attest/{c1}/{}\n", d("f")));
+        input.push_str("no tab at all\n");
+        input.push_str(&format!("{oid}\trefs/ci-attest/{}\n", "x".repeat(3000)));
+        input.push_str(&format!("{oid}\trefs/ci-attest/{c1}/{}\n", d("0")));
+        input.push_str(&format!("{oid}\trefs/ci-attest/\u{1b}[2J\n"));
+        let (got, complete) = listing(input.as_bytes(), &[c1.clone(), c2.clone()], 100);
+        assert!(complete);
+        assert_eq!(got.listed, 10);
+        let names = |c: &CommitId| -> Vec<String> {
+            got.refs[c].refs.iter().map(|(r, _)| r.clone()).collect()
+        };
+        assert_eq!(
+            names(&c1),
+            [
+                format!("refs/ci-attest/{c1}/{}", d("0")),
+                format!("refs/ci-attest/{c1}/{}", d("b"))
+            ]
+        );
+        assert_eq!(names(&c2), [format!("refs/ci-attest/{c2}/{}", d("c"))]);
+        assert!(!got.refs.contains_key(&c3), "not asked: left alone");
+        let strays: Vec<String> = got
+            .stray
+            .iter()
+            .map(|r| format!("{}: {}", r.location, r.problem))
+            .collect();
+        assert_eq!(strays.len(), 6, "{strays:#?}");
+        assert!(
+            strays[0].contains("expected a ref under refs/ci-attest/"),
+            "{strays:#?}"
+        );
+        assert!(
+            strays[1].contains("expected refs/ci-attest/<commit id>/<sha256 hex"),
+            "{strays:#?}"
+        );
+        assert!(
+            strays[2].contains("expected a full hex object id, found \"xyz\""),
+            "{strays:#?}"
+        );
+        assert!(strays[3].contains("from git ls-remote"), "{strays:#?}");
+        assert!(
+            strays[4].contains("expected a listing line of at most 1024 bytes"),
+            "{strays:#?}"
+        );
+        assert!(
+            strays.iter().all(|s| !s.chars().any(char::is_control)),
+            "{strays:#?}"
+        );
+    }
+
+    #[test]
+    fn a_listing_stops_at_its_limits_and_says_so() {
+        let [c1, c2] = ["1", "2"].map(|d| CommitId::parse(&d.repeat(40)).expect("id"));
+        let oid = "a".repeat(40);
+        let input: String = (0..10)
+            .map(|i| format!("{oid}\trefs/ci-attest/{c1}/{i:064x}\n"))
+            .collect();
+        let (got, complete) = listing(input.as_bytes(), &[c1.clone(), c2.clone()], 4);
+        assert!(!complete);
+        assert_eq!(got.refs[&c1].refs.len(), 4);
+        assert_eq!(got.stray.len(), 1);
+        assert!(
+            got.stray[0]
+                .problem
+                .to_string()
+                .contains("expected at most 4 refs listed from the remote"),
+            "{:?}",
+            got.stray
+        );
+
+        // One commit asked: past its per-commit limit the listing stops, cut there and said so by
+        // the caller (`more`), without a second item for the listing.
+        let input: String = (0..MAX_LISTED_ITEMS_PER_COMMIT + 5)
+            .map(|i| format!("{oid}\trefs/ci-attest/{c1}/{i:064x}\n"))
+            .collect();
+        let (got, complete) = listing(input.as_bytes(), std::slice::from_ref(&c1), usize::MAX);
+        assert!(!complete);
+        assert!(got.refs[&c1].more);
+        assert_eq!(got.refs[&c1].refs.len(), MAX_LISTED_ITEMS_PER_COMMIT);
+        assert!(got.stray.is_empty(), "{:?}", got.stray);
+    }
+
     proptest::proptest! {
+        #[test]
+        fn any_listing_is_read_without_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..3000)) {
+            let c = CommitId::parse(&"ab".repeat(20)).expect("id");
+            let (got, _) = listing(&bytes, &[c.clone(), CommitId::parse(&"cd".repeat(20)).expect("id")], 50);
+            proptest::prop_assert!(got.listed <= 50);
+            proptest::prop_assert!(got.refs.values().all(|l| l.refs.iter().all(|(r, _)| parse_bundle_ref(r).is_some())));
+        }
+
         #[test]
         fn parsing_and_redacting_never_panic(text in "\\PC*", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             let redacted = redact_credentials(&text);
