@@ -668,3 +668,48 @@ fn a_pull_stops_a_fetch_at_the_pack_limit_and_leaves_no_partial_pack() {
         .expect("pull");
     assert_eq!((pulled.fetched, pulled.present), (1, 1), "{pulled:?}");
 }
+
+#[test]
+fn more_refs_than_one_run_takes_go_in_several_runs_and_all_arrive() {
+    use ci_attest::store::git::REFS_PER_RUN;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (remote, _) = bare_remote(tmp.path());
+    let dev_dir = clone(tmp.path(), &remote, "dev");
+    let dev = GitStore::new(dev_dir.clone(), "origin".to_string());
+    // Refs planted with plain git, two per commit, all on one bundle commit (push and pull move
+    // refs; only `fetch` checks what they hold).
+    let one = dev.put(&fake_commit(0), &bundle("one")).expect("put");
+    let target = git(&dev_dir, &["rev-parse", &one]);
+    let commits: Vec<CommitId> = (1..=(REFS_PER_RUN as u64 / 2 + 10))
+        .map(fake_commit)
+        .collect();
+    let script: String = commits
+        .iter()
+        .flat_map(|c| {
+            ["a", "b"].map(|d| format!("create refs/ci-attest/{c}/{} {target}\n", d.repeat(64)))
+        })
+        .collect();
+    git_with_input(&dev_dir, &["update-ref", "--stdin"], script.as_bytes());
+    let want = commits.len() * 2;
+    assert!(want > REFS_PER_RUN);
+
+    let summary = dev.push_many(&commits).expect("push");
+    assert_eq!(summary.created.len(), want);
+    assert_eq!(
+        summary.attempts, 2,
+        "{REFS_PER_RUN} refs per `git push` run"
+    );
+    assert_eq!(
+        refs_under(&remote, "refs/ci-attest/").len(),
+        want,
+        "not the unasked one"
+    );
+
+    let auditor = GitStore::new(clone(tmp.path(), &remote, "auditor"), "origin".to_string());
+    let pulled = auditor.pull_commits(&commits).expect("pull");
+    assert_eq!((pulled.fetched, pulled.commits), (want, commits.len()));
+    assert_eq!(
+        refs_under(auditor.repo_root(), "refs/ci-attest/").len(),
+        want
+    );
+}
