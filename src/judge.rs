@@ -430,13 +430,18 @@ impl<'a> Judge<'a> {
             });
         }
         let mut reports = Vec::with_capacity(commits.len());
+        let mut unattested = 0;
         // A few commits at a time: a store that can overlap reads (GitHub) fetches them side by
         // side, and at most this many commits' bundles are held at once.
         for chunk in commits.chunks(AUDIT_FETCH_CHUNK) {
             let fetched = store.fetch_many(chunk);
             for (id, fetched) in chunk.iter().zip(fetched) {
                 let commit = repo.commit_info(id).map_err(JudgeError::Commit)?;
-                reports.push(self.commit(&commit, &fetched?));
+                let fetched = fetched?;
+                if fetched.bundles.is_empty() {
+                    unattested += 1;
+                }
+                reports.push(self.commit(&commit, &fetched));
             }
         }
         let accepted = reports
@@ -450,6 +455,7 @@ impl<'a> Judge<'a> {
             at: crate::attest::rfc3339(self.at),
             accepted,
             rejected: reports.len() - accepted,
+            unattested,
             commits: reports,
         })
     }

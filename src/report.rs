@@ -472,6 +472,9 @@ pub struct AuditReport {
     pub accepted: usize,
     /// Commits rejected.
     pub rejected: usize,
+    /// Commits of the range for which the store held no bundle at all (each is also rejected,
+    /// with `no-attestation`).
+    pub unattested: usize,
     /// One report per commit, oldest first.
     pub commits: Vec<Report>,
 }
@@ -494,6 +497,7 @@ impl AuditReport {
             at,
             accepted,
             rejected,
+            unattested,
             commits,
         } = self;
         AuditReport {
@@ -503,6 +507,7 @@ impl AuditReport {
             at: clean(at, MAX_LOCATION_CHARS),
             accepted: *accepted,
             rejected: *rejected,
+            unattested: *unattested,
             commits: commits.iter().map(Report::cleaned).collect(),
         }
     }
@@ -517,12 +522,13 @@ impl AuditReport {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "# ci-attest audit\n\nRange {}, policy {}, as of {}: **{} accepted, {} rejected**.\n",
+            "# ci-attest audit\n\nRange {}, policy {}, as of {}: **{} accepted, {} rejected**, {} without any bundle.\n",
             md_code(&self.range),
             md_code(&self.policy),
             md(&self.at),
             self.accepted,
-            self.rejected
+            self.rejected,
+            self.unattested
         );
         let _ = writeln!(
             s,
@@ -598,10 +604,11 @@ impl AuditReport {
         }
         let _ = writeln!(
             s,
-            "\n{} commit(s): {} accepted, {} rejected (policy {}, as of {})",
+            "\n{} commit(s): {} accepted, {} rejected, {} without any bundle (policy {}, as of {})",
             self.commits.len(),
             self.accepted,
             self.rejected,
+            self.unattested,
             self.policy,
             self.at
         );

@@ -180,6 +180,7 @@ fn audit() -> AuditReport {
         at: "2026-11-01T13:00:00Z".into(),
         accepted: 1,
         rejected: 2,
+        unattested: 1,
         commits: vec![accepted(), rejected_by_threshold(), unattested],
     }
 }

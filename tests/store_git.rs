@@ -538,3 +538,178 @@ fn measure_put_and_fetch_of_100_bundles() {
         put / 100
     );
 }
+
+#[test]
+fn many_commits_go_in_one_push_and_come_back_in_one_pull() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (remote, head) = bare_remote(tmp.path());
+    let dev = GitStore::new(clone(tmp.path(), &remote, "dev"), "origin".to_string());
+    let commits: Vec<CommitId> = (1..=3).map(fake_commit).chain([head.clone()]).collect();
+    let mut refs = Vec::new();
+    for (i, c) in commits.iter().enumerate() {
+        refs.push(dev.put(c, &bundle(&format!("a {i}"))).expect("put"));
+        refs.push(dev.put(c, &bundle(&format!("b {i}"))).expect("put"));
+    }
+    // A bundle of a commit not asked for stays local.
+    dev.put(&fake_commit(99), &bundle("not asked"))
+        .expect("put");
+    let summary = dev.push_many(&commits).expect("push");
+    assert_eq!(summary.attempts, 1, "one `git push` for every commit");
+    refs.sort();
+    let mut created = summary.created.clone();
+    created.sort();
+    assert_eq!(created, refs);
+    assert_eq!(refs_under(&remote, "refs/ci-attest/").len(), 8);
+
+    let auditor = GitStore::new(clone(tmp.path(), &remote, "auditor"), "origin".to_string());
+    // One commit without any ref on the remote: asked for, found nowhere.
+    let mut asked = commits.clone();
+    asked.push(fake_commit(50));
+    let pulled = auditor.pull_commits(&asked).expect("pull");
+    assert_eq!(pulled.fetched, 8, "{pulled:?}");
+    assert_eq!(pulled.present, 0);
+    assert_eq!(pulled.commits, 4);
+    assert_eq!(pulled.listed, 8, "the whole namespace, listed once");
+    assert_eq!(pulled.rejected_count(), 0, "{pulled:?}");
+    for c in &commits {
+        assert_eq!(auditor.fetch(c).expect("fetch").bundles.len(), 2);
+    }
+    // Again: everything is already here, nothing is fetched.
+    let again = auditor.pull_commits(&asked).expect("pull again");
+    assert_eq!((again.fetched, again.present, again.commits), (0, 8, 4));
+}
+
+#[test]
+fn a_batched_push_never_overwrites_another_bundle_on_the_remote() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (remote, head) = bare_remote(tmp.path());
+    let alice = GitStore::new(clone(tmp.path(), &remote, "alice"), "origin".to_string());
+    let mallory = GitStore::new(clone(tmp.path(), &remote, "mallory"), "origin".to_string());
+    let honest = bundle("honest");
+    let name = alice.put(&head, &honest).expect("put");
+    // Mallory got another object under the same name onto the remote first.
+    let other = mallory.put(&head, &bundle("other")).expect("put");
+    git(mallory.repo_root(), &["update-ref", &name, &other]);
+    git(mallory.repo_root(), &["update-ref", "-d", &other]);
+    git(
+        mallory.repo_root(),
+        &["push", "--quiet", "origin", &format!("{name}:{name}")],
+    );
+    let planted = git(&remote, &["rev-parse", &name]);
+    let second = alice.put(&fake_commit(3), &bundle("second")).expect("put");
+
+    let err = alice
+        .push_many(&[head.clone(), fake_commit(3)])
+        .expect_err("the remote holds another object under the name");
+    let text = err.to_string();
+    assert!(
+        text.contains(&name) && text.contains("never overwritten"),
+        "{text}"
+    );
+    assert_eq!(git(&remote, &["rev-parse", &name]), planted, "not forced");
+    // The other ref of the run went through; pushing again is safe.
+    assert_eq!(refs_under(&remote, &second), vec![second.clone()]);
+}
+
+#[test]
+fn a_pull_stops_a_fetch_at_the_pack_limit_and_leaves_no_partial_pack() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (remote, head) = bare_remote(tmp.path());
+    let dev = GitStore::new(clone(tmp.path(), &remote, "dev"), "origin".to_string());
+    let good = dev.put(&head, &bundle("good")).expect("put");
+    dev.push(&head).expect("push");
+    // Cloned first: a local clone hard-links the remote's objects, the big one must be sent.
+    let auditor = clone(tmp.path(), &remote, "auditor");
+    // On the remote: a bundle ref whose blob does not compress (2 MiB of pseudo-random bytes).
+    let mut noise = Vec::with_capacity(2 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while noise.len() < 2 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    let blob = git_with_input(&remote, &["hash-object", "-w", "--stdin"], &noise);
+    let tree = git_with_input(
+        &remote,
+        &["mktree"],
+        format!("100644 blob {blob}\tbundle.sigstore.json\n").as_bytes(),
+    );
+    let commit = git(&remote, &["commit-tree", "-m", "big", &tree]);
+    let big = bundle_ref(&head, &noise);
+    git(&remote, &["update-ref", &big, &commit]);
+
+    let store = GitStore::new(auditor.clone(), "origin".to_string()).with_fetch_limit(1 << 20);
+    let pulled = store
+        .pull_commits(std::slice::from_ref(&head))
+        .expect("pull");
+    assert_eq!(pulled.fetched, 1, "{pulled:?}");
+    let rejected = &pulled.rejected[&head];
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0].location, format!("{big} on origin"));
+    let problem = rejected[0].problem.to_string();
+    assert!(
+        problem.contains("expected at most 1048576 bytes for these refs"),
+        "{problem}"
+    );
+    assert_eq!(refs_under(&auditor, "refs/ci-attest/"), vec![good]);
+    let packs = git(&auditor, &["rev-parse", "--git-path", "objects/pack"]);
+    let left: Vec<String> = std::fs::read_dir(auditor.join(packs))
+        .expect("pack dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("tmp_pack_"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Under the default limit the same ref fetches (and is then judged by `fetch`).
+    let store = GitStore::new(auditor, "origin".to_string());
+    let pulled = store
+        .pull_commits(std::slice::from_ref(&head))
+        .expect("pull");
+    assert_eq!((pulled.fetched, pulled.present), (1, 1), "{pulled:?}");
+}
+
+#[test]
+fn more_refs_than_one_run_takes_go_in_several_runs_and_all_arrive() {
+    use ci_attest::store::git::REFS_PER_RUN;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (remote, _) = bare_remote(tmp.path());
+    let dev_dir = clone(tmp.path(), &remote, "dev");
+    let dev = GitStore::new(dev_dir.clone(), "origin".to_string());
+    // Refs planted with plain git, two per commit, all on one bundle commit (push and pull move
+    // refs; only `fetch` checks what they hold).
+    let one = dev.put(&fake_commit(0), &bundle("one")).expect("put");
+    let target = git(&dev_dir, &["rev-parse", &one]);
+    let commits: Vec<CommitId> = (1..=(REFS_PER_RUN as u64 / 2 + 10))
+        .map(fake_commit)
+        .collect();
+    let script: String = commits
+        .iter()
+        .flat_map(|c| {
+            ["a", "b"].map(|d| format!("create refs/ci-attest/{c}/{} {target}\n", d.repeat(64)))
+        })
+        .collect();
+    git_with_input(&dev_dir, &["update-ref", "--stdin"], script.as_bytes());
+    let want = commits.len() * 2;
+    assert!(want > REFS_PER_RUN);
+
+    let summary = dev.push_many(&commits).expect("push");
+    assert_eq!(summary.created.len(), want);
+    assert_eq!(
+        summary.attempts, 2,
+        "{REFS_PER_RUN} refs per `git push` run"
+    );
+    assert_eq!(
+        refs_under(&remote, "refs/ci-attest/").len(),
+        want,
+        "not the unasked one"
+    );
+
+    let auditor = GitStore::new(clone(tmp.path(), &remote, "auditor"), "origin".to_string());
+    let pulled = auditor.pull_commits(&commits).expect("pull");
+    assert_eq!((pulled.fetched, pulled.commits), (want, commits.len()));
+    assert_eq!(
+        refs_under(auditor.repo_root(), "refs/ci-attest/").len(),
+        want
+    );
+}

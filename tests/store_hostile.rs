@@ -738,3 +738,81 @@ fn a_rewritten_remote_ref_and_one_that_cannot_be_fetched_are_findings_not_exit_3
     assert_ne!(git(&p.root, &["rev-parse", &rewritten]), other);
     assert_eq!(junk_lines(&report), 3, "{report:#}");
 }
+
+#[test]
+fn audit_from_git_refuses_refs_outside_the_namespace_bad_names_and_huge_blobs_clearly() {
+    let (p, remote) = pushed();
+    let first = p.head();
+    p.write("README", "second\n");
+    let second = p.commit("second");
+    let out = output_within(p.cmd().arg("run"));
+    assert!(out.status.success(), "run: {}", text(&out));
+    let out = output_within(p.cmd().args(["push", "--range", "HEAD"]));
+    assert!(out.status.success(), "push: {}", text(&out));
+    let good = bundle_refs(&remote, &first)[0].clone();
+    let good_commit = git(&remote, &["rev-parse", &good]);
+
+    // As an attacker with push access to the remote:
+    // a ref outside the namespace that `git ls-remote 'refs/ci-attest/*'` still lists (its tail
+    // matches), refs under the namespace with names the store never writes, and a bundle ref of
+    // the first commit whose blob is over the per-bundle limit (spaces: a tiny pack).
+    let outside = format!("refs/heads/refs/ci-attest/{first}/{}", "a".repeat(64));
+    git(&remote, &["update-ref", &outside, &good_commit]);
+    let bad_names = [
+        "refs/ci-attest/junk".to_string(),
+        format!("refs/ci-attest/{}/{}", first.to_uppercase(), "a".repeat(64)),
+        format!("refs/ci-attest/{first}/{}/x", "a".repeat(64)),
+    ];
+    for name in &bad_names {
+        git(&remote, &["update-ref", name, &good_commit]);
+    }
+    let mut huge = vec![b' '; MAX_BUNDLE_BYTES];
+    huge.push(b'!');
+    let huge_ref = format!(
+        "refs/ci-attest/{first}/{}",
+        hex::encode(Sha256::digest(&huge))
+    );
+    git(
+        &remote,
+        &["update-ref", &huge_ref, &bundle_commit(&remote, &huge)],
+    );
+
+    let (out, audit) = json(&p, &["audit", "--range", "HEAD", "--from", "git"]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}\n{audit:#}", text(&out));
+    assert!(
+        said.contains("fetched 5 bundle(s) for 2 commit(s) from git remote origin (1 new, 4 already here, 4 refused)"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "refused: {outside} on origin: expected a ref under refs/ci-attest/ (nothing else is ever fetched), found \"{outside}\""
+        )),
+        "{said}"
+    );
+    for name in &bad_names {
+        assert!(
+            said.contains(&format!(
+                "refused: {name} on origin: expected refs/ci-attest/<commit id>/<sha256 hex of the bundle>, found \"{name}\""
+            )),
+            "{said}"
+        );
+    }
+    // Nothing outside what the store writes was written to this clone.
+    let local = git(&p.root, &["for-each-ref", "--format=%(refname)"]);
+    assert!(!local.contains(&outside), "{local}");
+    for name in &bad_names {
+        assert!(!local.lines().any(|l| l == name), "{local}");
+    }
+    // The huge blob was fetched (its pack is small) but is never read: a finding on its line.
+    let commits = audit["commits"].as_array().expect("commits");
+    assert_eq!(commits[1]["commit"], second.as_str());
+    assert_eq!(
+        junk_finding(&commits[0], &huge_ref),
+        format!(
+            "expected at most {MAX_BUNDLE_BYTES} bytes, found {} bytes",
+            MAX_BUNDLE_BYTES + 1
+        )
+    );
+    assert_eq!(audit["accepted"], 2, "{audit:#}");
+}

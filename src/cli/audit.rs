@@ -3,8 +3,9 @@
 use super::stores::{self, StoreKind, github_client};
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
 use ci_attest::git::Repo;
-use ci_attest::judge::{Judge, JudgeError};
+use ci_attest::judge::{Judge, JudgeError, MAX_AUDIT_COMMITS};
 use ci_attest::policy::Policy;
+use ci_attest::store::Store;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -17,11 +18,19 @@ pub struct Args {
     /// The policy file.
     #[arg(long, default_value = "policies/default.toml", value_name = "FILE")]
     policy: PathBuf,
-    /// Where the bundles are: `dir`, `git` (this clone's refs `refs/ci-attest/<commit>/*`; fetch
-    /// them first: `git fetch origin 'refs/ci-attest/*:refs/ci-attest/*'`) and both never use the
-    /// network; `github` reads GitHub's attestations API (GITHUB_TOKEN), many commits at once.
+    /// Where the bundles are: `dir` never uses the network; `git` first fetches the range's refs
+    /// `refs/ci-attest/<commit>/*` from the remote (one listing of `refs/ci-attest/*`, checked and
+    /// bounded, see docs/limits.md), says how many bundles for how many commits it read, then
+    /// replays offline; `github` reads GitHub's attestations API (GITHUB_TOKEN), many commits at
+    /// once.
     #[arg(long, value_enum, default_value_t = StoreKind::Dir)]
     from: StoreKind,
+    /// The git remote of `--from git`.
+    #[arg(long, default_value = "origin", value_name = "REMOTE")]
+    remote: String,
+    /// With `--from git`: fetch nothing, replay with the refs this clone already has.
+    #[arg(long)]
+    offline: bool,
     /// trusted_root.json for keyless bundles (default: the embedded public-good production root).
     #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
@@ -48,13 +57,38 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     } else {
         None
     };
-    let store = stores::open(args.from, &repo, "origin", github.as_ref())?;
+    if args.offline && args.from.is_github() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--offline forbids network use: it cannot be combined with --from github"
+        )));
+    }
+    let store = stores::open(args.from, &repo, &args.remote, github.as_ref())?;
+    let usage_or_unavailable = |e: JudgeError| match e {
+        JudgeError::EmptyRange { .. } | JudgeError::Range(_) => Failure::usage(e),
+        _ => Failure::unavailable(e),
+    };
+    let pulled;
+    let store: &dyn Store = if args.offline {
+        store.as_ref()
+    } else {
+        let commits = repo
+            .rev_list(&args.range, MAX_AUDIT_COMMITS)
+            .map_err(|e| usage_or_unavailable(JudgeError::Range(e)))?;
+        let (with, pull) = stores::pulled(store.as_ref(), &commits)?;
+        // More than one commit lists the whole namespace: nothing at all there is a setup error.
+        if pull.is_some_and(|p| p.listed == 0 && commits.len() > 1) {
+            return Err(Failure::unavailable(anyhow::anyhow!(
+                "no refs/ci-attest/* on {}: expected the bundles of {:?} there, found no ref under refs/ci-attest/: push them with `ci-attest push --all` (or `--range`)",
+                with.describe(),
+                args.range
+            )));
+        }
+        pulled = with;
+        &pulled
+    };
     let audit = Judge::new(&policy, &keys, &trusted_root, at)
-        .audit(&repo, &args.range, store.as_ref())
-        .map_err(|e| match e {
-            JudgeError::EmptyRange { .. } | JudgeError::Range(_) => Failure::usage(e),
-            _ => Failure::unavailable(e),
-        })?;
+        .audit(&repo, &args.range, store)
+        .map_err(usage_or_unavailable)?;
     if let Some(dir) = &args.out {
         write_new(dir, "audit.json", &audit.to_json())?;
         write_new(dir, "audit.md", &audit.to_markdown())?;

@@ -116,13 +116,15 @@ enum Command {
     ///
     /// Example: ci-attest verify --policy policies/default.toml --format json
     Verify(verify::Args),
-    /// Upload a commit's bundles from the local store to a remote store (git refs or GitHub).
+    /// Upload bundles from the local store to a remote store (git refs or GitHub).
     ///
-    /// --to git (default) pushes refs/ci-attest/<commit>/* to the remote; --to github uploads each
-    /// bundle to GitHub's attestations API (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL).
-    /// --notify then sends a repository_dispatch so the verifier workflow runs.
+    /// One commit (--commit, default HEAD), a range (--range A..B) or every commit with local
+    /// bundles (--all). --to git (default) pushes their refs/ci-attest/<commit>/* to the remote in
+    /// one `git push`, never forcing; --to github uploads each bundle to GitHub's attestations API
+    /// (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL). --notify then sends a repository_dispatch
+    /// so the verifier workflow runs.
     ///
-    /// Example: ci-attest push --to github --notify
+    /// Example: ci-attest push --range v1.0..main
     Push(push::Args),
     /// Show what a bundle says: signer, time, subject and each check's results.
     ///
@@ -133,6 +135,9 @@ enum Command {
     /// Example: ci-attest verify-bundle --bundle a.sigstore.json --certificate-identity ID --certificate-oidc-issuer URL a.txt
     VerifyBundle(verify_bundle::Args),
     /// Replay the verification of every commit in a range, offline: one verdict per commit.
+    ///
+    /// --from git first fetches the range's refs/ci-attest/* from the remote (--offline: this
+    /// clone's refs only) and says how many bundles for how many commits it read.
     ///
     /// Example: ci-attest audit --range v1.0..main --policy policies/default.toml --at 2026-11-23T12:00:00Z --out audit/
     Audit(audit::Args),

@@ -3,13 +3,15 @@
 
 use super::Failure;
 use ci_attest::config::{CONFIG_FILE, Config, DEFAULT_STORE_DIR};
+use ci_attest::git::CommitId;
 use ci_attest::git::Repo;
 use ci_attest::github::{GitHub, GitHubConfig, GitHubError};
 use ci_attest::store::dir::DirStore;
 use ci_attest::store::git::GitStore;
 use ci_attest::store::github::{GitHubStore, github_error};
-use ci_attest::store::{Store, StoreError};
+use ci_attest::store::{Fetched, Pulled, RejectedItem, Store, StoreError};
 use clap::ValueEnum;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The stores a command can name with `--from` / `--to`.
@@ -90,5 +92,76 @@ pub fn store_failure(e: StoreError) -> Failure {
         Failure::usage(e)
     } else {
         Failure::unavailable(e)
+    }
+}
+
+/// Pulls what `commits` need from `store` (git: fetches their refs from the remote) and says on
+/// stderr how many bundles for how many commits it read and what it refused. Returns the store
+/// with the refused items of each commit added to what it fetches for that commit (so they are
+/// findings in the report), and the pull, if the store pulls at all.
+pub fn pulled<'a>(
+    store: &'a dyn Store,
+    commits: &[CommitId],
+) -> Result<(WithPulled<'a>, Option<Pulled>), Failure> {
+    let pulled = store.pull(commits).map_err(store_failure)?;
+    let mut rejected = BTreeMap::new();
+    if let Some(p) = &pulled {
+        let refused = p.rejected_count();
+        eprintln!(
+            "fetched {} bundle(s) for {} commit(s) from {} ({} new, {} already here{})",
+            p.fetched + p.present,
+            p.commits,
+            store.describe(),
+            p.fetched,
+            p.present,
+            if refused == 0 {
+                String::new()
+            } else {
+                format!(", {refused} refused")
+            }
+        );
+        for item in &p.stray {
+            eprintln!("refused: {}: {}", item.location, item.problem);
+        }
+        rejected = p.rejected.clone();
+    }
+    Ok((WithPulled { store, rejected }, pulled))
+}
+
+/// A store whose fetches also carry the items its pull refused (see [`pulled`]).
+pub struct WithPulled<'a> {
+    store: &'a dyn Store,
+    rejected: BTreeMap<CommitId, Vec<RejectedItem>>,
+}
+
+impl WithPulled<'_> {
+    fn with_rejected(&self, commit: &CommitId, fetched: Fetched) -> Fetched {
+        let mut fetched = fetched;
+        if let Some(items) = self.rejected.get(commit) {
+            fetched.rejected.extend(items.iter().cloned());
+        }
+        fetched
+    }
+}
+
+impl Store for WithPulled<'_> {
+    fn put(&self, commit: &CommitId, bundle_json: &[u8]) -> Result<String, StoreError> {
+        self.store.put(commit, bundle_json)
+    }
+
+    fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError> {
+        Ok(self.with_rejected(commit, self.store.fetch(commit)?))
+    }
+
+    fn fetch_many(&self, commits: &[CommitId]) -> Vec<Result<Fetched, StoreError>> {
+        commits
+            .iter()
+            .zip(self.store.fetch_many(commits))
+            .map(|(c, f)| f.map(|f| self.with_rejected(c, f)))
+            .collect()
+    }
+
+    fn describe(&self) -> String {
+        self.store.describe()
     }
 }

@@ -9,7 +9,7 @@ use ci_attest::github::{Conclusion, GitHub, StatusState};
 use ci_attest::judge::Judge;
 use ci_attest::policy::Policy;
 use ci_attest::report::{Report, Verdict};
-use ci_attest::store::{Fetched, StoredBundle};
+use ci_attest::store::{Fetched, Store, StoredBundle};
 use clap::ValueEnum;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -51,7 +51,9 @@ pub struct Args {
     #[arg(long, conflicts_with = "trusted_root")]
     staging: bool,
     /// Where to read the commit's bundles from (ignored with --bundle): `git` fetches the
-    /// commit's refs from the remote first, `github` lists them by the commit object's sha256.
+    /// commit's refs `refs/ci-attest/<commit>/*` from the remote first (checked and bounded, see
+    /// docs/limits.md) and says how many it read, `github` lists them by the commit object's
+    /// sha256.
     #[arg(long, value_enum, default_value_t = StoreKind::Dir)]
     from: StoreKind,
     /// The git remote of `--from git`.
@@ -93,12 +95,14 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     } else {
         let store = stores::open(args.from, &repo, &args.remote, github.as_ref())?;
         // Refs the remote rewrote or that would not fetch are findings, not a failure.
-        let not_pulled = store
-            .pull(std::slice::from_ref(&id))
-            .map_err(store_failure)?;
-        let mut fetched = store.fetch(&id).map_err(store_failure)?;
-        fetched.rejected.extend(not_pulled);
-        fetched
+        let (store, pulled) = stores::pulled(store.as_ref(), std::slice::from_ref(&id))?;
+        if pulled.is_some_and(|p| p.listed == 0) {
+            eprintln!(
+                "no refs/ci-attest/{id}/* on {}: push them with `ci-attest push --commit {id}`",
+                store.describe()
+            );
+        }
+        store.fetch(&id).map_err(store_failure)?
     };
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), args.staging)?;
     let report = Judge::new(&policy, &keys, &trusted_root, at).commit(&commit, &bundles);

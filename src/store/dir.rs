@@ -114,6 +114,39 @@ impl DirStore {
         }
     }
 
+    /// Every commit with at least one item named like its bundle (`<commit>.<n>.sigstore.json`,
+    /// whatever `n`) in the folder, sorted by id; nothing is opened. More than `limit` commits is
+    /// [`StoreError::TooMany`], never a silent cut.
+    pub fn commits(&self, limit: usize) -> Result<Vec<CommitId>, StoreError> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Self::io(&self.root)(e)),
+        };
+        let mut commits = std::collections::BTreeSet::new();
+        for entry in entries {
+            let name = entry.map_err(Self::io(&self.root))?.file_name();
+            let name = name.to_string_lossy();
+            let Some((id, _)) = name.split_once('.') else {
+                continue;
+            };
+            let Some(commit) = CommitId::parse(id) else {
+                continue;
+            };
+            if Self::classify(&commit, &name).is_some() {
+                commits.insert(commit);
+                if commits.len() > limit {
+                    return Err(StoreError::TooMany {
+                        path: self.root.display().to_string(),
+                        what: "commits with bundles".into(),
+                        limit,
+                    });
+                }
+            }
+        }
+        Ok(commits.into_iter().collect())
+    }
+
     /// What a file name is to this commit: `None` when it is not `<commit>.<part>.sigstore.json`.
     fn classify(commit: &CommitId, name: &str) -> Option<Number> {
         let part = name

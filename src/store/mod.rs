@@ -13,6 +13,7 @@ pub mod git;
 pub mod github;
 
 use crate::git::CommitId;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -177,6 +178,16 @@ pub enum StoreError {
         /// The highest bundle number.
         limit: u64,
     },
+    /// A store holds more of something than a command takes at once.
+    #[error("{path}: expected at most {limit} {what}, found more")]
+    TooMany {
+        /// The store.
+        path: String,
+        /// What there is too much of.
+        what: String,
+        /// The limit.
+        limit: usize,
+    },
     /// A `git` command of the `git` store failed or gave something unexpected (credentials in
     /// remote URLs are redacted).
     #[error("`git {command}`: expected {expected}, found {found}")]
@@ -199,6 +210,34 @@ pub struct Published {
     pub up_to_date: Vec<String>,
     /// How many sends it took (git: `git push` runs; 0 when there was nothing to send).
     pub attempts: u32,
+}
+
+/// What [`Store::pull`] brought within reach of [`Store::fetch`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pulled {
+    /// Items others published for the asked commits that this side did not have and now has (git:
+    /// refs fetched).
+    pub fetched: usize,
+    /// Items others published for the asked commits that this side already had, unchanged (git:
+    /// refs this clone held with the same object).
+    pub present: usize,
+    /// How many of the asked commits have at least one item on the other side.
+    pub commits: usize,
+    /// How many items the other side holds in the store's whole namespace, when it was listed
+    /// whole (git: refs under `refs/ci-attest/`), else only those of the asked commits.
+    pub listed: usize,
+    /// Items of the asked commits that were not taken, each with its reason, by commit.
+    pub rejected: BTreeMap<CommitId, Vec<RejectedItem>>,
+    /// Items that belong to none of the asked commits and were not taken: names the store never
+    /// writes, refs outside its namespace, or a listing cut at its limit.
+    pub stray: Vec<RejectedItem>,
+}
+
+impl Pulled {
+    /// Every rejected item, of the asked commits and stray.
+    pub fn rejected_count(&self) -> usize {
+        self.rejected.values().map(Vec::len).sum::<usize>() + self.stray.len()
+    }
 }
 
 /// A place bundles are kept, keyed by commit. Every command reads and writes bundles through it:
@@ -225,12 +264,12 @@ pub trait Store {
     }
 
     /// Brings what others published for `commits` within reach of [`Store::fetch`] (git: fetches
-    /// their refs from the remote, never forcing). Returns the items it did not take, each with
-    /// its reason; an `Err` means the store could not be reached at all. The default has nothing
-    /// to bring: `fetch` already reads the shared store.
-    fn pull(&self, commits: &[CommitId]) -> Result<Vec<RejectedItem>, StoreError> {
+    /// their refs from the remote, never forcing) and says what it brought and which items it did
+    /// not take, each with its reason; an `Err` means the store could not be reached at all. The
+    /// default has nothing to bring (`fetch` already reads the shared store): `None`.
+    fn pull(&self, commits: &[CommitId]) -> Result<Option<Pulled>, StoreError> {
         let _ = commits;
-        Ok(Vec::new())
+        Ok(None)
     }
 
     /// Makes what [`Store::put`] stored for `commits` visible to others (git: pushes their refs,
