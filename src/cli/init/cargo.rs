@@ -73,17 +73,20 @@ fn plan_for(ws: &Workspace, has_lock: bool, tools: &Tools) -> Plan {
     let mut checks = Vec::new();
     let mut extra = Vec::new();
     let mut notes = Vec::new();
-    let out = "target/ci-attest";
+    // Reports stay out of `target`: it is a [[cache]], mounted for the checks only, and ci-attest
+    // reads reports from the checkout itself.
+    let out = ".ci-attest/reports";
     let doctests = [
-        "RUSTC_BOOTSTRAP=1 cargo test --workspace --doc --no-fail-fast -- -Z unstable-options --format json > target/ci-attest/doctests.json; docs=$?".to_string(),
-        "grep '\"type\": *\"suite\"' target/ci-attest/doctests.json || true".to_string(),
+        "RUSTC_BOOTSTRAP=1 cargo test --workspace --doc --no-fail-fast -- -Z unstable-options --format json > .ci-attest/reports/doctests.json; docs=$?".to_string(),
+        "grep '\"type\": *\"suite\"' .ci-attest/reports/doctests.json || true".to_string(),
     ];
     if tools.nextest {
         let mut run = vec![
-            "rm -rf target/ci-attest target/nextest/ci-attest && mkdir -p target/ci-attest".into(),
+            "rm -rf .ci-attest/reports target/nextest/ci-attest && mkdir -p .ci-attest/reports".into(),
             "cargo nextest run --workspace --no-fail-fast --no-tests=warn --tool-config-file \"ci-attest:$PWD/.ci-attest/nextest.toml\" --profile ci-attest; tests=$?".into(),
+            "cp target/nextest/ci-attest/junit.xml .ci-attest/reports/junit.xml".into(),
         ];
-        let mut reports = vec![("junit", "target/nextest/ci-attest/junit.xml".to_string())];
+        let mut reports = vec![("junit", format!("{out}/junit.xml"))];
         let mut comment = vec![
             "cargo-nextest's JUnit report (profile in .ci-attest/nextest.toml, commit it).".into(),
         ];
@@ -124,9 +127,9 @@ fn plan_for(ws: &Workspace, has_lock: bool, tools: &Tools) -> Plan {
                 "init` writes a nextest check instead.".into(),
             ],
             run: vec![
-                "rm -rf target/ci-attest && mkdir -p target/ci-attest".into(),
-                "RUSTC_BOOTSTRAP=1 cargo test --workspace --no-fail-fast -- -Z unstable-options --format json > target/ci-attest/tests.json; tests=$?".into(),
-                "grep '\"type\": *\"suite\"' target/ci-attest/tests.json || true".into(),
+                format!("mkdir -p {out}"),
+                format!("RUSTC_BOOTSTRAP=1 cargo test --workspace --no-fail-fast -- -Z unstable-options --format json > {out}/tests.json; tests=$?"),
+                format!("grep '\"type\": *\"suite\"' {out}/tests.json || true"),
                 "[ \"$tests\" -eq 0 ]".into(),
             ],
             reports: vec![("libtest-json", format!("{out}/tests.json"))],
@@ -137,8 +140,8 @@ fn plan_for(ws: &Workspace, has_lock: bool, tools: &Tools) -> Plan {
         kind: "lint",
         comment: Vec::new(),
         run: vec![
-            "mkdir -p target/ci-attest".into(),
-            "cargo clippy --workspace --all-targets --message-format=json > target/ci-attest/clippy.json".into(),
+            format!("mkdir -p {out}"),
+            format!("cargo clippy --workspace --all-targets --message-format=json > {out}/clippy.json"),
         ],
         reports: vec![("clippy", format!("{out}/clippy.json"))],
     });
@@ -152,10 +155,14 @@ fn plan_for(ws: &Workspace, has_lock: bool, tools: &Tools) -> Plan {
         checks.push(Check {
             name: "coverage",
             kind: "coverage",
-            comment: vec!["cargo-llvm-cov (runs the tests once more, instrumented).".into()],
+            comment: vec![
+                "cargo-llvm-cov (runs the tests once more, instrumented; failing tests are the tests"
+                    .into(),
+                "check's business, so --ignore-run-fail still writes the report).".into(),
+            ],
             run: vec![
-                "mkdir -p target/ci-attest".into(),
-                "cargo llvm-cov --workspace --no-fail-fast --lcov --output-path target/ci-attest/lcov.info".into(),
+                format!("mkdir -p {out}"),
+                format!("cargo llvm-cov --workspace --ignore-run-fail --lcov --output-path {out}/lcov.info"),
             ],
             reports: vec![("lcov", format!("{out}/lcov.info"))],
         });
@@ -167,8 +174,8 @@ fn plan_for(ws: &Workspace, has_lock: bool, tools: &Tools) -> Plan {
              # [[check]]\n\
              # name = \"coverage\"\n\
              # kind = \"coverage\"\n\
-             # run = \"mkdir -p target/ci-attest && cargo llvm-cov --workspace --no-fail-fast --lcov --output-path target/ci-attest/lcov.info\"\n\
-             # reports = [{ format = \"lcov\", path = \"target/ci-attest/lcov.info\" }]"
+             # run = \"mkdir -p .ci-attest/reports && cargo llvm-cov --workspace --ignore-run-fail --lcov --output-path .ci-attest/reports/lcov.info\"\n\
+             # reports = [{ format = \"lcov\", path = \".ci-attest/reports/lcov.info\" }]"
                 .to_string(),
         );
         notes.push("coverage is left out: cargo-llvm-cov is not installed (see the comment at the end of .ci-attest.toml)".into());
