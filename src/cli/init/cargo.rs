@@ -141,7 +141,9 @@ fn plan_for(ws: &Workspace, has_lock: bool, tools: &Tools) -> Plan {
         comment: Vec::new(),
         run: vec![
             format!("mkdir -p {out}"),
-            format!("cargo clippy --workspace --all-targets --message-format=json > {out}/clippy.json"),
+            format!(
+                "cargo clippy --workspace --all-targets --message-format=json > {out}/clippy.json"
+            ),
         ],
         reports: vec![("clippy", format!("{out}/clippy.json"))],
     });

@@ -379,13 +379,17 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     if args.dry_run {
         for (path, text) in &files {
             let exists = root.join(path).exists();
-            let what = match (exists, args.force) {
+            let force = args.force && path != ci_attest::config::LOCAL_SETTINGS_FILE;
+            let what = match (exists, force) {
                 (false, _) => "would write",
                 (true, true) => "would replace",
+                (true, false) if path == ci_attest::config::LOCAL_SETTINGS_FILE => {
+                    "would keep (the signer's own settings: --force never replaces them)"
+                }
                 (true, false) => "would keep (exists; --force replaces it)",
             };
             println!("\n--- {what} {path}");
-            if !exists || args.force {
+            if !exists || force {
                 print!("{text}");
             }
         }
@@ -397,7 +401,17 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         return Ok(EXIT_OK);
     }
     for (path, text) in &files {
-        write_file(&root.join(path), text, args.force)?;
+        // The signer's settings may name their key and pass_env: --force never replaces them.
+        let force = args.force && path != ci_attest::config::LOCAL_SETTINGS_FILE;
+        if path == ci_attest::config::LOCAL_SETTINGS_FILE && args.force && root.join(path).exists()
+        {
+            println!(
+                "kept     {} (the signer's own settings: --force never replaces them)",
+                root.join(path).display()
+            );
+            continue;
+        }
+        write_file(&root.join(path), text, force)?;
     }
     update_gitignore(root, &plan);
     for note in &plan.notes {

@@ -224,7 +224,7 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             );
             if p.vitest_coverage {
                 line.push_str(&format!(
-                    " --coverage.enabled=true --coverage.reporter=text-summary --coverage.reporter=lcov --coverage.reportsDirectory={REPORTS}/coverage"
+                    " --coverage.enabled=true --coverage.reportOnFailure=true --coverage.reporter=text-summary --coverage.reporter=lcov --coverage.reportsDirectory={REPORTS}/coverage"
                 ));
                 coverage = true;
             } else {
