@@ -576,6 +576,41 @@ mod tests {
     }
 
     #[test]
+    fn ignore_rules_for_files_whose_folders_do_not_exist_yet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("git")
+            .args(["init", "--quiet"])
+            .current_dir(dir.path())
+            .status()
+            .expect("git");
+        assert!(status.success());
+        let root = dir.path();
+        let store = root.join(".ci-attest/logs/x");
+        let added = ensure_ignored(&store, |_| "/.ci-attest/*".into()).expect("ignored");
+        assert_eq!(added.as_deref(), Some("/.ci-attest/*"));
+        assert_eq!(
+            ensure_ignored(&store, |_| "again".into()).expect("ok"),
+            None
+        );
+        let profile = root.join(".ci-attest/nextest.toml");
+        let rel = std::cell::RefCell::new(PathBuf::new());
+        let added = ensure_not_ignored(&profile, |r| {
+            *rel.borrow_mut() = r.to_path_buf();
+            format!("!/{}", r.display())
+        })
+        .expect("excepted");
+        assert_eq!(added.as_deref(), Some("!/.ci-attest/nextest.toml"));
+        assert_eq!(*rel.borrow(), Path::new(".ci-attest/nextest.toml"));
+        assert_eq!(
+            ensure_not_ignored(&profile, |_| "again".into()).expect("ok"),
+            None
+        );
+        let text = std::fs::read_to_string(root.join(".gitignore")).expect("gitignore");
+        assert_eq!(text, "/.ci-attest/*\n!/.ci-attest/nextest.toml\n");
+        assert!(!root.join(".ci-attest").exists(), "nothing else made");
+    }
+
+    #[test]
     fn canonical_url_strips_credentials_and_dot_git() {
         for url in [
             "git@github.com:acme/app.git",

@@ -199,6 +199,10 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
     let pm = p.manager;
     let x = pm.exec();
     let mut setup = prelude();
+    if pm == Manager::Pnpm {
+        // A restored node_modules made with another store is purged without asking (no terminal).
+        setup.push("export npm_config_confirm_modules_purge=false".into());
+    }
     setup.push(pm.install(p.lockfile.is_some()).to_string());
     if p.lockfile.is_none() {
         notes.push(format!(
