@@ -77,13 +77,13 @@ fn plan_for(ws: &Workspace, has_lock: bool, tools: &Tools) -> Plan {
     // reads reports from the checkout itself.
     let out = ".ci-attest/reports";
     let doctests = [
-        "RUSTC_BOOTSTRAP=1 cargo test --workspace --doc --no-fail-fast -- -Z unstable-options --format json > .ci-attest/reports/doctests.json; docs=$?".to_string(),
+        "RUSTC_BOOTSTRAP=1 cargo test --workspace --doc --no-fail-fast -- -Z unstable-options --format json > .ci-attest/reports/doctests.json || docs=$?".to_string(),
         "grep '\"type\": *\"suite\"' .ci-attest/reports/doctests.json || true".to_string(),
     ];
     if tools.nextest {
         let mut run = vec![
             "rm -rf .ci-attest/reports target/nextest/ci-attest && mkdir -p .ci-attest/reports".into(),
-            "cargo nextest run --workspace --no-fail-fast --no-tests=warn --tool-config-file \"ci-attest:$PWD/.ci-attest/nextest.toml\" --profile ci-attest; tests=$?".into(),
+            "cargo nextest run --workspace --no-fail-fast --no-tests=warn --tool-config-file \"ci-attest:$PWD/.ci-attest/nextest.toml\" --profile ci-attest || tests=$?".into(),
             "cp target/nextest/ci-attest/junit.xml .ci-attest/reports/junit.xml".into(),
         ];
         let mut reports = vec![("junit", format!("{out}/junit.xml"))];
@@ -99,10 +99,10 @@ fn plan_for(ws: &Workspace, has_lock: bool, tools: &Tools) -> Plan {
                 "unlocks `--format json` on stable); its suite summaries go to the log.".into(),
             );
             run.extend(doctests.iter().cloned());
-            run.push("[ \"$tests\" -eq 0 ] && [ \"$docs\" -eq 0 ]".into());
+            run.push("[ \"${tests:-0}\" -eq 0 ] && [ \"${docs:-0}\" -eq 0 ]".into());
             reports.push(("libtest-json", format!("{out}/doctests.json")));
         } else {
-            run.push("[ \"$tests\" -eq 0 ]".into());
+            run.push("[ \"${tests:-0}\" -eq 0 ]".into());
         }
         checks.push(Check {
             name: "tests",
@@ -128,9 +128,9 @@ fn plan_for(ws: &Workspace, has_lock: bool, tools: &Tools) -> Plan {
             ],
             run: vec![
                 format!("mkdir -p {out}"),
-                format!("RUSTC_BOOTSTRAP=1 cargo test --workspace --no-fail-fast -- -Z unstable-options --format json > {out}/tests.json; tests=$?"),
+                format!("RUSTC_BOOTSTRAP=1 cargo test --workspace --no-fail-fast -- -Z unstable-options --format json > {out}/tests.json || tests=$?"),
                 format!("grep '\"type\": *\"suite\"' {out}/tests.json || true"),
-                "[ \"$tests\" -eq 0 ]".into(),
+                "[ \"${tests:-0}\" -eq 0 ]".into(),
             ],
             reports: vec![("libtest-json", format!("{out}/tests.json"))],
         });

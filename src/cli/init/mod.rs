@@ -191,7 +191,15 @@ fn config_text(plan: &Plan) -> String {
         t.push_str("[[check]]\n");
         t.push_str(&format!("name = {}\n", quoted(check.name)));
         t.push_str(&format!("kind = {}\n", quoted(check.kind)));
-        t.push_str(&format!("run = {}\n", run_value(&check.run)));
+        // Several lines stop at the first that fails (a failed install must fail the check).
+        let run = if check.run.len() > 1 {
+            std::iter::once("set -e".to_string())
+                .chain(check.run.iter().cloned())
+                .collect()
+        } else {
+            check.run.clone()
+        };
+        t.push_str(&format!("run = {}\n", run_value(&run)));
         if !check.reports.is_empty() {
             let reports: Vec<String> = check
                 .reports
@@ -461,6 +469,18 @@ mod tests {
         let single = run_value(&["it's \"x\"".into()]);
         let parsed: toml::Table = toml::from_str(&format!("x = {single}")).expect("toml");
         assert_eq!(parsed["x"].as_str(), Some("it's \"x\""));
+    }
+
+    #[test]
+    fn a_failing_line_fails_the_check() {
+        let (text, _) = config_for(
+            &[("package.json", r#"{"scripts": {"test": "node --test"}}"#)],
+            &Tools::default(),
+        );
+        let config = ci_attest::config::Config::parse(&text, "init").expect("valid");
+        for check in config.checks.iter().filter(|c| c.run.contains('\n')) {
+            assert!(check.run.starts_with("set -e\n"), "{}", check.run);
+        }
     }
 
     #[test]
