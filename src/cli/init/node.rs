@@ -305,7 +305,8 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
         thresholds.push("\"coverage.lines\" = { min = 80.0 }".into());
     }
     if p.eslint {
-        let mut run = setup.clone();
+        // The tests check, which runs first, installed the dependencies into the checkout.
+        let mut run = prelude();
         let formatter = "@microsoft/eslint-formatter-sarif";
         let mut ok = true;
         if !p.eslint_sarif {
