@@ -185,12 +185,18 @@ const REPORTS: &str = ".ci-attest/reports";
 /// Environment of every Node check: the home folder is read-only in the sealed run, so npm's,
 /// corepack's and pnpm's caches and state go to the check's private /tmp, unless the signer passes
 /// their own (`pass_env`) or `~/.npm` is mounted as a `[[cache]]`.
-fn prelude() -> Vec<String> {
-    vec![
+fn prelude(pm: Manager) -> Vec<String> {
+    let mut lines = Vec::new();
+    if pm == (Manager::Yarn { berry: false }) {
+        // The sandbox hides ~/.npmrc (unreadable there), which yarn 1 cannot get past.
+        lines.push("mkdir -p /tmp/home && export HOME=/tmp/home".to_string());
+    }
+    lines.extend([
         "export XDG_CACHE_HOME=\"${XDG_CACHE_HOME:-/tmp/.cache}\" XDG_DATA_HOME=\"${XDG_DATA_HOME:-/tmp/.local/share}\" XDG_STATE_HOME=\"${XDG_STATE_HOME:-/tmp/.local/state}\"".into(),
         "export COREPACK_ENABLE_DOWNLOAD_PROMPT=0 npm_config_update_notifier=false".into(),
         "[ -w \"$HOME/.npm\" ] || export npm_config_cache=\"${npm_config_cache:-/tmp/.npm}\"".into(),
-    ]
+    ]);
+    lines
 }
 
 fn plan_for(p: &Project, tools: &Tools) -> Plan {
@@ -198,7 +204,7 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
     let mut trailer = Vec::new();
     let pm = p.manager;
     let x = pm.exec();
-    let mut setup = prelude();
+    let mut setup = prelude(pm);
     if pm == Manager::Pnpm {
         // A restored node_modules made with another store is purged without asking (no terminal).
         setup.push("export npm_config_confirm_modules_purge=false".into());
@@ -306,7 +312,7 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
     }
     if p.eslint {
         // The tests check, which runs first, installed the dependencies into the checkout.
-        let mut run = prelude();
+        let mut run = prelude(pm);
         let formatter = "@microsoft/eslint-formatter-sarif";
         let mut ok = true;
         if !p.eslint_sarif {
@@ -471,11 +477,35 @@ mod tests {
             &Tools::default(),
         );
         assert!(text.contains("corepack yarn install --immutable"), "{text}");
+        assert!(!text.contains("HOME=/tmp/home"), "{text}");
         assert!(text.contains("--test-reporter=junit"), "{text}");
         assert!(
             text.contains("mkdir -p .ci-attest/reports/coverage"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn yarn_classic_gets_a_private_home() {
+        let (text, _) = config_for(
+            &[
+                (
+                    "package.json",
+                    r#"{"devDependencies": {"jest": "29", "jest-junit": "16"}}"#,
+                ),
+                ("yarn.lock", ""),
+            ],
+            &Tools::default(),
+        );
+        assert!(
+            text.contains("corepack yarn install --frozen-lockfile"),
+            "{text}"
+        );
+        assert!(
+            text.contains("set -e\nmkdir -p /tmp/home && export HOME=/tmp/home\n"),
+            "{text}"
+        );
+        assert!(text.contains("corepack yarn jest --ci"), "{text}");
     }
 
     #[test]
