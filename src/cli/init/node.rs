@@ -263,8 +263,14 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             test_comment = "jest with jest-junit's JUnit XML and LCOV coverage.";
         }
         Runner::Node => {
+            // Under yarn 2+'s Plug'n'Play, dependencies resolve only through `yarn node`.
+            let node = if pm == (Manager::Yarn { berry: true }) {
+                "corepack yarn node"
+            } else {
+                "node"
+            };
             test_run.push(format!(
-                "node --test --experimental-test-coverage --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination={junit} --test-reporter=lcov --test-reporter-destination={lcov}"
+                "{node} --test --experimental-test-coverage --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination={junit} --test-reporter=lcov --test-reporter-destination={lcov}"
             ));
             test_run[setup.len()] = format!("rm -rf {REPORTS} && mkdir -p {REPORTS}/coverage");
             coverage = true;
@@ -478,6 +484,7 @@ mod tests {
         );
         assert!(text.contains("corepack yarn install --immutable"), "{text}");
         assert!(!text.contains("HOME=/tmp/home"), "{text}");
+        assert!(text.contains("corepack yarn node --test"), "{text}");
         assert!(text.contains("--test-reporter=junit"), "{text}");
         assert!(
             text.contains("mkdir -p .ci-attest/reports/coverage"),
