@@ -375,6 +375,8 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
                     path: "~/.npm".into(),
                     key: Vec::new(),
                 });
+            } else {
+                notes.push("npm downloads every package in each run: `mkdir ~/.npm` and run `ci-attest init --force` to keep them as a [[cache]]".into());
             }
         } else {
             caches.push(Cache {

@@ -308,6 +308,8 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             path: "~/.cache/pip".into(),
             key: Vec::new(),
         });
+    } else {
+        notes.push("pip downloads every package when .venv is not restored: `mkdir -p ~/.cache/pip` and run `ci-attest init --force` to keep them as a [[cache]]".into());
     }
     let summary = format!(
         "python, {} layout{}, pytest{}",
