@@ -376,7 +376,7 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
                     key: Vec::new(),
                 });
             } else {
-                notes.push("npm downloads every package in each run: `mkdir ~/.npm` and run `ci-attest init --force` to keep them as a [[cache]]".into());
+                notes.push("npm downloads every package in each run: `mkdir ~/.npm` and add `[[cache]] path = \"~/.npm\"` to keep them".into());
             }
         } else {
             caches.push(Cache {

@@ -309,7 +309,7 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             key: Vec::new(),
         });
     } else {
-        notes.push("pip downloads every package when .venv is not restored: `mkdir -p ~/.cache/pip` and run `ci-attest init --force` to keep them as a [[cache]]".into());
+        notes.push("pip downloads every package when .venv is not restored: `mkdir -p ~/.cache/pip` and add `[[cache]] path = \"~/.cache/pip\"` to keep them".into());
     }
     let summary = format!(
         "python, {} layout{}, pytest{}",
