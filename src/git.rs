@@ -487,24 +487,58 @@ pub fn gitignore_literal(path: &Path) -> String {
 /// Makes sure git ignores `file` (e.g. a private key) in the repository that holds it, by adding
 /// `pattern` (relative to the repository root, e.g. `/keys/*.key`) to the root `.gitignore`
 /// unless `file` is already ignored. Returns the line added, or `None` when nothing was needed or
-/// `file` is not inside a git repository. The `.gitignore` is rewritten atomically (temporary
-/// file and rename), keeping every line it had.
+/// `file` is not inside a git repository. `file` and its folder need not exist yet. The
+/// `.gitignore` is rewritten atomically (temporary file and rename), keeping every line it had.
 ///
 /// `pattern_for` gets `file`'s path relative to the repository root and gives the line to add.
 pub fn ensure_ignored(
     file: &Path,
     pattern_for: impl FnOnce(&Path) -> String,
 ) -> Result<Option<String>, GitError> {
+    ensure_ignore_state(file, true, pattern_for)
+}
+
+/// The opposite of [`ensure_ignored`]: makes sure git does *not* ignore `file` (a file meant to
+/// be committed inside an ignored folder), by adding the exception `pattern` (e.g.
+/// `!/.ci-attest/nextest.toml`) when git ignores it. Returns the line added, if any.
+pub fn ensure_not_ignored(
+    file: &Path,
+    pattern_for: impl FnOnce(&Path) -> String,
+) -> Result<Option<String>, GitError> {
+    ensure_ignore_state(file, false, pattern_for)
+}
+
+fn ensure_ignore_state(
+    file: &Path,
+    want_ignored: bool,
+    pattern_for: impl FnOnce(&Path) -> String,
+) -> Result<Option<String>, GitError> {
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let Ok(repo) = Repo::discover(dir) else {
+    // The nearest folder that exists (the file's own folder may not be made yet).
+    let mut existing = dir;
+    let mut missing: Vec<&std::ffi::OsStr> = Vec::new();
+    while !existing.is_dir() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                missing.push(name);
+                existing = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+            }
+            _ => return Ok(None),
+        }
+    }
+    let Ok(repo) = Repo::discover(existing) else {
         return Ok(None);
     };
-    let absolute = std::fs::canonicalize(dir)
-        .map_err(GitError::Io)?
-        .join(file.file_name().unwrap_or_default());
+    let mut absolute = std::fs::canonicalize(existing).map_err(GitError::Io)?;
+    absolute.extend(missing.iter().rev());
+    absolute.push(file.file_name().unwrap_or_default());
     let root = std::fs::canonicalize(repo.root()).map_err(GitError::Io)?;
     let Ok(relative) = absolute.strip_prefix(&root) else {
         return Ok(None);
@@ -520,15 +554,18 @@ pub fn ensure_ignored(
         .stdin(Stdio::null())
         .output()
         .map_err(GitError::Spawn)?;
-    match ignored.status.code() {
-        Some(0) => return Ok(None),
-        Some(1) => {}
+    let is_ignored = match ignored.status.code() {
+        Some(0) => true,
+        Some(1) => false,
         _ => {
             return Err(GitError::Failed {
                 args: format!("check-ignore --quiet --no-index -- {relative_text}"),
                 stderr: String::from_utf8_lossy(&ignored.stderr).trim().to_string(),
             });
         }
+    };
+    if is_ignored == want_ignored {
+        return Ok(None);
     }
     let line = pattern_for(relative);
     let path = root.join(".gitignore");
@@ -581,6 +618,41 @@ mod tests {
         assert_eq!(gitignore_literal(Path::new("a*b/c?[d]")), "a\\*b/c\\?\\[d]");
         assert_eq!(gitignore_literal(Path::new("k  ")), "k\\ \\ ");
         assert_eq!(gitignore_literal(Path::new("back\\slash")), "back\\\\slash");
+    }
+
+    #[test]
+    fn ignore_rules_for_files_whose_folders_do_not_exist_yet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("git")
+            .args(["init", "--quiet"])
+            .current_dir(dir.path())
+            .status()
+            .expect("git");
+        assert!(status.success());
+        let root = dir.path();
+        let store = root.join(".ci-attest/logs/x");
+        let added = ensure_ignored(&store, |_| "/.ci-attest/*".into()).expect("ignored");
+        assert_eq!(added.as_deref(), Some("/.ci-attest/*"));
+        assert_eq!(
+            ensure_ignored(&store, |_| "again".into()).expect("ok"),
+            None
+        );
+        let profile = root.join(".ci-attest/nextest.toml");
+        let rel = std::cell::RefCell::new(PathBuf::new());
+        let added = ensure_not_ignored(&profile, |r| {
+            *rel.borrow_mut() = r.to_path_buf();
+            format!("!/{}", r.display())
+        })
+        .expect("excepted");
+        assert_eq!(added.as_deref(), Some("!/.ci-attest/nextest.toml"));
+        assert_eq!(*rel.borrow(), Path::new(".ci-attest/nextest.toml"));
+        assert_eq!(
+            ensure_not_ignored(&profile, |_| "again".into()).expect("ok"),
+            None
+        );
+        let text = std::fs::read_to_string(root.join(".gitignore")).expect("gitignore");
+        assert_eq!(text, "/.ci-attest/*\n!/.ci-attest/nextest.toml\n");
+        assert!(!root.join(".ci-attest").exists(), "nothing else made");
     }
 
     #[test]

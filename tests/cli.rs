@@ -638,6 +638,101 @@ fn init_writes_config_and_policy_for_a_cargo_project() {
 }
 
 #[test]
+fn init_dry_run_prints_everything_and_writes_nothing() {
+    let p = Project::with(&[(
+        "package.json",
+        r#"{"devDependencies": {"jest": "29", "jest-junit": "16"}}"#.to_string(),
+    )]);
+    let before = git(&p.root, &["status", "--porcelain", "--ignored"]);
+    let gitignore = std::fs::read_to_string(p.root.join(".gitignore")).expect("gitignore");
+    let out = p.cmd().args(["init", "--dry-run"]).output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("--- would write .ci-attest.toml"), "{said}");
+    assert!(said.contains("npx --no-install jest --ci"), "{said}");
+    assert!(said.contains("/keys/*.key"), "{said}");
+    assert!(said.contains("nothing written"), "{said}");
+    assert_eq!(
+        git(&p.root, &["status", "--porcelain", "--ignored"]),
+        before
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.root.join(".gitignore")).expect("gitignore"),
+        gitignore
+    );
+    assert!(!p.root.join(".ci-attest.toml").exists());
+}
+
+#[test]
+fn init_replaces_a_file_only_with_force_and_says_so() {
+    let p = Project::with(&[(
+        "setup.py",
+        "from setuptools import setup\nsetup(name='calc')\n".to_string(),
+    )]);
+    p.write(".ci-attest.toml", "# mine\n");
+    let out = p.cmd().arg("init").output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(".ci-attest.toml (it exists; `ci-attest init --force` replaces it)"),
+        "{said}"
+    );
+    let config = std::fs::read_to_string(p.root.join(".ci-attest.toml")).expect("config");
+    assert_eq!(config, "# mine\n");
+    let out = p.cmd().args(["init", "--force"]).output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let config = std::fs::read_to_string(p.root.join(".ci-attest.toml")).expect("config");
+    assert!(config.contains("python3 -m venv .venv"), "{config}");
+    // The signer's settings are never replaced, even with --force.
+    assert_eq!(
+        std::fs::read_to_string(p.root.join(".ci-attest.local.toml")).expect("settings"),
+        LOCAL_SETTINGS
+    );
+}
+
+#[test]
+fn init_keeps_the_store_settings_and_keys_out_of_git_but_not_its_nextest_profile() {
+    let p = Project::with(&[]);
+    std::fs::remove_file(p.root.join(".gitignore")).expect("no .gitignore");
+    std::fs::remove_file(p.root.join(".ci-attest.local.toml")).expect("no settings");
+    p.write(
+        "Cargo.toml",
+        "[package]\nname = \"x\"\nversion = \"0.1.0\"\n",
+    );
+    p.write("src/lib.rs", "");
+    // cargo-nextest may or may not be installed here: either way the files stay right.
+    let out = p.cmd().arg("init").output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let gitignore = std::fs::read_to_string(p.root.join(".gitignore")).expect("gitignore");
+    for line in ["/.ci-attest/*", "/.ci-attest.local.toml", "/keys/*.key"] {
+        assert!(gitignore.lines().any(|l| l == line), "{line}: {gitignore}");
+    }
+    let ignored = |path: &str| {
+        std::process::Command::new("git")
+            .args(["check-ignore", "--quiet", "--no-index", path])
+            .current_dir(&p.root)
+            .status()
+            .expect("git")
+            .success()
+    };
+    assert!(ignored(".ci-attest/logs/abc-1/tests.log"));
+    assert!(ignored(".ci-attest/abc.1.sigstore.json"));
+    assert!(ignored("keys/ci-attest.key"));
+    assert!(ignored(".ci-attest.local.toml"));
+    assert!(!ignored(".ci-attest.toml"));
+    assert!(!ignored("keys/ci-attest.pub"));
+    if p.root.join(".ci-attest/nextest.toml").exists() {
+        assert!(!ignored(".ci-attest/nextest.toml"), "{gitignore}");
+    }
+    // A second init adds nothing.
+    assert!(p.cmd().arg("init").output().expect("runs").status.success());
+    assert_eq!(
+        std::fs::read_to_string(p.root.join(".gitignore")).expect("gitignore"),
+        gitignore
+    );
+}
+
+#[test]
 fn inspect_shows_signer_subject_and_results() {
     let p = attested();
     let out = p

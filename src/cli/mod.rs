@@ -93,7 +93,9 @@ struct Cli {
 enum Command {
     /// Write .ci-attest.toml, policies/default.toml and the verifier workflow for this project.
     ///
-    /// Detects cargo, npm and python projects. Never overwrites an existing file.
+    /// Detects Cargo (workspaces, nextest, llvm-cov), Python (pyproject / setup.cfg / setup.py) and
+    /// Node (npm, pnpm, yarn, bun; jest, vitest, node --test) projects from their own files. Never
+    /// overwrites an existing file without --force; --dry-run prints instead of writing.
     ///
     /// Example: ci-attest init
     Init(init::Args),
