@@ -131,7 +131,11 @@ pub fn parse(reader: impl BufRead) -> Result<TestReport, ReportError> {
             found: "end of input".to_string(),
         });
     }
-    Ok(TestReport { counts, names })
+    Ok(TestReport {
+        counts,
+        names,
+        summary: None,
+    })
 }
 
 #[cfg(test)]
@@ -146,12 +150,7 @@ mod tests {
     }
 
     fn tc(total: u64, passed: u64, failed: u64, skipped: u64) -> TestCounts {
-        TestCounts {
-            total,
-            passed,
-            failed,
-            skipped,
-        }
+        TestCounts::new(total, passed, failed, skipped)
     }
 
     fn malformed(input: &str) -> (Option<String>, String, String) {
