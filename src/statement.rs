@@ -715,8 +715,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 /// Test counts from a test report. `failed` includes errored tests.
 ///
-/// The four counts are always the test cases counted one by one; a report's own summary
-/// attributes (JUnit `tests`, `failures`, `errors`, `skipped`) never change them, since a report
+/// The four counts are always the test cases counted one by one; a report's own summary (JUnit
+/// `tests`, `failures`, `errors`, `skipped` attributes; libtest's suite results) never changes them, since a report
 /// can claim `tests="1000"` over one test case. The summary is recorded beside them in `reported`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -764,7 +764,9 @@ impl TestCounts {
     }
 }
 
-/// A test report's own summary: the JUnit `tests`, `failures`, `errors` and `skipped` attributes.
+/// A test report's own summary: the JUnit `tests`, `failures`, `errors` and `skipped` attributes,
+/// or libtest's suite results (`tests` = passed + failed + ignored, `failures` = failed, `errors`
+/// = 0, `skipped` = ignored).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportedTests {

@@ -328,6 +328,32 @@ fn c8_reports_match_the_text_summary() {
 }
 
 #[test]
+fn libtest_json_matches_cargo_tests_result_line() {
+    // "test result: FAILED. 6 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; ..."
+    let text = printed("cargo-test");
+    let (_, counts) = text.split_once(". ").expect("test result: X. counts");
+    let printed = counts_by_word(counts, &[';']);
+    let report = match parse_file(
+        ReportFormat::LibtestJson,
+        &fixture("cargo-test", "libtest.json"),
+    ) {
+        Ok(Parsed::Tests(t)) => t,
+        other => panic!("libtest.json: {other:?}"),
+    };
+    let mut tally = TestTally::default();
+    tally.add(&report);
+    let t = tally.finish().expect("one report");
+    assert_eq!(t.passed, count_of(&printed, "passed"));
+    assert_eq!(t.failed, count_of(&printed, "failed"));
+    assert_eq!(t.skipped, count_of(&printed, "ignored"));
+    let reported = t
+        .reported
+        .expect("the suite result carries libtest's counts");
+    assert_eq!(reported.tests, t.total);
+    assert!(!t.reported_mismatch);
+}
+
+#[test]
 fn node_test_junit_matches_the_spec_reporters_totals() {
     // "ℹ tests 6", "ℹ pass 4", ...: node writes these as XML comments, not attributes, so the
     // report has no summary to record.

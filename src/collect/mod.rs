@@ -373,7 +373,8 @@ pub fn clean_name(raw: &str) -> String {
 pub struct TestReport {
     /// The counts (never bounded: every test case is counted).
     pub counts: TestCounts,
-    /// The report's own summary (JUnit `tests`, `failures`, `errors`, `skipped`), when it has one.
+    /// The report's own summary (JUnit `tests`, `failures`, `errors`, `skipped`; libtest's suite
+    /// results), when it has one.
     /// It is recorded, never counted: see [`TestCounts`].
     pub summary: Option<ReportedTests>,
     /// The names, bounded as [`TestNames`] says.
