@@ -1067,11 +1067,38 @@ mod tests {
             ("tests/fixtures/reports/libtest.json", LibtestJson),
             ("tests/fixtures/project/junit-pass.xml", Junit),
             ("tests/fixtures/project/junit-fail.xml", Junit),
+            ("tests/fixtures/reports/pytest/junit.xml", Junit),
+            ("tests/fixtures/reports/nextest/junit.xml", Junit),
+            ("tests/fixtures/reports/jest/junit.xml", Junit),
+            ("tests/fixtures/reports/vitest/junit.xml", Junit),
+            ("tests/fixtures/reports/node-test/junit.xml", Junit),
+            (
+                "tests/fixtures/reports/cargo-test/libtest.json",
+                LibtestJson,
+            ),
         ];
         let coverage = [
             ("tests/fixtures/reports/coveragepy-cobertura.xml", Cobertura),
             ("tests/fixtures/reports/coveragepy.lcov", Lcov),
             ("tests/fixtures/project/lcov-90.info", Lcov),
+            ("tests/fixtures/reports/coverage-py/coverage.xml", Cobertura),
+            ("tests/fixtures/reports/coverage-py/coverage.lcov", Lcov),
+            // Its LF/LH disagree with its DA entries: a figure with a detail beside it.
+            ("tests/fixtures/reports/cargo-llvm-cov/lcov.info", Lcov),
+            (
+                "tests/fixtures/reports/cargo-llvm-cov/cobertura.xml",
+                Cobertura,
+            ),
+            ("tests/fixtures/reports/jest/lcov.info", Lcov),
+            (
+                "tests/fixtures/reports/jest/cobertura-coverage.xml",
+                Cobertura,
+            ),
+            ("tests/fixtures/reports/vitest/lcov.info", Lcov),
+            (
+                "tests/fixtures/reports/c8/cobertura-coverage.xml",
+                Cobertura,
+            ),
         ];
         let mut st = statement();
         st.predicate.checks = tests
@@ -1099,6 +1126,20 @@ mod tests {
                 .all(|c| c.tests.is_some_and(|t| t.total > 0) || c.coverage.is_some())
         );
         assert_eq!(consistency(&st), vec![]);
+        // The revision 3 fields are there, and a strict parse of the statement keeps them.
+        let has_detail = |c: &CheckRecord| {
+            c.coverage
+                .and_then(|c| c.lines)
+                .is_some_and(|l| l.detail.is_some())
+        };
+        assert!(st.predicate.checks.iter().any(has_detail));
+        assert!(
+            st.predicate
+                .checks
+                .iter()
+                .any(|c| c.tests.is_some_and(|t| t.reported.is_some()))
+        );
+        assert_eq!(parse_local_run(&st.to_json()), Ok(st));
     }
 
     proptest::proptest! {
