@@ -203,7 +203,10 @@ fn root_ratio<R: BufRead>(
         match xml.attr_u64(tag, name)? {
             Some(n) if n > MAX_SUMMARY_COUNT => Err(xml.malformed(
                 format!("a {name} of at most {MAX_SUMMARY_COUNT}"),
-                format!("{name}=\"{n}\""),
+                format!(
+                    "{name}={}",
+                    preview(&xml.attr(tag, name)?.unwrap_or_default())
+                ),
             )),
             n => Ok(n),
         }
@@ -446,7 +449,7 @@ mod tests {
         let (_, expected, found) =
             malformed(r#"<coverage lines-valid="99999999999999999999" lines-covered="1"/>"#);
         assert_eq!(expected, "a lines-valid of at most 1099511627776");
-        assert_eq!(found, "lines-valid=\"18446744073709551615\"");
+        assert_eq!(found, "lines-valid=\"99999999999999999999\"");
     }
 
     #[test]

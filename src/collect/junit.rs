@@ -65,7 +65,10 @@ impl SuiteAttrs {
                         "a {name} attribute of at most {MAX_SUMMARY_COUNT} on <{}>",
                         String::from_utf8_lossy(tag.local_name().as_ref())
                     ),
-                    format!("{name}=\"{n}\""),
+                    format!(
+                        "{name}={}",
+                        super::lines::preview(&xml.attr(tag, name)?.unwrap_or_default())
+                    ),
                 )),
                 n => Ok(n),
             }
@@ -370,7 +373,7 @@ mod tests {
             expected,
             "a tests attribute of at most 1099511627776 on <testsuite>"
         );
-        assert!(found.starts_with("tests="), "{found}");
+        assert_eq!(found, "tests=\"99999999999999999999999\"");
         let (_, expected, found) = malformed(r#"<testsuites failures="-1"/>"#);
         assert_eq!(
             expected,
