@@ -300,6 +300,12 @@ pub struct Repository {
 }
 
 /// Coverage of one dimension as recorded in the predicate.
+///
+/// `covered` and `total` are the producer's own summary when the report carries one (LCOV
+/// `LF`/`LH`, `BRF`/`BRH`, `FNF`/`FNH`; Cobertura's root `lines-covered`/`lines-valid`,
+/// `branches-covered`/`branches-valid`): the figure the tool itself prints. Where a report has no
+/// summary for the dimension they are counted from its detail entries. `source` says which, and
+/// `detail` records the counted figure when it differs from the summary used.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Coverage {
@@ -310,11 +316,74 @@ pub struct Coverage {
     /// `covered / total` in percent; absent when `total` is 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<f64>,
+    /// Where `covered` and `total` come from (revision 3; absent in older bundles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<CoverageSource>,
+    /// What the report's detail entries give, when that differs from the summary used above
+    /// (revision 3): the report disagrees with itself, and both figures are recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<CoverageDetail>,
+}
+
+impl Coverage {
+    /// A figure with its percent computed, and no source or detail.
+    pub fn of(ratio: Ratio) -> Self {
+        Coverage {
+            covered: ratio.covered,
+            total: ratio.total,
+            percent: ratio.percent(),
+            source: None,
+            detail: None,
+        }
+    }
 }
 
 impl From<Ratio> for Coverage {
     fn from(r: Ratio) -> Self {
-        Coverage {
+        Coverage::of(r)
+    }
+}
+
+/// `coverage.*.source`: where a coverage figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoverageSource {
+    /// The producer's own summary (every report, or every LCOV record, had one).
+    Summary,
+    /// Counted from the detail entries (no report had a summary for the dimension).
+    Detail,
+    /// Summaries where a report or record had one, detail counts for the others.
+    Mixed,
+}
+
+impl CoverageSource {
+    /// The name used in the predicate.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoverageSource::Summary => "summary",
+            CoverageSource::Detail => "detail",
+            CoverageSource::Mixed => "mixed",
+        }
+    }
+}
+
+/// The coverage a report's detail entries give (LCOV `DA`/`BRDA`/`FN`+`FNDA`, Cobertura `<line>`
+/// and `<method>` elements), recorded beside a summary it disagrees with.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageDetail {
+    /// Items covered.
+    pub covered: u64,
+    /// Items in all.
+    pub total: u64,
+    /// `covered / total` in percent; absent when `total` is 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+}
+
+impl From<Ratio> for CoverageDetail {
+    fn from(r: Ratio) -> Self {
+        CoverageDetail {
             covered: r.covered,
             total: r.total,
             percent: r.percent(),
@@ -645,7 +714,12 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// Test counts from a test report. `failed` includes errored tests.
+///
+/// The four counts are always the test cases counted one by one; a report's own summary (JUnit
+/// `tests`, `failures`, `errors`, `skipped` attributes; libtest's suite results) never changes them, since a report
+/// can claim `tests="1000"` over one test case. The summary is recorded beside them in `reported`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TestCounts {
     /// All test cases seen.
     pub total: u64,
@@ -655,15 +729,72 @@ pub struct TestCounts {
     pub failed: u64,
     /// Test cases that were skipped or ignored.
     pub skipped: u64,
+    /// What the reports' own summaries claim, summed, when every report of the check has one
+    /// (revision 3; absent in older bundles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported: Option<ReportedTests>,
+    /// True when some report's summary disagrees with its own test cases (revision 3): `total`
+    /// differs from `tests`, `failed` from `failures + errors`, or `skipped` from `skipped`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reported_mismatch: bool,
 }
 
 impl TestCounts {
+    /// Counts with no summary recorded.
+    pub fn new(total: u64, passed: u64, failed: u64, skipped: u64) -> Self {
+        TestCounts {
+            total,
+            passed,
+            failed,
+            skipped,
+            reported: None,
+            reported_mismatch: false,
+        }
+    }
+
     /// Adds another report's counts to these (saturating: a crafted report cannot overflow them).
+    /// Only the four counts are added; `reported` is left as it is (see
+    /// [`crate::collect::TestTally`], which knows whether every report had a summary).
     pub fn add(&mut self, other: &TestCounts) {
         self.total = self.total.saturating_add(other.total);
         self.passed = self.passed.saturating_add(other.passed);
         self.failed = self.failed.saturating_add(other.failed);
         self.skipped = self.skipped.saturating_add(other.skipped);
+        self.reported_mismatch |= other.reported_mismatch;
+    }
+}
+
+/// A test report's own summary: the JUnit `tests`, `failures`, `errors` and `skipped` attributes,
+/// or libtest's suite results (`tests` = passed + failed + ignored, `failures` = failed, `errors`
+/// = 0, `skipped` = ignored).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportedTests {
+    /// Tests the report says it ran.
+    pub tests: u64,
+    /// Tests it says failed an assertion.
+    pub failures: u64,
+    /// Tests it says errored.
+    pub errors: u64,
+    /// Tests it says were skipped.
+    pub skipped: u64,
+}
+
+impl ReportedTests {
+    /// Adds another summary (saturating).
+    pub fn add(&mut self, other: &ReportedTests) {
+        self.tests = self.tests.saturating_add(other.tests);
+        self.failures = self.failures.saturating_add(other.failures);
+        self.errors = self.errors.saturating_add(other.errors);
+        self.skipped = self.skipped.saturating_add(other.skipped);
+    }
+
+    /// True when the summary says what the counted test cases say: `tests = total`,
+    /// `failures + errors = failed` and `skipped = skipped`.
+    pub fn agrees_with(&self, counts: &TestCounts) -> bool {
+        self.tests == counts.total
+            && u128::from(self.failures) + u128::from(self.errors) == u128::from(counts.failed)
+            && self.skipped == counts.skipped
     }
 }
 
@@ -725,12 +856,7 @@ mod tests {
             exit_code: Some(0),
             duration_ms: 1200,
             result: Outcome::Passed,
-            tests: Some(TestCounts {
-                total: 10,
-                passed: 8,
-                failed: 1,
-                skipped: 1,
-            }),
+            tests: Some(TestCounts::new(10, 8, 1, 1)),
             coverage: None,
             lint: None,
             failed_tests: vec![],

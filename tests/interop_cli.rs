@@ -89,6 +89,49 @@ fn statements_from_run_follow_the_published_predicate_schema() {
 }
 
 #[test]
+fn statements_with_a_summary_and_its_disagreeing_detail_follow_the_schema() {
+    // The real cargo-llvm-cov tracefile, whose LF/LH disagree with its DA entries, and a JUnit
+    // report whose tests= claims more than it holds: the revision 3 fields must fit the schema.
+    let p = Project::passing();
+    let llvm_cov = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/reports/cargo-llvm-cov/lcov.info");
+    p.write(
+        "fixtures/lcov.info",
+        &std::fs::read_to_string(llvm_cov).expect("fixture"),
+    );
+    p.write(
+        "fixtures/junit.xml",
+        &fixture("junit-pass.xml").replace("tests=\"4\"", "tests=\"1000\""),
+    );
+    p.commit("reports that disagree with themselves");
+    p.keygen();
+    assert_eq!(p.run().status.code(), Some(0));
+    let bundle = &p.bundles()[0];
+    let statement = statement_of(bundle);
+    let checks = &statement["predicate"]["checks"];
+    let lines = &checks[1]["coverage"]["lines"];
+    assert_eq!(lines["source"], "summary", "{lines}");
+    assert_eq!(
+        (&lines["covered"], &lines["total"]),
+        (&62.into(), &81.into())
+    );
+    assert_eq!(
+        (&lines["detail"]["covered"], &lines["detail"]["total"]),
+        (&60.into(), &79.into())
+    );
+    let tests = &checks[0]["tests"];
+    assert_eq!(tests["total"], 4, "{tests}");
+    assert_eq!(tests["reported"]["tests"], 1000, "{tests}");
+    assert_eq!(tests["reportedMismatch"], true, "{tests}");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/predicate.schema.json");
+    let (code, out) = run(Command::new(python())
+        .arg(interop("validate_statement.py"))
+        .arg(bundle)
+        .arg(&schema));
+    assert_eq!((code, out.as_str()), (0, "VALID"));
+}
+
+#[test]
 fn the_schema_rejects_an_unknown_predicate_field() {
     let p = attested();
     let edited = p.root.join("edited.json");

@@ -6,14 +6,26 @@
 //! are not counted as lines, only used to decide whether their method was hit. Branches come from
 //! class-level lines with `branch="true"` and `condition-coverage="50% (1/2)"`. Functions are the
 //! `<method>` elements, hit when any of their lines has `hits > 0` (or, for a method without lines,
-//! when its `line-rate` is above zero). When a dimension has no per-element data, the root
-//! `<coverage lines-valid lines-covered branches-valid branches-covered>` attributes are used; when
-//! those are absent too, the dimension is `None`. The root element must be `<coverage>`.
+//! when its `line-rate` is above zero).
+//!
+//! The root `<coverage lines-covered lines-valid branches-covered branches-valid>` attributes are
+//! the producer's own summary, and what it prints (coverage.py's `coverage report`, jest's and c8's
+//! text summary): when present they are the figure used, and the per-element counts are recorded
+//! beside them (see [`super::Dimension`]); without them the per-element counts are used. A
+//! dimension with neither is `None`. Cobertura has no summary for methods. The root's `line-rate`
+//! and `branch-rate` must be numbers in 0..=1 and, when the counts are there too, agree with them
+//! (within [`RATE_TOLERANCE`]: writers round or truncate to four digits); a summary with more
+//! covered than valid items, or a count above [`super::MAX_SUMMARY_COUNT`], is refused. The root
+//! element must be `<coverage>`.
 
 use super::lines::preview;
 use super::xml::{XmlEvent, XmlReader};
-use super::{CoverageCounts, Ratio, ReportError, ReportFormat};
+use super::{CoverageCounts, Dimension, MAX_SUMMARY_COUNT, Ratio, ReportError, ReportFormat};
 use std::io::BufRead;
+
+/// Most a root `line-rate` or `branch-rate` may differ from `covered / valid`: writers round or
+/// truncate the rate to four digits (istanbul writes `0.4285` for 6/14).
+pub const RATE_TOLERANCE: f64 = 0.001;
 
 /// What an open element is, as far as counting is concerned.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,9 +70,15 @@ pub fn parse(reader: impl BufRead) -> Result<CoverageCounts, ReportError> {
                 let parent = stack.last().copied();
                 let kind = match (tag.local_name().as_ref(), parent) {
                     (b"coverage", None) => {
-                        root_lines = root_ratio(&xml, &tag, "lines-covered", "lines-valid")?;
-                        root_branches =
-                            root_ratio(&xml, &tag, "branches-covered", "branches-valid")?;
+                        root_lines =
+                            root_ratio(&xml, &tag, "lines-covered", "lines-valid", "line-rate")?;
+                        root_branches = root_ratio(
+                            &xml,
+                            &tag,
+                            "branches-covered",
+                            "branches-valid",
+                            "branch-rate",
+                        )?;
                         Kind::Other
                     }
                     (b"class", _) => Kind::Class,
@@ -129,9 +147,9 @@ pub fn parse(reader: impl BufRead) -> Result<CoverageCounts, ReportError> {
         }
     }
     Ok(CoverageCounts {
-        lines: lines.or(root_lines),
-        branches: branches.or(root_branches),
-        functions,
+        lines: Dimension::of(root_lines, lines),
+        branches: Dimension::of(root_branches, branches),
+        functions: Dimension::of(None, functions),
     })
 }
 
@@ -173,35 +191,88 @@ fn branch_counts<R: BufRead>(
     }
 }
 
-/// A ratio from two root attributes, if both are present.
+/// A ratio from two root attributes, if both are present, checked against the root's rate.
 fn root_ratio<R: BufRead>(
     xml: &XmlReader<R>,
     tag: &quick_xml::events::BytesStart<'_>,
     covered: &str,
     valid: &str,
+    rate: &str,
 ) -> Result<Option<Ratio>, ReportError> {
-    match (xml.attr_u64(tag, covered)?, xml.attr_u64(tag, valid)?) {
-        (Some(covered_n), Some(total)) if covered_n <= total => Ok(Some(Ratio {
+    let count = |name: &str| -> Result<Option<u64>, ReportError> {
+        match xml.attr_u64(tag, name)? {
+            Some(n) if n > MAX_SUMMARY_COUNT => Err(xml.malformed(
+                format!("a {name} of at most {MAX_SUMMARY_COUNT}"),
+                format!(
+                    "{name}={}",
+                    preview(&xml.attr(tag, name)?.unwrap_or_default())
+                ),
+            )),
+            n => Ok(n),
+        }
+    };
+    let ratio = match (count(covered)?, count(valid)?) {
+        (Some(covered_n), Some(total)) if covered_n <= total => Some(Ratio {
             covered: covered_n,
             total,
-        })),
-        (Some(covered_n), Some(total)) => Err(xml.malformed(
-            format!("{covered} not greater than {valid}"),
-            format!("{covered}=\"{covered_n}\" {valid}=\"{total}\""),
-        )),
-        _ => Ok(None),
+        }),
+        (Some(covered_n), Some(total)) => {
+            return Err(xml.malformed(
+                format!("{covered} not greater than {valid}"),
+                format!("{covered}=\"{covered_n}\" {valid}=\"{total}\""),
+            ));
+        }
+        _ => None,
+    };
+    let Some(text) = xml.attr(tag, rate)? else {
+        return Ok(ratio);
+    };
+    let value = std::str::from_utf8(&text)
+        .ok()
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .filter(|v| (0.0..=1.0).contains(v));
+    let Some(value) = value else {
+        return Err(xml.malformed(
+            format!("a number from 0 to 1 in the {rate} attribute of <coverage>"),
+            preview(&text),
+        ));
+    };
+    if let Some(r) = ratio.filter(|r| r.total > 0) {
+        let exact = r.covered as f64 / r.total as f64;
+        if (value - exact).abs() > RATE_TOLERANCE {
+            return Err(xml.malformed(
+                format!(
+                    "{rate} = {covered} / {valid} = {exact:.4} (within {RATE_TOLERANCE}) on \
+                     <coverage>"
+                ),
+                format!("{rate}={}", preview(&text)),
+            ));
+        }
     }
+    Ok(ratio)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn cov(input: &str) -> CoverageCounts {
+    use super::super::test_support::{Figures, counted, used};
+
+    fn counts(input: &str) -> CoverageCounts {
         match parse(input.as_bytes()) {
             Ok(c) => c,
             Err(e) => panic!("parse failed: {e}"),
         }
+    }
+
+    /// The figures recorded.
+    fn cov(input: &str) -> Figures {
+        used(&counts(input))
+    }
+
+    /// The figures the detail entries give.
+    fn detail(input: &str) -> Figures {
+        counted(&counts(input))
     }
 
     fn r(covered: u64, total: u64) -> Option<Ratio> {
@@ -315,11 +386,70 @@ mod tests {
     }
 
     #[test]
-    fn per_line_data_wins_over_lying_root_attributes() {
+    fn root_summary_is_used_and_disagreeing_lines_are_recorded_beside_it() {
         let input = r#"<coverage lines-valid="100" lines-covered="100"><packages><package><classes>
 <class name="a" filename="a.py"><methods/><lines><line number="1" hits="0"/></lines></class>
 </classes></package></packages></coverage>"#;
-        assert_eq!(cov(input).lines, r(0, 1));
+        assert_eq!(cov(input).lines, r(100, 100));
+        assert_eq!(detail(input).lines, r(0, 1));
+        let lines = counts(input).lines.expect("has lines");
+        assert_eq!(lines.source(), crate::statement::CoverageSource::Summary);
+        assert_eq!(lines.detail(), r(0, 1));
+    }
+
+    #[test]
+    fn methods_have_no_summary_and_are_counted() {
+        let functions = counts(LLVM_COV).functions.expect("has methods");
+        assert_eq!(functions.source(), crate::statement::CoverageSource::Detail);
+        assert_eq!(
+            functions.used,
+            Ratio {
+                covered: 1,
+                total: 2
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_a_rate_that_contradicts_the_root_counts() {
+        let (location, expected, found) = malformed(
+            r#"<coverage lines-valid="10" lines-covered="1" line-rate="0.9"><packages/></coverage>"#,
+        );
+        assert_eq!(location.as_deref(), Some("byte 0"));
+        assert_eq!(
+            expected,
+            "line-rate = lines-covered / lines-valid = 0.1000 (within 0.001) on <coverage>"
+        );
+        assert_eq!(found, "line-rate=\"0.9\"");
+        // Four-digit truncation (istanbul) and rounding (coverage.py) are within the tolerance.
+        let truncated =
+            r#"<coverage branches-valid="14" branches-covered="6" branch-rate="0.4285"/>"#;
+        assert_eq!(cov(truncated).branches, r(6, 14));
+    }
+
+    #[test]
+    fn rejects_a_rate_that_is_not_a_fraction() {
+        for rate in ["1.5", "-0.1", "NaN", "inf", "most"] {
+            let input = format!(r#"<coverage line-rate="{rate}"/>"#);
+            let (_, expected, _) = malformed(&input);
+            assert_eq!(
+                expected, "a number from 0 to 1 in the line-rate attribute of <coverage>",
+                "{rate}"
+            );
+        }
+        // With nothing to cover a writer may say 1 or 0.
+        assert_eq!(
+            cov(r#"<coverage lines-valid="0" lines-covered="0" line-rate="1"/>"#).lines,
+            r(0, 0)
+        );
+    }
+
+    #[test]
+    fn rejects_absurd_root_counts() {
+        let (_, expected, found) =
+            malformed(r#"<coverage lines-valid="99999999999999999999" lines-covered="1"/>"#);
+        assert_eq!(expected, "a lines-valid of at most 1099511627776");
+        assert_eq!(found, "lines-valid=\"99999999999999999999\"");
     }
 
     #[test]
@@ -333,10 +463,7 @@ mod tests {
 
     #[test]
     fn dimensions_without_any_data_are_none() {
-        assert_eq!(
-            cov("<coverage line-rate=\"1\"/>"),
-            CoverageCounts::default()
-        );
+        assert_eq!(cov("<coverage line-rate=\"1\"/>"), Figures::default());
     }
 
     #[test]

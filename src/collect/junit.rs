@@ -9,12 +9,23 @@
 //! a flaky test that passed on a retry counts as passed. `<testsuite>` elements may nest to any
 //! depth (within the XML reader's limit) and the root must be `<testsuites>` or `<testsuite>`.
 //!
+//! The report's own summary — the `tests`, `failures`, `errors` and `skipped` attributes — is read
+//! too and returned beside the counts, never in place of them (a report can claim `tests="1000"`
+//! over one test case): it is what the producing tool printed, so the statement records it and
+//! flags a report whose summary disagrees with its test cases. The summary is the root element's
+//! attributes when the root has `tests`; an attribute a `<testsuites>` root lacks (jest-junit and
+//! vitest write no `skipped` there) is summed over its direct `<testsuite>` children. A root
+//! without `tests` takes every attribute from those children, and a report where neither has
+//! `tests` has no summary. A count above [`super::MAX_SUMMARY_COUNT`] is refused.
+//!
 //! Each test case is named by its `classname` (the suite) and `name` attributes; failing cases
 //! (`error: true` when an `<error>` child made them fail) and passing cases are collected in a
 //! bounded [`TestNames`].
 
 use super::xml::{XmlEvent, XmlReader};
-use super::{ReportError, ReportFormat, TestCounts, TestNames, TestReport};
+use super::{
+    MAX_SUMMARY_COUNT, ReportError, ReportFormat, ReportedTests, TestCounts, TestNames, TestReport,
+};
 use std::io::BufRead;
 
 /// Root elements a JUnit report may have.
@@ -31,6 +42,77 @@ struct OpenCase {
     skipped: bool,
     suite: Option<String>,
     name: String,
+}
+
+/// The summary attributes of one `<testsuites>` or `<testsuite>` element.
+#[derive(Default)]
+struct SuiteAttrs {
+    tests: Option<u64>,
+    failures: Option<u64>,
+    errors: Option<u64>,
+    skipped: Option<u64>,
+}
+
+impl SuiteAttrs {
+    fn read<R: BufRead>(
+        xml: &XmlReader<R>,
+        tag: &quick_xml::events::BytesStart<'_>,
+    ) -> Result<SuiteAttrs, ReportError> {
+        let count = |name: &str| -> Result<Option<u64>, ReportError> {
+            match xml.attr_u64(tag, name)? {
+                Some(n) if n > MAX_SUMMARY_COUNT => Err(xml.malformed(
+                    format!(
+                        "a {name} attribute of at most {MAX_SUMMARY_COUNT} on <{}>",
+                        String::from_utf8_lossy(tag.local_name().as_ref())
+                    ),
+                    format!(
+                        "{name}={}",
+                        super::lines::preview(&xml.attr(tag, name)?.unwrap_or_default())
+                    ),
+                )),
+                n => Ok(n),
+            }
+        };
+        Ok(SuiteAttrs {
+            tests: count("tests")?,
+            failures: count("failures")?,
+            errors: count("errors")?,
+            skipped: count("skipped")?,
+        })
+    }
+}
+
+/// The summary of the direct `<testsuite>` children of a `<testsuites>` root, summed.
+#[derive(Default)]
+struct ChildSums {
+    any_tests: bool,
+    sums: ReportedTests,
+}
+
+impl ChildSums {
+    fn add(&mut self, suite: &SuiteAttrs) {
+        self.any_tests |= suite.tests.is_some();
+        self.sums.add(&ReportedTests {
+            tests: suite.tests.unwrap_or(0),
+            failures: suite.failures.unwrap_or(0),
+            errors: suite.errors.unwrap_or(0),
+            skipped: suite.skipped.unwrap_or(0),
+        });
+    }
+}
+
+/// The report's summary from its root's attributes and its top-level suites' (module docs).
+fn summary(root: &SuiteAttrs, children: &ChildSums) -> Option<ReportedTests> {
+    if root.tests.is_none() && !children.any_tests {
+        return None;
+    }
+    let c = &children.sums;
+    Some(ReportedTests {
+        tests: root.tests.unwrap_or(c.tests),
+        failures: root.failures.unwrap_or(c.failures),
+        errors: root.errors.unwrap_or(c.errors),
+        skipped: root.skipped.unwrap_or(c.skipped),
+    })
 }
 
 /// An attribute's text with XML's predefined entities and character references resolved (an
@@ -80,10 +162,19 @@ pub fn parse(reader: impl BufRead) -> Result<TestReport, ReportError> {
     let mut counts = TestCounts::default();
     let mut names = TestNames::default();
     let mut case: Option<OpenCase> = None;
+    let mut root = SuiteAttrs::default();
+    let mut root_is_testsuites = false;
+    let mut children = ChildSums::default();
     loop {
         match xml.next(&mut buf)? {
             XmlEvent::Open { tag, depth } => {
                 let name = tag.local_name();
+                if depth == 0 {
+                    root = SuiteAttrs::read(&xml, &tag)?;
+                    root_is_testsuites = name.as_ref() == b"testsuites";
+                } else if depth == 1 && root_is_testsuites && name.as_ref() == b"testsuite" {
+                    children.add(&SuiteAttrs::read(&xml, &tag)?);
+                }
                 match (&mut case, name.as_ref()) {
                     (None, b"testcase") => {
                         // Names are only needed for cases that will be named; the cleaner caps them.
@@ -137,7 +228,13 @@ pub fn parse(reader: impl BufRead) -> Result<TestReport, ReportError> {
                 }
             }
             XmlEvent::Other => {}
-            XmlEvent::End => return Ok(TestReport { counts, names }),
+            XmlEvent::End => {
+                return Ok(TestReport {
+                    counts,
+                    names,
+                    summary: summary(&root, &children),
+                });
+            }
         }
     }
 }
@@ -154,12 +251,7 @@ mod tests {
     }
 
     fn tc(total: u64, passed: u64, failed: u64, skipped: u64) -> TestCounts {
-        TestCounts {
-            total,
-            passed,
-            failed,
-            skipped,
-        }
+        TestCounts::new(total, passed, failed, skipped)
     }
 
     fn malformed(input: &str) -> (Option<String>, String, String) {
@@ -198,11 +290,96 @@ mod tests {
     }
 
     #[test]
-    fn ignores_lying_summary_attributes() {
+    fn lying_summary_attributes_are_recorded_but_never_counted() {
         let input = r#"<testsuites tests="100" failures="0" errors="0" skipped="0">
   <testsuite name="s" tests="100" failures="0"><testcase name="a"><failure/></testcase></testsuite>
 </testsuites>"#;
-        assert_eq!(counts(input), tc(1, 0, 1, 0));
+        let r = report(input);
+        assert_eq!(r.counts, tc(1, 0, 1, 0));
+        let summary = r.summary.expect("the root has tests=");
+        assert_eq!(summary, reported(100, 0, 0, 0));
+        assert!(!summary.agrees_with(&r.counts));
+    }
+
+    fn reported(tests: u64, failures: u64, errors: u64, skipped: u64) -> ReportedTests {
+        ReportedTests {
+            tests,
+            failures,
+            errors,
+            skipped,
+        }
+    }
+
+    #[test]
+    fn the_summary_of_real_reports_agrees_with_their_test_cases() {
+        for (input, summary) in [
+            (PYTEST, reported(7, 1, 1, 2)),
+            (GO, reported(4, 1, 0, 1)),
+            (JEST, reported(5, 1, 0, 1)),
+            (NEXTEST, reported(3, 1, 0, 0)),
+        ] {
+            let r = report(input);
+            assert_eq!(r.summary, Some(summary));
+            assert!(
+                summary.agrees_with(&r.counts),
+                "{summary:?} vs {:?}",
+                r.counts
+            );
+        }
+    }
+
+    #[test]
+    fn a_summary_attribute_the_root_lacks_is_summed_over_its_suites() {
+        // jest-junit and vitest write no skipped= on <testsuites>.
+        let input = r#"<testsuites tests="3" failures="1">
+  <testsuite tests="2" failures="1" skipped="1"><testcase name="a"><failure/></testcase><testcase name="b"><skipped/></testcase></testsuite>
+  <testsuite tests="1" errors="0" skipped="0"><testcase name="c"/>
+    <testsuite tests="50" skipped="50"/>
+  </testsuite>
+</testsuites>"#;
+        assert_eq!(report(input).summary, Some(reported(3, 1, 0, 1)));
+    }
+
+    #[test]
+    fn a_root_without_tests_takes_the_summary_from_its_suites() {
+        let input = r#"<testsuites><testsuite tests="2" failures="1"/><testsuite tests="3" errors="2"/></testsuites>"#;
+        assert_eq!(report(input).summary, Some(reported(5, 1, 2, 0)));
+    }
+
+    #[test]
+    fn a_report_without_tests_attributes_has_no_summary() {
+        // node's test runner puts its totals in comments, not attributes.
+        let input = r#"<testsuites><testcase name="a"/><!-- tests 1 --></testsuites>"#;
+        assert_eq!(report(input).summary, None);
+        let bare =
+            r#"<testsuite failures="1"><testcase name="a"><failure/></testcase></testsuite>"#;
+        assert_eq!(report(bare).summary, None);
+    }
+
+    #[test]
+    fn a_bare_testsuite_root_is_its_own_summary() {
+        let input = r#"<testsuite tests="2" failures="1"><testcase name="a"><failure/></testcase><testcase name="b"/></testsuite>"#;
+        let r = report(input);
+        assert_eq!(r.summary, Some(reported(2, 1, 0, 0)));
+        assert!(r.summary.is_some_and(|s| s.agrees_with(&r.counts)));
+    }
+
+    #[test]
+    fn rejects_absurd_summary_counts_with_their_position() {
+        let (location, expected, found) =
+            malformed(r#"<testsuites><testsuite tests="99999999999999999999999"/></testsuites>"#);
+        assert_eq!(location.as_deref(), Some("byte 12"));
+        assert_eq!(
+            expected,
+            "a tests attribute of at most 1099511627776 on <testsuite>"
+        );
+        assert_eq!(found, "tests=\"99999999999999999999999\"");
+        let (_, expected, found) = malformed(r#"<testsuites failures="-1"/>"#);
+        assert_eq!(
+            expected,
+            "a non-negative integer in the failures attribute of <testsuites>"
+        );
+        assert_eq!(found, "\"-1\"");
     }
 
     #[test]

@@ -1,20 +1,28 @@
 //! LCOV tracefiles (`genhtml` input), as written by cargo-llvm-cov, grcov, c8, coverage.py `lcov`
 //! and lcov 1.x / 2.x itself.
 //!
-//! Each record runs from `SF:<path>` to `end_of_record`. Lines are computed from the `DA` entries
-//! (distinct line numbers; covered when the hit count is above zero), branches from `BRDA` entries
-//! (distinct line/block/branch; `-` means never taken), functions from `FN`/`FNDA` (by name) or
-//! lcov 2.2's `FNL`/`FNA` (by index, aliases merged). The summary entries `LF`/`LH`, `BRF`/`BRH`
-//! and `FNF`/`FNH` are only used for a record that has no detail entries for that dimension. A
-//! dimension that appears in no record is `None`. `TN`, `VER` and unknown upper-case entries (for
-//! example lcov 2.3's `MCDC`) are ignored.
+//! Each record runs from `SF:<path>` to `end_of_record`. A record's figure for a dimension is the
+//! producer's own summary when the record has one — `LF`/`LH` for lines, `BRF`/`BRH` for
+//! branches, `FNF`/`FNH` for functions — since that is what the tool that wrote the tracefile
+//! prints (`cargo llvm-cov report`, `genhtml`, c8, jest). The detail entries are counted too:
+//! lines from `DA` (distinct line numbers; covered when the hit count is above zero), branches from
+//! `BRDA` (distinct line/block/branch; `-` means never taken), functions from `FN`/`FNDA` (by name)
+//! or lcov 2.2's `FNL`/`FNA` (by index, aliases merged). A record without a summary for a dimension
+//! uses its detail count; both totals are kept (see [`super::Dimension`]), so a tracefile whose
+//! summaries disagree with its entries is recorded with both figures. A dimension that appears in
+//! no record is `None`. `TN`, `VER` and unknown upper-case entries (for example lcov 2.3's `MCDC`)
+//! are ignored.
+//!
+//! A summary is refused when its hit count exceeds its found count (`LH` > `LF`), when the hit
+//! count comes without the found count, or when a count exceeds [`MAX_ENTRIES_PER_RECORD`] (no
+//! record can list more entries than that, so no record can summarise more either).
 //!
 //! Simplification: records for the same source file are not merged as `lcov -a` would; each record
 //! is counted on its own. Memory is bounded by the per-record limit [`MAX_ENTRIES_PER_RECORD`].
 
 use super::lines::{Lines, preview};
 use super::xml::parse_u64;
-use super::{CoverageCounts, Ratio, ReportError, ReportFormat};
+use super::{CoverageCounts, Dimension, Ratio, ReportError, ReportFormat};
 use std::collections::HashMap as StdHashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -284,6 +292,15 @@ impl<R: BufRead> Parser<R> {
             }
             summary => {
                 let n = self.number(tag, "a count", value)?;
+                if n > MAX_ENTRIES_PER_RECORD as u64 {
+                    return Err(self.malformed(
+                        format!(
+                            "a count of at most {MAX_ENTRIES_PER_RECORD} in {tag} (the most \
+                             entries one record may have)"
+                        ),
+                        preview(value),
+                    ));
+                }
                 let slot = match summary {
                     "LF" => 0,
                     "LH" => 1,
@@ -333,25 +350,11 @@ impl<R: BufRead> Parser<R> {
                 _ => record.fnf_fnh = summary,
             }
         }
-        let lines = if record.lines.is_empty() {
-            record.lf_lh
-        } else {
-            Some(ratio_of(&record.lines))
-        };
-        let branches = if record.branches.is_empty() {
-            record.brf_brh
-        } else {
-            Some(ratio_of(&record.branches))
-        };
-        let functions = if record.functions.is_empty() {
-            record.fnf_fnh
-        } else {
-            Some(ratio_of(&record.functions))
-        };
+        let detail = |map: &HashMap<u64, bool>| (!map.is_empty()).then(|| ratio_of(map));
         self.totals.add(&CoverageCounts {
-            lines,
-            branches,
-            functions,
+            lines: Dimension::of(record.lf_lh, detail(&record.lines)),
+            branches: Dimension::of(record.brf_brh, detail(&record.branches)),
+            functions: Dimension::of(record.fnf_fnh, detail(&record.functions)),
         });
         self.records += 1;
         self.in_record = false;
@@ -387,11 +390,24 @@ pub fn parse(reader: impl BufRead) -> Result<CoverageCounts, ReportError> {
 mod tests {
     use super::*;
 
-    fn cov(input: &str) -> CoverageCounts {
+    use super::super::test_support::{Figures, counted, used};
+    use crate::statement::CoverageSource;
+
+    fn counts(input: &str) -> CoverageCounts {
         match parse(input.as_bytes()) {
             Ok(c) => c,
             Err(e) => panic!("parse failed: {e}"),
         }
+    }
+
+    /// The figures recorded.
+    fn cov(input: &str) -> Figures {
+        used(&counts(input))
+    }
+
+    /// The figures the detail entries give.
+    fn detail(input: &str) -> Figures {
+        counted(&counts(input))
     }
 
     fn r(covered: u64, total: u64) -> Option<Ratio> {
@@ -470,9 +486,47 @@ end_of_record
     }
 
     #[test]
-    fn detail_entries_win_over_lying_summaries() {
-        let c = cov("SF:a.c\nDA:1,1\nDA:2,0\nLF:100\nLH:100\nend_of_record\n");
-        assert_eq!(c.lines, r(1, 2));
+    fn the_summary_is_used_and_disagreeing_entries_are_recorded_beside_it() {
+        // The figure is what the producer printed (LF/LH); what the DA entries give is kept.
+        let input = "SF:a.c\nDA:1,1\nDA:2,0\nLF:100\nLH:100\nend_of_record\n";
+        assert_eq!(cov(input).lines, r(100, 100));
+        assert_eq!(detail(input).lines, r(1, 2));
+        let lines = counts(input).lines.expect("has lines");
+        assert_eq!(lines.source(), CoverageSource::Summary);
+        assert_eq!(lines.detail(), r(1, 2));
+    }
+
+    #[test]
+    fn a_cargo_llvm_cov_record_whose_lf_differs_from_its_da_lines_reports_lf() {
+        // llvm-cov's LF/LH come from its line summary, which can count fewer lines than it writes
+        // DA entries for; `cargo llvm-cov report` prints the summary.
+        let input = "SF:src/lib.rs\nDA:1,1\nDA:2,1\nDA:3,1\nDA:4,0\nLF:3\nLH:2\nend_of_record\n";
+        assert_eq!(cov(input).lines, r(2, 3));
+        assert_eq!(detail(input).lines, r(3, 4));
+    }
+
+    #[test]
+    fn a_summary_that_agrees_with_its_entries_records_no_detail() {
+        let lines = counts("SF:a.c\nDA:1,1\nDA:2,0\nLF:2\nLH:1\nend_of_record\n")
+            .lines
+            .expect("has lines");
+        assert_eq!(lines.source(), CoverageSource::Summary);
+        assert_eq!(lines.detail(), None);
+    }
+
+    #[test]
+    fn records_without_a_summary_use_their_entries_and_the_source_says_mixed() {
+        let input =
+            "SF:a.c\nDA:1,1\nLF:5\nLH:5\nend_of_record\nSF:b.c\nDA:1,0\nDA:2,1\nend_of_record\n";
+        assert_eq!(cov(input).lines, r(6, 7));
+        assert_eq!(detail(input).lines, r(2, 3));
+        let c = counts(input);
+        assert_eq!(c.lines.map(|d| d.source()), Some(CoverageSource::Mixed));
+        let only_detail = counts("SF:b.c\nDA:1,0\nend_of_record\n");
+        assert_eq!(
+            only_detail.lines.map(|d| d.source()),
+            Some(CoverageSource::Detail)
+        );
     }
 
     #[test]
@@ -527,9 +581,27 @@ end_of_record
     }
 
     #[test]
-    fn crafted_huge_summaries_saturate_instead_of_overflowing() {
-        let big = "SF:a.c\nLF:18446744073709551615\nLH:18446744073709551615\nend_of_record\n";
-        assert_eq!(cov(&big.repeat(2)).lines, r(u64::MAX, u64::MAX));
+    fn a_summary_larger_than_any_record_can_be_is_refused_where_it_is_written() {
+        let (location, expected, found) =
+            malformed("SF:a.c\nDA:1,1\nLF:18446744073709551616\nLH:1\nend_of_record\n");
+        assert_eq!(location.as_deref(), Some("line 3"));
+        assert_eq!(
+            expected,
+            "a count of at most 1048576 in LF (the most entries one record may have)"
+        );
+        assert_eq!(found, "\"18446744073709551616\"");
+        let (location, expected, _) = malformed("SF:a.c\nBRF:2\nBRH:1048577\nend_of_record\n");
+        assert_eq!(location.as_deref(), Some("line 3"));
+        assert!(expected.contains("in BRH"), "{expected}");
+    }
+
+    #[test]
+    fn summaries_at_the_limit_add_up_without_overflow() {
+        let record = format!(
+            "SF:a.c\nLF:{MAX_ENTRIES_PER_RECORD}\nLH:{MAX_ENTRIES_PER_RECORD}\nend_of_record\n"
+        );
+        let n = MAX_ENTRIES_PER_RECORD as u64;
+        assert_eq!(cov(&record.repeat(3)).lines, r(3 * n, 3 * n));
     }
 
     #[test]
@@ -614,6 +686,9 @@ end_of_record
             input.push_str("end_of_record\n");
         }
         let reader = std::io::BufReader::with_capacity(1024, input.as_bytes());
-        assert_eq!(parse(reader).expect("valid").lines, r(50_000, 100_000));
+        assert_eq!(
+            used(&parse(reader).expect("valid")).lines,
+            r(50_000, 100_000)
+        );
     }
 }

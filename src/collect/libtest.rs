@@ -8,12 +8,21 @@
 //! suite that started must finish (`ok` or `failed`), so a stream cut off by a crashed test binary
 //! is reported as malformed rather than as a clean run. Lines are read with a bounded line reader.
 //!
+//! Each suite's final event carries libtest's own summary, `passed`, `failed` and `ignored` (what
+//! `cargo test` prints as `test result: ... N passed; N failed; N ignored`). Their sum over the
+//! suites is returned as the report's summary (`tests` = passed + failed + ignored, `failures` =
+//! failed, `skipped` = ignored), recorded beside the counted events and never in place of them;
+//! a stream with a suite result that lacks one of the three has no summary. A count above
+//! [`super::MAX_SUMMARY_COUNT`] is refused.
+//!
 //! Failing (`failed`, `timeout`, `allowed_fail`) and passing (`ok`) tests are named by their
 //! `"name"`; their suite is the test binary when the event, or else the suite it belongs to, carries
 //! nextest's `"nextest": {"test_binary": ...}`, and none otherwise.
 
 use super::lines::{Lines, preview};
-use super::{ReportError, ReportFormat, TestCounts, TestNames, TestReport};
+use super::{
+    MAX_SUMMARY_COUNT, ReportError, ReportFormat, ReportedTests, TestCounts, TestNames, TestReport,
+};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -29,6 +38,13 @@ struct Event<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     nextest: Option<Nextest<'a>>,
+    /// Suite results: libtest's own counts.
+    #[serde(default)]
+    passed: Option<u64>,
+    #[serde(default)]
+    failed: Option<u64>,
+    #[serde(default)]
+    ignored: Option<u64>,
 }
 
 /// nextest's extra object on libtest-json events.
@@ -51,6 +67,9 @@ pub fn parse(reader: impl BufRead) -> Result<TestReport, ReportError> {
     let mut suite_binary: Option<String> = None;
     let mut events_seen = false;
     let mut open_suites: u64 = 0;
+    // libtest's own counts summed over suite results; None once one result lacks them.
+    let mut summary: Option<ReportedTests> = Some(ReportedTests::default());
+    let mut suite_results: u64 = 0;
     while let Some(line) = lines.next_line()? {
         if line.trim_ascii().is_empty() {
             continue;
@@ -109,6 +128,32 @@ pub fn parse(reader: impl BufRead) -> Result<TestReport, ReportError> {
                     ));
                 }
                 open_suites -= 1;
+                suite_results += 1;
+                let own = match (event.passed, event.failed, event.ignored) {
+                    (Some(passed), Some(failed), Some(ignored)) => {
+                        for (name, n) in
+                            [("passed", passed), ("failed", failed), ("ignored", ignored)]
+                        {
+                            if n > MAX_SUMMARY_COUNT {
+                                return Err(lines.malformed(
+                                    format!("a suite {name} count of at most {MAX_SUMMARY_COUNT}"),
+                                    format!("\"{name}\": {n}"),
+                                ));
+                            }
+                        }
+                        Some(ReportedTests {
+                            tests: passed + failed + ignored,
+                            failures: failed,
+                            errors: 0,
+                            skipped: ignored,
+                        })
+                    }
+                    _ => None,
+                };
+                match (summary.as_mut(), own) {
+                    (Some(sum), Some(own)) => sum.add(&own),
+                    _ => summary = None,
+                }
             }
             // Benchmarks, suite events of future libtest versions, nextest extras: not test results.
             _ => {}
@@ -131,7 +176,11 @@ pub fn parse(reader: impl BufRead) -> Result<TestReport, ReportError> {
             found: "end of input".to_string(),
         });
     }
-    Ok(TestReport { counts, names })
+    Ok(TestReport {
+        counts,
+        names,
+        summary: summary.filter(|_| suite_results > 0),
+    })
 }
 
 #[cfg(test)]
@@ -146,12 +195,7 @@ mod tests {
     }
 
     fn tc(total: u64, passed: u64, failed: u64, skipped: u64) -> TestCounts {
-        TestCounts {
-            total,
-            passed,
-            failed,
-            skipped,
-        }
+        TestCounts::new(total, passed, failed, skipped)
     }
 
     fn malformed(input: &str) -> (Option<String>, String, String) {
@@ -165,6 +209,60 @@ mod tests {
     #[test]
     fn counts_real_libtest_stream() {
         assert_eq!(counts(REAL), tc(4, 1, 2, 1));
+    }
+
+    fn summary(input: &str) -> Option<ReportedTests> {
+        parse(input.as_bytes()).expect("valid").summary
+    }
+
+    #[test]
+    fn the_suite_results_are_the_summary_and_agree_with_the_real_stream() {
+        let s = summary(REAL).expect("the suite result has passed, failed, ignored");
+        assert_eq!(
+            s,
+            ReportedTests {
+                tests: 4,
+                failures: 2,
+                errors: 0,
+                skipped: 1
+            }
+        );
+        assert!(s.agrees_with(&counts(REAL)));
+    }
+
+    #[test]
+    fn suite_results_are_summed_and_never_counted() {
+        let input = r#"{"type":"suite","event":"started"}
+{"type":"test","event":"ok","name":"a"}
+{"type":"suite","event":"ok","passed":1000,"failed":0,"ignored":0}
+{"type":"suite","event":"started"}
+{"type":"test","event":"failed","name":"b"}
+{"type":"suite","event":"failed","passed":0,"failed":1,"ignored":3}
+"#;
+        assert_eq!(counts(input), tc(2, 1, 1, 0));
+        let s = summary(input).expect("both suites have counts");
+        assert_eq!((s.tests, s.failures, s.skipped), (1004, 1, 3));
+        assert!(!s.agrees_with(&counts(input)));
+    }
+
+    #[test]
+    fn a_suite_result_without_its_counts_leaves_no_summary() {
+        let input = r#"{"type":"suite","event":"started"}
+{"type":"suite","event":"ok","passed":0,"failed":0,"ignored":0}
+{"type":"suite","event":"started"}
+{"type":"suite","event":"ok","passed":0}
+"#;
+        assert_eq!(summary(input), None);
+        assert_eq!(summary(r#"{"type":"test","event":"ok","name":"a"}"#), None);
+    }
+
+    #[test]
+    fn rejects_absurd_suite_counts_with_their_line() {
+        let input = "{\"type\":\"suite\",\"event\":\"started\"}\n{\"type\":\"suite\",\"event\":\"ok\",\"passed\":0,\"failed\":0,\"ignored\":18446744073709551615}\n";
+        let (location, expected, found) = malformed(input);
+        assert_eq!(location.as_deref(), Some("line 2"));
+        assert_eq!(expected, "a suite ignored count of at most 1099511627776");
+        assert_eq!(found, "\"ignored\": 18446744073709551615");
     }
 
     #[test]

@@ -28,23 +28,102 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_REPORT_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 
 pub use crate::config::ReportFormat;
-pub use crate::statement::{LintCounts, Ratio, TestCounts};
+use crate::statement::{Coverage, CoverageRecord, CoverageSource};
+pub use crate::statement::{LintCounts, Ratio, ReportedTests, TestCounts};
+
+/// Largest count a producer's summary may claim for one report (JUnit `tests=`, Cobertura
+/// `lines-valid=`...): a trillion items is no real project. A larger claim is refused as
+/// malformed rather than saturated into a figure nobody wrote.
+pub const MAX_SUMMARY_COUNT: u64 = 1 << 40;
+
+/// One coverage dimension of one or more reports: the figure ci-attest reports and the figure the
+/// detail entries give.
+///
+/// A report part (an LCOV record, a Cobertura report) that carries the producer's summary for the
+/// dimension adds the summary to `used` and its detail count to `counted`; a part without a
+/// summary adds its detail count to both, and one with only a summary adds the summary to both.
+/// So `used` is what the producing tool prints, and `counted` differs from it exactly when a
+/// report disagrees with itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dimension {
+    /// Summary where there is one, detail count elsewhere: the figure recorded.
+    pub used: Ratio,
+    /// Detail count where there is one, summary elsewhere.
+    pub counted: Ratio,
+    /// Parts whose summary gave their share of `used`.
+    pub from_summary: u64,
+    /// Parts whose detail entries gave their share of `used`.
+    pub from_detail: u64,
+}
+
+impl Dimension {
+    /// A part that has a summary, detail entries, or both (`None` when neither: then the part
+    /// does not have the dimension at all).
+    pub fn of(summary: Option<Ratio>, detail: Option<Ratio>) -> Option<Dimension> {
+        match (summary, detail) {
+            (None, None) => None,
+            (Some(s), d) => Some(Dimension {
+                used: s,
+                counted: d.unwrap_or(s),
+                from_summary: 1,
+                from_detail: 0,
+            }),
+            (None, Some(d)) => Some(Dimension {
+                used: d,
+                counted: d,
+                from_summary: 0,
+                from_detail: 1,
+            }),
+        }
+    }
+
+    /// Adds another part's figures (saturating).
+    pub fn add(&mut self, other: &Dimension) {
+        self.used.add(&other.used);
+        self.counted.add(&other.counted);
+        self.from_summary = self.from_summary.saturating_add(other.from_summary);
+        self.from_detail = self.from_detail.saturating_add(other.from_detail);
+    }
+
+    /// Where `used` comes from.
+    pub fn source(&self) -> CoverageSource {
+        match (self.from_summary, self.from_detail) {
+            (0, _) => CoverageSource::Detail,
+            (_, 0) => CoverageSource::Summary,
+            _ => CoverageSource::Mixed,
+        }
+    }
+
+    /// The detail count, when it differs from the figure used.
+    pub fn detail(&self) -> Option<Ratio> {
+        (self.counted != self.used).then_some(self.counted)
+    }
+
+    /// The figure as the predicate records it.
+    pub fn to_coverage(&self) -> Coverage {
+        Coverage {
+            source: Some(self.source()),
+            detail: self.detail().map(Into::into),
+            ..Coverage::of(self.used)
+        }
+    }
+}
 
 /// Coverage counts from a coverage report; a dimension the report does not give is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageCounts {
     /// Lines covered / lines instrumented.
-    pub lines: Option<Ratio>,
+    pub lines: Option<Dimension>,
     /// Branches covered / branches found.
-    pub branches: Option<Ratio>,
+    pub branches: Option<Dimension>,
     /// Functions hit / functions found.
-    pub functions: Option<Ratio>,
+    pub functions: Option<Dimension>,
 }
 
 impl CoverageCounts {
     /// Adds another report's counts to these (a dimension present in either is present in the sum).
     pub fn add(&mut self, other: &CoverageCounts) {
-        fn merge(a: &mut Option<Ratio>, b: &Option<Ratio>) {
+        fn merge(a: &mut Option<Dimension>, b: &Option<Dimension>) {
             match (a.as_mut(), b) {
                 (Some(a), Some(b)) => a.add(b),
                 (None, Some(b)) => *a = Some(*b),
@@ -54,6 +133,67 @@ impl CoverageCounts {
         merge(&mut self.lines, &other.lines);
         merge(&mut self.branches, &other.branches);
         merge(&mut self.functions, &other.functions);
+    }
+
+    /// The figures used for each dimension (summary where there is one), without their sources.
+    pub fn used(&self) -> [Option<Ratio>; 3] {
+        [self.lines, self.branches, self.functions].map(|d| d.map(|d| d.used))
+    }
+
+    /// The coverage record of the predicate.
+    pub fn to_record(&self) -> CoverageRecord {
+        CoverageRecord {
+            lines: self.lines.map(|d| d.to_coverage()),
+            branches: self.branches.map(|d| d.to_coverage()),
+            functions: self.functions.map(|d| d.to_coverage()),
+        }
+    }
+}
+
+/// Test counts summed over the reports of one check, with their summaries.
+///
+/// The counts are the test cases counted; `reported` is the sum of the reports' summaries when
+/// every report had one, and `reported_mismatch` is set when any report's summary disagrees with
+/// its own test cases (see [`ReportedTests::agrees_with`]).
+#[derive(Debug, Clone, Default)]
+pub struct TestTally {
+    counts: Option<TestCounts>,
+    reported: Option<ReportedTests>,
+    every_report_has_a_summary: bool,
+}
+
+impl TestTally {
+    /// Adds one parsed test report.
+    pub fn add(&mut self, report: &TestReport) {
+        let first = self.counts.is_none();
+        let counts = self.counts.get_or_insert_default();
+        counts.add(&report.counts);
+        if let Some(summary) = &report.summary {
+            if !summary.agrees_with(&report.counts) {
+                counts.reported_mismatch = true;
+            }
+        }
+        match (first, report.summary) {
+            (true, Some(summary)) => {
+                self.every_report_has_a_summary = true;
+                self.reported = Some(summary);
+            }
+            (false, Some(summary)) if self.every_report_has_a_summary => {
+                self.reported.get_or_insert_default().add(&summary);
+            }
+            _ => {
+                self.every_report_has_a_summary = false;
+                self.reported = None;
+            }
+        }
+    }
+
+    /// The counts, with the summaries attached; `None` when no report was added.
+    pub fn finish(self) -> Option<TestCounts> {
+        self.counts.map(|counts| TestCounts {
+            reported: self.reported,
+            ..counts
+        })
     }
 }
 
@@ -233,6 +373,10 @@ pub fn clean_name(raw: &str) -> String {
 pub struct TestReport {
     /// The counts (never bounded: every test case is counted).
     pub counts: TestCounts,
+    /// The report's own summary (JUnit `tests`, `failures`, `errors`, `skipped`; libtest's suite
+    /// results), when it has one.
+    /// It is recorded, never counted: see [`TestCounts`].
+    pub summary: Option<ReportedTests>,
     /// The names, bounded as [`TestNames`] says.
     pub names: TestNames,
 }
@@ -418,7 +562,36 @@ pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
 /// Helpers shared by the parsers' unit tests.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use super::ReportError;
+    use super::{CoverageCounts, Ratio, ReportError};
+
+    /// One figure per dimension, for comparing in tests.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub(crate) struct Figures {
+        pub(crate) lines: Option<Ratio>,
+        pub(crate) branches: Option<Ratio>,
+        pub(crate) functions: Option<Ratio>,
+    }
+
+    /// The figures ci-attest records (summary where there is one).
+    pub(crate) fn used(c: &CoverageCounts) -> Figures {
+        let [lines, branches, functions] = c.used();
+        Figures {
+            lines,
+            branches,
+            functions,
+        }
+    }
+
+    /// The figures the detail entries give (summary where a part has no detail).
+    pub(crate) fn counted(c: &CoverageCounts) -> Figures {
+        let [lines, branches, functions] =
+            [c.lines, c.branches, c.functions].map(|d| d.map(|d| d.counted));
+        Figures {
+            lines,
+            branches,
+            functions,
+        }
+    }
 
     /// The location, expected and found of a `Malformed` error; panics on anything else.
     pub(crate) fn malformed_parts<T: std::fmt::Debug>(
@@ -519,6 +692,88 @@ mod tests {
         assert!(a.failed()[80].error);
         assert_eq!(a.failed_omitted(), 60);
         assert_eq!(a.passed(), ["s::ok"]);
+    }
+
+    fn tests_report(counts: TestCounts, summary: Option<ReportedTests>) -> TestReport {
+        TestReport {
+            counts,
+            names: TestNames::default(),
+            summary,
+        }
+    }
+
+    fn summary(tests: u64, failures: u64, errors: u64, skipped: u64) -> ReportedTests {
+        ReportedTests {
+            tests,
+            failures,
+            errors,
+            skipped,
+        }
+    }
+
+    #[test]
+    fn a_tally_sums_the_summaries_when_every_report_has_one() {
+        let mut tally = TestTally::default();
+        tally.add(&tests_report(
+            TestCounts::new(3, 2, 1, 0),
+            Some(summary(3, 1, 0, 0)),
+        ));
+        tally.add(&tests_report(
+            TestCounts::new(2, 1, 0, 1),
+            Some(summary(2, 0, 0, 1)),
+        ));
+        let counts = tally.finish().expect("two reports");
+        assert_eq!((counts.total, counts.passed, counts.failed), (5, 3, 1));
+        assert_eq!(counts.reported, Some(summary(5, 1, 0, 1)));
+        assert!(!counts.reported_mismatch);
+    }
+
+    #[test]
+    fn a_tally_has_no_summary_when_one_report_lacks_it_but_still_flags_a_mismatch() {
+        for order in [[0, 1], [1, 0]] {
+            let reports = [
+                tests_report(TestCounts::new(1, 1, 0, 0), Some(summary(1000, 0, 0, 0))),
+                tests_report(TestCounts::new(2, 2, 0, 0), None),
+            ];
+            let mut tally = TestTally::default();
+            for i in order {
+                tally.add(&reports[i]);
+            }
+            let counts = tally.finish().expect("two reports");
+            assert_eq!(counts.total, 3, "the summary never changes the counts");
+            assert_eq!(counts.reported, None);
+            assert!(counts.reported_mismatch);
+        }
+        assert_eq!(TestTally::default().finish(), None);
+    }
+
+    #[test]
+    fn a_summary_agrees_when_failures_and_errors_make_the_failed_count() {
+        let counts = TestCounts::new(7, 3, 2, 2);
+        assert!(summary(7, 1, 1, 2).agrees_with(&counts));
+        assert!(!summary(7, 2, 1, 2).agrees_with(&counts));
+        assert!(!summary(8, 1, 1, 2).agrees_with(&counts));
+        assert!(!summary(7, 1, 1, 1).agrees_with(&counts));
+        assert!(!summary(7, u64::MAX, 3, 2).agrees_with(&counts));
+    }
+
+    #[test]
+    fn coverage_figures_record_their_source_and_a_differing_detail() {
+        let r = |covered, total| Ratio { covered, total };
+        let mut lines = Dimension::of(Some(r(7, 10)), Some(r(8, 10))).expect("has data");
+        let coverage = lines.to_coverage();
+        assert_eq!((coverage.covered, coverage.total), (7, 10));
+        assert_eq!(coverage.source, Some(CoverageSource::Summary));
+        assert_eq!(
+            coverage.detail.map(|d| (d.covered, d.total, d.percent)),
+            Some((8, 10, Some(80.0)))
+        );
+        lines.add(&Dimension::of(None, Some(r(1, 2))).expect("has data"));
+        assert_eq!(lines.source(), CoverageSource::Mixed);
+        assert_eq!((lines.used, lines.counted), (r(8, 12), r(9, 12)));
+        let same = Dimension::of(Some(r(1, 2)), Some(r(1, 2))).expect("has data");
+        assert_eq!(same.to_coverage().detail, None);
+        assert_eq!(Dimension::of(None, None), None);
     }
 
     #[test]

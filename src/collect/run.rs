@@ -4,11 +4,11 @@
 //! whose sha256 is recorded (the output itself never goes into the statement). Reports are parsed
 //! after the command ends, each in one streaming pass that also hashes the file.
 
-use super::{Parsed, ReportError, TestNames};
-use crate::collect::{CoverageCounts, LintCounts, TestCounts};
+use super::{Parsed, ReportError, TestNames, TestTally};
+use crate::collect::{CoverageCounts, LintCounts};
 use crate::config::{CheckConfig, is_inside};
 use crate::sandbox::{Bubblewrap, Seal};
-use crate::statement::{CheckKind, CheckRecord, CoverageRecord, FileRecord, Outcome};
+use crate::statement::{CheckKind, CheckRecord, FileRecord, Outcome};
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -259,7 +259,7 @@ fn run_check(
         }
     };
 
-    let mut tests: Option<TestCounts> = None;
+    let mut tests = TestTally::default();
     let mut coverage: Option<CoverageCounts> = None;
     let mut lint: Option<LintCounts> = None;
     let mut reports = Vec::new();
@@ -271,7 +271,7 @@ fn run_check(
             Ok((parsed, sha256)) => {
                 match parsed {
                     Parsed::Tests(t) => {
-                        tests.get_or_insert_default().add(&t.counts);
+                        tests.add(&t);
                         names.merge(t.names);
                     }
                     Parsed::Coverage(c) => coverage.get_or_insert_default().add(&c),
@@ -289,6 +289,7 @@ fn run_check(
         }
     }
 
+    let tests = tests.finish();
     let log_sha256 = super::sha256_file(&log_path).map_err(log_err)?;
     let mut result = if problems.is_empty() {
         Outcome::Passed
@@ -326,11 +327,7 @@ fn run_check(
         tests: tests.filter(|_| check.kind == CheckKind::Tests),
         coverage: coverage
             .filter(|_| check.kind == CheckKind::Coverage)
-            .map(|c| CoverageRecord {
-                lines: c.lines.map(Into::into),
-                branches: c.branches.map(Into::into),
-                functions: c.functions.map(Into::into),
-            }),
+            .map(|c| c.to_record()),
         lint: lint.filter(|_| check.kind == CheckKind::Lint),
         failed_tests,
         failed_tests_omitted,

@@ -61,12 +61,12 @@ pub fn check(name: &str, kind: CheckKind) -> CheckRecord {
 /// A tests check with these counts.
 pub fn tests_check(passed: u64, failed: u64, skipped: u64) -> CheckRecord {
     CheckRecord {
-        tests: Some(TestCounts {
-            total: passed + failed + skipped,
+        tests: Some(TestCounts::new(
+            passed + failed + skipped,
             passed,
             failed,
             skipped,
-        }),
+        )),
         result: if failed > 0 {
             Outcome::Failed
         } else {
@@ -80,11 +80,7 @@ pub fn tests_check(passed: u64, failed: u64, skipped: u64) -> CheckRecord {
 pub fn coverage_check(covered: u64, total: u64) -> CheckRecord {
     CheckRecord {
         coverage: Some(CoverageRecord {
-            lines: Some(Coverage {
-                covered,
-                total,
-                percent: (total > 0).then(|| covered as f64 * 100.0 / total as f64),
-            }),
+            lines: Some(Coverage::of(crate::statement::Ratio { covered, total })),
             branches: None,
             functions: None,
         }),

@@ -415,9 +415,10 @@ fn time_finding(field: &str, text: &str, error: &TimeError) -> Finding {
 ///
 /// - `test-counts-inconsistent`: a check's `tests` has `passed + failed + skipped != total`
 ///   (computed without overflow), so `passed > total` is caught as well.
-/// - `coverage-counts-inconsistent`: a coverage dimension (`lines`, `branches`, `functions`) has
-///   `covered > total`.
-/// - `coverage-percent-inconsistent`: a dimension's `percent` is more than [`PERCENT_TOLERANCE`]
+/// - `coverage-counts-inconsistent`: a coverage dimension (`lines`, `branches`, `functions`) or
+///   the `detail` figure recorded beside it has `covered > total`.
+/// - `coverage-percent-inconsistent`: a dimension's (or its `detail`'s) `percent` is more than
+///   [`PERCENT_TOLERANCE`]
 ///   from `100 * covered / total`, or is present while `total` is 0 (ci-attest writes no percent
 ///   then). A percent may be absent when `total` is above 0: a threshold on it is then a missing
 ///   metric, which rejects.
@@ -437,8 +438,18 @@ pub fn consistency(statement: &LocalRunStatement) -> Vec<Finding> {
                 ("branches", coverage.branches),
                 ("functions", coverage.functions),
             ] {
-                if let Some(figure) = figure {
-                    coverage_figure(check, dimension, &figure, &mut findings);
+                let Some(figure) = figure else { continue };
+                coverage_figure(check, dimension, &figure, &mut findings);
+                if let Some(detail) = figure.detail {
+                    let detail = Coverage {
+                        covered: detail.covered,
+                        total: detail.total,
+                        percent: detail.percent,
+                        source: None,
+                        detail: None,
+                    };
+                    let name = format!("{dimension}.detail");
+                    coverage_figure(check, &name, &detail, &mut findings);
                 }
             }
         }
@@ -835,12 +846,7 @@ mod tests {
         ] {
             let mut st = statement();
             let (total, passed, failed, skipped) = counts;
-            tests_check(&mut st).tests = Some(TestCounts {
-                total,
-                passed,
-                failed,
-                skipped,
-            });
+            tests_check(&mut st).tests = Some(TestCounts::new(total, passed, failed, skipped));
             let f = consistency(&st);
             if ok {
                 assert_eq!(f, vec![], "{counts:?}");
@@ -857,6 +863,8 @@ mod tests {
             covered,
             total,
             percent,
+            source: None,
+            detail: None,
         };
         for (figure, expected) in [
             (cov(90, 100, Some(90.0)), vec![]),
@@ -919,6 +927,75 @@ mod tests {
     }
 
     #[test]
+    fn the_detail_beside_a_summary_must_be_consistent_too() {
+        use crate::statement::{CoverageDetail, CoverageSource};
+        let summary = |detail| Coverage {
+            covered: 7,
+            total: 10,
+            percent: Some(70.0),
+            source: Some(CoverageSource::Summary),
+            detail: Some(detail),
+        };
+        for (detail, expected) in [
+            (
+                CoverageDetail {
+                    covered: 8,
+                    total: 10,
+                    percent: Some(80.0),
+                },
+                vec![],
+            ),
+            (
+                CoverageDetail {
+                    covered: 11,
+                    total: 10,
+                    percent: None,
+                },
+                vec![Code::CoverageCountsInconsistent],
+            ),
+            (
+                CoverageDetail {
+                    covered: 8,
+                    total: 10,
+                    percent: Some(70.0),
+                },
+                vec![Code::CoveragePercentInconsistent],
+            ),
+        ] {
+            let mut st = statement();
+            coverage_check(&mut st).coverage = Some(CoverageRecord {
+                lines: Some(summary(detail)),
+                ..CoverageRecord::default()
+            });
+            let f = consistency(&st);
+            assert_eq!(codes(&f), expected, "{detail:?}");
+            assert_complete(&f);
+            if let Some(finding) = f.first() {
+                assert!(
+                    finding
+                        .expected
+                        .as_deref()
+                        .is_some_and(|e| e.contains("lines.detail.")),
+                    "{finding:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn what_the_collectors_write_for_disagreeing_reports_is_consistent() {
+        use crate::collect::{Dimension, Ratio};
+        let r = |covered, total| Ratio { covered, total };
+        let mut st = statement();
+        let lines = Dimension::of(Some(r(62, 81)), Some(r(60, 79))).expect("has data");
+        coverage_check(&mut st).coverage = Some(CoverageRecord {
+            lines: Some(lines.to_coverage()),
+            ..CoverageRecord::default()
+        });
+        assert_eq!(consistency(&st), vec![]);
+    }
+
+    #[test]
     fn what_ratio_writes_is_always_consistent() {
         use crate::collect::Ratio;
         for (covered, total) in [
@@ -957,24 +1034,20 @@ mod tests {
         kind: crate::statement::CheckKind,
         reports: &[(&str, crate::collect::ReportFormat)],
     ) -> CheckRecord {
-        use crate::collect::{CoverageCounts, Parsed, parse_file};
-        let mut tests: Option<TestCounts> = None;
+        use crate::collect::{CoverageCounts, Parsed, TestTally, parse_file};
+        let mut tests = TestTally::default();
         let mut coverage: Option<CoverageCounts> = None;
         for (name, format) in reports {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
             match parse_file(*format, &path) {
-                Ok(Parsed::Tests(t)) => tests.get_or_insert_default().add(&t.counts),
+                Ok(Parsed::Tests(t)) => tests.add(&t),
                 Ok(Parsed::Coverage(c)) => coverage.get_or_insert_default().add(&c),
                 other => panic!("{name}: {other:?}"),
             }
         }
         CheckRecord {
-            tests,
-            coverage: coverage.map(|c| CoverageRecord {
-                lines: c.lines.map(Into::into),
-                branches: c.branches.map(Into::into),
-                functions: c.functions.map(Into::into),
-            }),
+            tests: tests.finish(),
+            coverage: coverage.map(|c| c.to_record()),
             ..crate::policy::test_support::check("c", kind)
         }
     }
@@ -994,11 +1067,38 @@ mod tests {
             ("tests/fixtures/reports/libtest.json", LibtestJson),
             ("tests/fixtures/project/junit-pass.xml", Junit),
             ("tests/fixtures/project/junit-fail.xml", Junit),
+            ("tests/fixtures/reports/pytest/junit.xml", Junit),
+            ("tests/fixtures/reports/nextest/junit.xml", Junit),
+            ("tests/fixtures/reports/jest/junit.xml", Junit),
+            ("tests/fixtures/reports/vitest/junit.xml", Junit),
+            ("tests/fixtures/reports/node-test/junit.xml", Junit),
+            (
+                "tests/fixtures/reports/cargo-test/libtest.json",
+                LibtestJson,
+            ),
         ];
         let coverage = [
             ("tests/fixtures/reports/coveragepy-cobertura.xml", Cobertura),
             ("tests/fixtures/reports/coveragepy.lcov", Lcov),
             ("tests/fixtures/project/lcov-90.info", Lcov),
+            ("tests/fixtures/reports/coverage-py/coverage.xml", Cobertura),
+            ("tests/fixtures/reports/coverage-py/coverage.lcov", Lcov),
+            // Its LF/LH disagree with its DA entries: a figure with a detail beside it.
+            ("tests/fixtures/reports/cargo-llvm-cov/lcov.info", Lcov),
+            (
+                "tests/fixtures/reports/cargo-llvm-cov/cobertura.xml",
+                Cobertura,
+            ),
+            ("tests/fixtures/reports/jest/lcov.info", Lcov),
+            (
+                "tests/fixtures/reports/jest/cobertura-coverage.xml",
+                Cobertura,
+            ),
+            ("tests/fixtures/reports/vitest/lcov.info", Lcov),
+            (
+                "tests/fixtures/reports/c8/cobertura-coverage.xml",
+                Cobertura,
+            ),
         ];
         let mut st = statement();
         st.predicate.checks = tests
@@ -1026,6 +1126,20 @@ mod tests {
                 .all(|c| c.tests.is_some_and(|t| t.total > 0) || c.coverage.is_some())
         );
         assert_eq!(consistency(&st), vec![]);
+        // The revision 3 fields are there, and a strict parse of the statement keeps them.
+        let has_detail = |c: &CheckRecord| {
+            c.coverage
+                .and_then(|c| c.lines)
+                .is_some_and(|l| l.detail.is_some())
+        };
+        assert!(st.predicate.checks.iter().any(has_detail));
+        assert!(
+            st.predicate
+                .checks
+                .iter()
+                .any(|c| c.tests.is_some_and(|t| t.reported.is_some()))
+        );
+        assert_eq!(parse_local_run(&st.to_json()), Ok(st));
     }
 
     proptest::proptest! {
