@@ -5,7 +5,7 @@
 
 use crate::collect::run::{PassedTests, Progress, RunError, Sealing, run_checks};
 use crate::config::{CONFIG_FILE, Config, ConfigError, LOCAL_SETTINGS_FILE};
-use crate::git::{CommitInfo, GitError, Repo};
+use crate::git::{CommitId, CommitInfo, GitError, Repo};
 use crate::sandbox::{Bubblewrap, Seal, secret_paths};
 use crate::statement::{
     ConfigRecord, ConfigSource, DIGEST_GIT_COMMIT, DIGEST_SHA256, Host, Isolation, IsolationMode,
@@ -121,16 +121,20 @@ pub fn run(
     options: &RunOptions<'_>,
     progress: &mut dyn Progress,
 ) -> Result<RunOutput, AttestError> {
-    let id = repo.resolve(options.rev)?;
-    let commit = repo.commit_info(&id)?;
-    let uncommitted = repo.uncommitted_changes(options.ignore)?;
-    let head = repo.resolve("HEAD").ok();
-    let git_ref = if head.as_ref() == Some(&id) {
-        repo.head_ref()
+    // A full commit id (as the CLI passes) needs no resolving: `cat-file` checks it is a commit.
+    let id = match CommitId::parse(options.rev) {
+        Some(id) => id,
+        None => repo.resolve(options.rev)?,
+    };
+    let facts = repo.run_facts(&id, options.ignore)?;
+    let commit = facts.commit;
+    let uncommitted = facts.uncommitted;
+    let git_ref = if facts.head.as_ref() == Some(&id) {
+        facts.head_ref
     } else {
         None
     };
-    let repository_uri = repo.origin_url();
+    let repository_uri = facts.origin_url;
 
     remove_stale_runs(&options.run_root);
     std::fs::create_dir_all(&options.run_root).map_err(|source| AttestError::RunDir {
@@ -149,7 +153,7 @@ pub fn run(
         .iter()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_os_str());
-    let checkout = repo.pristine_checkout(&id, run_dir.path(), path)?;
+    let checkout = repo.pristine_checkout_with(&facts.dirs, &id, run_dir.path(), path)?;
     let mut warnings = Vec::new();
     let (config, config_record) = load_config(
         repo,
@@ -170,7 +174,7 @@ pub fn run(
             checkout.point_objects_at(&objects_at)?;
             let mut extra = options.hide.clone();
             extra.push(checkout.common_dir().to_path_buf());
-            extra.extend(repo.worktree_paths()?);
+            extra.extend(facts.worktrees.iter().cloned());
             let seal = Seal {
                 repo_root: repo.root().to_path_buf(),
                 checkout: checkout.path().to_path_buf(),

@@ -164,6 +164,168 @@ impl Repo {
     /// Id, commit-object sha256 and tree of a commit.
     pub fn commit_info(&self, id: &CommitId) -> Result<CommitInfo, GitError> {
         let object = self.commit_object(id)?;
+        info_of(id, &object)
+    }
+
+    /// What `run` needs before it checks a commit out, read by five git processes that run at the
+    /// same time (instead of nine one after another): the commit object and HEAD's commit (one
+    /// `cat-file --batch`), the git folders and HEAD's branch (one `rev-parse`), the uncommitted
+    /// changes (`status`), the `origin` URL and the worktrees.
+    pub fn run_facts(&self, id: &CommitId, ignore: &[&Path]) -> Result<RunFacts, GitError> {
+        std::thread::scope(|s| {
+            let objects = s.spawn(|| self.commit_and_head(id));
+            let status = s.spawn(|| self.uncommitted_changes(ignore));
+            let origin = s.spawn(|| self.origin_url());
+            let worktrees = s.spawn(|| self.worktree_paths());
+            let dirs = self.dirs_and_head_ref();
+            let join = |what: &str| GitError::Unexpected {
+                args: what.to_string(),
+                expected: "the git reader to finish".into(),
+                found: "it panicked".into(),
+            };
+            let (commit, head) = objects.join().map_err(|_| join("cat-file --batch"))??;
+            let uncommitted = status.join().map_err(|_| join("status"))??;
+            let origin_url = origin.join().map_err(|_| join("remote get-url"))?;
+            let worktrees = worktrees.join().map_err(|_| join("worktree list"))??;
+            let (dirs, head_ref) = dirs?;
+            Ok(RunFacts {
+                commit,
+                head,
+                head_ref,
+                uncommitted,
+                origin_url,
+                worktrees,
+                dirs,
+            })
+        })
+    }
+
+    /// The commit's object and HEAD's commit id (None when HEAD names no commit), from one
+    /// `git cat-file --batch`.
+    fn commit_and_head(&self, id: &CommitId) -> Result<(CommitInfo, Option<CommitId>), GitError> {
+        let args = ["cat-file", "--batch"];
+        let input = format!("{id}\nHEAD^{{commit}}\n");
+        let out = run_git_input(&self.root, &args, input.as_bytes())?;
+        let bad = |expected: &str, found: &[u8]| GitError::Unexpected {
+            args: args.join(" "),
+            expected: expected.to_string(),
+            found: String::from_utf8_lossy(&found[..found.len().min(80)]).into_owned(),
+        };
+        // `<oid> <type> <size>\n<size bytes>\n` per object, or `<name> missing\n`.
+        let mut rest = &out[..];
+        let mut entry = || -> Result<Option<(String, String, Vec<u8>)>, GitError> {
+            let nl = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .ok_or_else(|| bad("a header line", rest))?;
+            let header = std::str::from_utf8(&rest[..nl]).map_err(|_| bad("a header", rest))?;
+            let fields: Vec<&str> = header.split(' ').collect();
+            if fields.len() == 2 {
+                rest = &rest[nl + 1..];
+                return Ok(None);
+            }
+            let [oid, kind, size] = fields[..] else {
+                return Err(bad("`<oid> <type> <size>`", header.as_bytes()));
+            };
+            let size: usize = size.parse().map_err(|_| bad("a size", header.as_bytes()))?;
+            if size > MAX_COMMIT_OBJECT_BYTES {
+                return Err(bad(
+                    &format!("a commit object under {MAX_COMMIT_OBJECT_BYTES} bytes"),
+                    header.as_bytes(),
+                ));
+            }
+            let body = rest
+                .get(nl + 1..nl + 1 + size)
+                .ok_or_else(|| bad("the object's bytes", header.as_bytes()))?
+                .to_vec();
+            rest = rest.get(nl + 2 + size..).unwrap_or_default();
+            Ok(Some((oid.to_string(), kind.to_string(), body)))
+        };
+        let commit = match entry()? {
+            Some((oid, kind, body)) if kind == "commit" && oid == id.as_str() => {
+                info_of(id, &body)?
+            }
+            Some((oid, kind, _)) => {
+                return Err(bad(
+                    &format!("commit {id}"),
+                    format!("{kind} {oid}").as_bytes(),
+                ));
+            }
+            None => return Err(bad(&format!("commit {id}"), b"missing")),
+        };
+        let head = entry()?.and_then(|(oid, _, _)| CommitId::parse(&oid));
+        Ok((commit, head))
+    }
+
+    /// The common git folder and object store (absolute), and the branch HEAD is on.
+    fn dirs_and_head_ref(&self) -> Result<(GitDirs, Option<String>), GitError> {
+        let dirs = [
+            "--path-format=absolute",
+            "--git-common-dir",
+            "--git-path",
+            "objects",
+        ];
+        let mut args = vec!["rev-parse"];
+        args.extend(dirs);
+        args.extend(["--symbolic-full-name", "HEAD"]);
+        // An unborn HEAD has no full name: ask again for the folders alone.
+        let text = match self.git_line(&args) {
+            Ok(text) => text,
+            Err(_) => self.git_line(&args[..args.len() - 2])?,
+        };
+        let mut lines = text.lines();
+        let (Some(common_dir), Some(objects)) = (lines.next(), lines.next()) else {
+            return Err(GitError::Unexpected {
+                args: args.join(" "),
+                expected: "two paths".into(),
+                found: text.clone(),
+            });
+        };
+        let head_ref = lines
+            .next()
+            .filter(|r| r.starts_with("refs/"))
+            .map(str::to_string);
+        Ok((
+            GitDirs {
+                common_dir: PathBuf::from(common_dir),
+                objects: PathBuf::from(objects),
+            },
+            head_ref,
+        ))
+    }
+}
+
+/// The folders of a repository that a checkout borrows from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitDirs {
+    /// The common git folder (absolute).
+    pub common_dir: PathBuf,
+    /// The object store (absolute).
+    pub objects: PathBuf,
+}
+
+/// What [`Repo::run_facts`] reads.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    /// The commit to check.
+    pub commit: CommitInfo,
+    /// HEAD's commit, when HEAD names one.
+    pub head: Option<CommitId>,
+    /// The branch HEAD is on (`refs/heads/main`), when it is on one.
+    pub head_ref: Option<String>,
+    /// Paths with uncommitted changes.
+    pub uncommitted: Vec<String>,
+    /// The canonical `origin` URL.
+    pub origin_url: Option<String>,
+    /// Every worktree of the repository.
+    pub worktrees: Vec<PathBuf>,
+    /// The git folders.
+    pub dirs: GitDirs,
+}
+
+/// Id, sha256 and tree of a commit from its raw object.
+fn info_of(id: &CommitId, object: &[u8]) -> Result<CommitInfo, GitError> {
+    {
         let tree = object
             .strip_prefix(b"tree ")
             .and_then(|rest| rest.split(|&b| b == b'\n').next())
@@ -175,11 +337,13 @@ impl Repo {
             })?;
         Ok(CommitInfo {
             id: id.clone(),
-            sha256: commit_object_sha256(&object),
+            sha256: commit_object_sha256(object),
             tree,
         })
     }
+}
 
+impl Repo {
     /// The commits of a revision range (`A..B`, or a single revision for all its ancestors), oldest
     /// first.
     ///
@@ -278,22 +442,19 @@ impl Repo {
         dir: &Path,
         path_env: Option<&std::ffi::OsStr>,
     ) -> Result<Checkout, GitError> {
-        let dirs = self.git_line(&[
-            "rev-parse",
-            "--path-format=absolute",
-            "--git-common-dir",
-            "--git-path",
-            "objects",
-        ])?;
-        let mut lines = dirs.lines();
-        let (Some(common_dir), Some(objects)) = (lines.next(), lines.next()) else {
-            return Err(GitError::Unexpected {
-                args: "rev-parse --git-common-dir --git-path objects".into(),
-                expected: "two paths".into(),
-                found: dirs,
-            });
-        };
-        let (common_dir, objects) = (PathBuf::from(common_dir), PathBuf::from(objects));
+        let (dirs, _) = self.dirs_and_head_ref()?;
+        self.pristine_checkout_with(&dirs, id, dir, path_env)
+    }
+
+    /// [`Repo::pristine_checkout`] with the git folders already known ([`Repo::run_facts`]).
+    pub fn pristine_checkout_with(
+        &self,
+        dirs: &GitDirs,
+        id: &CommitId,
+        dir: &Path,
+        path_env: Option<&std::ffi::OsStr>,
+    ) -> Result<Checkout, GitError> {
+        let (common_dir, objects) = (dirs.common_dir.clone(), dirs.objects.clone());
         let path = dir.join("checkout");
         let gitdir = path.join(".git");
         let io = GitError::Io;
@@ -585,6 +746,36 @@ fn ensure_ignore_state(
     Ok(Some(line))
 }
 
+/// Runs git with `input` on its standard input (small: written whole before the output is read).
+fn run_git_input(dir: &Path, args: &[&str], input: &[u8]) -> Result<Vec<u8>, GitError> {
+    let mut child = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .envs(SEALED_GIT_ENV.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(GitError::Spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        std::io::Write::write_all(&mut stdin, input).map_err(GitError::Io)?;
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().map_err(GitError::Io)?;
+    if !status.success() {
+        return Err(GitError::Failed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
+        });
+    }
+    Ok(stdout)
+}
+
 fn run_git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     let Output {
         status,
@@ -611,6 +802,67 @@ fn run_git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn git_in(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args([
+                "-c",
+                "init.defaultBranch=main",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn run_facts_read_in_one_go_what_the_single_calls_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        git_in(root, &["init", "-q"]);
+        std::fs::write(root.join("a"), "1").expect("write");
+        git_in(root, &["add", "a"]);
+        git_in(root, &["commit", "-qm", "one"]);
+        std::fs::write(root.join("a"), "2").expect("write");
+        git_in(root, &["commit", "-qam", "two"]);
+        std::fs::write(root.join("b"), "untracked").expect("write");
+        let repo = Repo::discover(root).expect("repo");
+        let head = repo.resolve("HEAD").expect("head");
+        let first = repo.resolve("HEAD~1").expect("first");
+
+        let facts = repo.run_facts(&first, &[]).expect("facts");
+        assert_eq!(facts.commit, repo.commit_info(&first).expect("info"));
+        assert_eq!(facts.head, Some(head.clone()));
+        assert_eq!(facts.head_ref.as_deref(), Some("refs/heads/main"));
+        assert_eq!(
+            facts.uncommitted,
+            repo.uncommitted_changes(&[]).expect("status")
+        );
+        assert_eq!(facts.uncommitted, ["b"]);
+        assert_eq!(facts.worktrees, repo.worktree_paths().expect("worktrees"));
+        assert_eq!(facts.origin_url, None);
+        assert!(
+            facts.dirs.objects.ends_with(".git/objects"),
+            "{:?}",
+            facts.dirs
+        );
+
+        // Detached: no branch; the object id of a tree is refused as a commit.
+        git_in(root, &["checkout", "-q", "--detach"]);
+        let facts = repo.run_facts(&head, &[]).expect("facts");
+        assert_eq!(facts.head_ref, None);
+        let tree = CommitId::parse(&facts.commit.tree).expect("tree id");
+        let err = repo.run_facts(&tree, &[]).expect_err("a tree is no commit");
+        assert!(err.to_string().contains("commit"), "{err}");
+        let absent = CommitId::parse(&"0".repeat(40)).expect("id");
+        let err = repo.run_facts(&absent, &[]).expect_err("absent");
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
 
     #[test]
     fn gitignore_literals_escape_globs_and_trailing_spaces() {

@@ -170,6 +170,14 @@ impl Bubblewrap {
                     "bubblewrap (`bwrap`) is not on PATH: install it (Debian/Ubuntu: `apt-get install bubblewrap`, Fedora: `dnf install bubblewrap`)".into(),
                 )
             })?;
+        // The version is asked at the same time as the probe runs (two processes, one wait).
+        let version = Command::new(&program)
+            .arg("--version")
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
         let out = Command::new(&program)
             .args(["--ro-bind", "/", "/", "--unshare-pid", "--die-with-parent"])
             .args(root.then_some(["--cap-drop", "ALL"]).into_iter().flatten())
@@ -178,6 +186,12 @@ impl Bubblewrap {
             .stdin(Stdio::null())
             .output()
             .map_err(|e| Unavailable(format!("cannot start {}: {e}", program.display())))?;
+        let version = version
+            .and_then(std::process::Child::wait_with_output)
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "bubblewrap".into());
         if !out.status.success() {
             return Err(Unavailable(format!(
                 "{} cannot create a sandbox here (user namespaces may be disabled, e.g. by \
@@ -186,15 +200,6 @@ impl Bubblewrap {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        let version = Command::new(&program)
-            .arg("--version")
-            .env_clear()
-            .stdin(Stdio::null())
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "bubblewrap".into());
         Ok(Bubblewrap {
             program,
             version,

@@ -275,14 +275,31 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         hide.push(file);
     }
 
-    let isolation = if args.no_sandbox || settings.isolation == Some(IsolationSetting::None) {
+    let store_root = repo.root().join(&store_dir);
+    let unsealed = args.no_sandbox || settings.isolation == Some(IsolationSetting::None);
+    // The sandbox probe (two bwrap processes) runs while git resolves the revision.
+    let (detected, id) = std::thread::scope(|s| {
+        let probe = (!unsealed).then(|| {
+            s.spawn(|| {
+                let root = rustix::process::geteuid().is_root();
+                Bubblewrap::detect(std::env::var_os("PATH").as_deref(), root)
+            })
+        });
+        let id = repo.resolve(&args.commit);
+        (probe.map(|p| p.join()), id)
+    });
+    let isolation = if unsealed {
         eprintln!(
             "warning: checks run WITHOUT a sandbox: they can read the working tree, your files and credentials; the attestation records isolation: none"
         );
         IsolationChoice::None
     } else {
-        let root = rustix::process::geteuid().is_root();
-        match Bubblewrap::detect(std::env::var_os("PATH").as_deref(), root) {
+        let detected = detected.and_then(Result::ok).unwrap_or_else(|| {
+            Err(ci_attest::sandbox::Unavailable(
+                "the sandbox probe failed".into(),
+            ))
+        });
+        match detected {
             Ok(b) => IsolationChoice::Sandbox(b),
             Err(e) => {
                 return Err(Failure::usage(anyhow::anyhow!(
@@ -292,10 +309,9 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         }
     };
 
-    let store_root = repo.root().join(&store_dir);
     hide.push(store_root.clone());
     let store = DirStore::new(&store_root);
-    let id = repo.resolve(&args.commit).map_err(Failure::usage)?;
+    let id = id.map_err(Failure::usage)?;
     let log_dir = store.new_log_dir(&id).map_err(Failure::unavailable)?;
     let sandboxed = matches!(isolation, IsolationChoice::Sandbox(_));
     let env = ci_attest::sandbox::check_env(
