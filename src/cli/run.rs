@@ -197,6 +197,14 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     // Secrets arrive below: no same-user process may read this one's memory or environment.
     #[cfg(target_os = "linux")]
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    // The sandbox probe (two bwrap processes) runs while git finds the repository and the
+    // revision and the settings and key are read; its answer is used unless the run is unsealed.
+    let probe = (!args.no_sandbox).then(|| {
+        std::thread::spawn(|| {
+            let root = rustix::process::geteuid().is_root();
+            Bubblewrap::detect(std::env::var_os("PATH").as_deref(), root)
+        })
+    });
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let (settings, settings_files) = local_settings(&repo, home.as_deref())?;
@@ -277,17 +285,8 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
 
     let store_root = repo.root().join(&store_dir);
     let unsealed = args.no_sandbox || settings.isolation == Some(IsolationSetting::None);
-    // The sandbox probe (two bwrap processes) runs while git resolves the revision.
-    let (detected, id) = std::thread::scope(|s| {
-        let probe = (!unsealed).then(|| {
-            s.spawn(|| {
-                let root = rustix::process::geteuid().is_root();
-                Bubblewrap::detect(std::env::var_os("PATH").as_deref(), root)
-            })
-        });
-        let id = repo.resolve(&args.commit);
-        (probe.map(|p| p.join()), id)
-    });
+    let id = repo.resolve(&args.commit);
+    let detected = probe.map(std::thread::JoinHandle::join);
     let isolation = if unsealed {
         eprintln!(
             "warning: checks run WITHOUT a sandbox: they can read the working tree, your files and credentials; the attestation records isolation: none"

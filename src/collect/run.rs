@@ -32,6 +32,9 @@ pub trait Progress {
 /// Most characters of a check's output line that progress shows.
 pub const MAX_PROGRESS_LINE_CHARS: usize = 160;
 
+/// How long a check is polled every millisecond before the pause between polls grows.
+const QUICK_CHECK: Duration = Duration::from_millis(100);
+
 /// How often a running check's log is looked at for its last line.
 const OUTPUT_POLL: Duration = Duration::from_millis(250);
 
@@ -486,7 +489,8 @@ fn wait(
 ) -> Result<ExitStatus, Waited> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut pause = Duration::from_millis(1);
-    let mut next_look = Instant::now() + OUTPUT_POLL;
+    let started = Instant::now();
+    let mut next_look = started + OUTPUT_POLL;
     let result = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Ok(status),
@@ -505,7 +509,11 @@ fn wait(
                     next_look = Instant::now() + OUTPUT_POLL;
                 }
                 std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
+                // A quick check is seen to end within a millisecond; a long one is polled every
+                // 20 ms (a `waitpid` each: nothing next to the check itself).
+                if started.elapsed() > QUICK_CHECK {
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
             }
             Err(e) => break Err(Waited::Problem(format!("waiting for command: {e}"))),
         }
