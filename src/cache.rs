@@ -518,14 +518,15 @@ mod tests {
         }
     }
 
+    /// The cache root, the checkout and the home folder of a test, under `dir`.
+    fn folders(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+        (dir.join("cache"), dir.join("c"), dir.join("h"))
+    }
+
     #[test]
     fn a_second_run_restores_what_the_first_left_and_a_concurrent_one_is_refused() {
         let dir = tempfile::tempdir().expect("test fixture");
-        let (root, checkout, home) = (
-            dir.path().join("cache"),
-            dir.path().join("c"),
-            dir.path().join("h"),
-        );
+        let (root, checkout, home) = folders(dir.path());
         std::fs::create_dir_all(&checkout).expect("test fixture");
         std::fs::create_dir_all(home.join(".cache/pip")).expect("test fixture");
         let configs = [cache("target", &[]), cache("~/.cache/pip", &[])];
@@ -556,11 +557,7 @@ mod tests {
     #[test]
     fn committed_files_or_links_at_the_path_are_never_covered() {
         let dir = tempfile::tempdir().expect("test fixture");
-        let (root, checkout, home) = (
-            dir.path().join("cache"),
-            dir.path().join("c"),
-            dir.path().join("h"),
-        );
+        let (root, checkout, home) = folders(dir.path());
         std::fs::create_dir_all(checkout.join("target")).expect("test fixture");
         std::fs::write(checkout.join("target/committed.txt"), "x").expect("test fixture");
         std::fs::write(checkout.join("file"), "x").expect("test fixture");
@@ -601,11 +598,7 @@ mod tests {
     #[test]
     fn old_keys_beyond_the_limit_are_removed() {
         let dir = tempfile::tempdir().expect("test fixture");
-        let (root, checkout, home) = (
-            dir.path().join("cache"),
-            dir.path().join("c"),
-            dir.path().join("h"),
-        );
+        let (root, checkout, home) = folders(dir.path());
         std::fs::create_dir_all(&checkout).expect("test fixture");
         let c = [cache("target", &["lock"])];
         let mut sources = Vec::new();

@@ -301,14 +301,7 @@ mod tests {
         assert!(!summary.agrees_with(&r.counts));
     }
 
-    fn reported(tests: u64, failures: u64, errors: u64, skipped: u64) -> ReportedTests {
-        ReportedTests {
-            tests,
-            failures,
-            errors,
-            skipped,
-        }
-    }
+    use super::super::tests::summary as reported;
 
     #[test]
     fn the_summary_of_real_reports_agrees_with_their_test_cases() {

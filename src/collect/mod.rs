@@ -702,7 +702,8 @@ mod tests {
         }
     }
 
-    fn summary(tests: u64, failures: u64, errors: u64, skipped: u64) -> ReportedTests {
+    /// A report's own test summary, as the parsers' tests write it.
+    pub(crate) fn summary(tests: u64, failures: u64, errors: u64, skipped: u64) -> ReportedTests {
         ReportedTests {
             tests,
             failures,
