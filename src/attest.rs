@@ -213,48 +213,29 @@ pub fn run(
         .to_path_buf();
     // Caches are keyed by the toolchains, so with caches the probe runs first; without, beside
     // the checks.
-    let mut early_toolchains = None;
-    let mut caches = crate::cache::Caches::default();
-    if !config.caches.is_empty() && options.use_caches {
-        if sealing.sandbox.is_none() {
-            warnings.push(
-                "the [[cache]] folders are not used: caches are mounted by the sandbox, and this run has none (isolation: none)".to_string(),
-            );
-        } else {
-            let toolchains = detect_toolchains(checkout.path(), &probe_dir, &sealing);
-            let root = crate::cache::cache_root(checkout.common_dir());
-            let run_dir_path = run_dir.path().to_path_buf();
-            let keep: [&Path; 1] = [&run_dir_path];
-            caches = crate::cache::prepare(
-                &config.caches,
-                &crate::cache::CachePaths {
-                    root: &root,
-                    checkout: checkout.path(),
-                    repo_root: repo.root(),
-                    home: options.home.as_deref(),
-                    keep_visible: &keep,
-                },
-                &toolchains,
-            );
-            warnings.extend(caches.skipped.iter().cloned());
-            if !caches.mounted.is_empty() {
-                let kept = checkout
-                    .tracked_files()
-                    .map_err(|e| e.to_string())
-                    .and_then(|files| caches.restore_file_times(checkout.path(), &files));
-                if let Err(why) = kept {
-                    warnings.push(format!(
-                        "the checkout's files keep fresh times (a full rebuild in the caches): {why}"
-                    ));
-                }
-            }
-            if let Some((_, seal)) = sealing.sandbox.as_mut() {
-                seal.binds = caches.binds();
-            }
-            early_toolchains = Some(toolchains);
+    let (caches, early_toolchains) = if config.caches.is_empty() || !options.use_caches {
+        (crate::cache::Caches::default(), None)
+    } else if sealing.sandbox.is_none() {
+        warnings.push(
+            "the [[cache]] folders are not used: caches are mounted by the sandbox, and this run has none (isolation: none)".to_string(),
+        );
+        (crate::cache::Caches::default(), None)
+    } else {
+        let toolchains = detect_toolchains(checkout.path(), &probe_dir, &sealing);
+        let caches = mount_caches(
+            &config,
+            &checkout,
+            repo.root(),
+            run_dir.path(),
+            options.home.as_deref(),
+            &toolchains,
+            &mut warnings,
+        );
+        if let Some((_, seal)) = sealing.sandbox.as_mut() {
+            seal.binds = caches.binds();
         }
-    }
-    let sealing = sealing;
+        (caches, Some(toolchains))
+    };
     let toolchains = std::thread::scope(|s| {
         let probe = early_toolchains
             .is_none()
@@ -373,6 +354,45 @@ fn remove_stale_runs(run_root: &Path) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// Prepares the configured caches for this run (see [`crate::cache::prepare`]) and gives the
+/// checkout's unchanged files the times of the previous cached run; what cannot be done is said in
+/// `warnings`.
+fn mount_caches(
+    config: &Config,
+    checkout: &crate::git::Checkout,
+    repo_root: &Path,
+    run_dir: &Path,
+    home: Option<&Path>,
+    toolchains: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> crate::cache::Caches {
+    let root = crate::cache::cache_root(checkout.common_dir());
+    let caches = crate::cache::prepare(
+        &config.caches,
+        &crate::cache::CachePaths {
+            root: &root,
+            checkout: checkout.path(),
+            repo_root,
+            home,
+            keep_visible: &[run_dir],
+        },
+        toolchains,
+    );
+    warnings.extend(caches.skipped.iter().cloned());
+    if !caches.mounted.is_empty() {
+        let kept = checkout
+            .tracked_files()
+            .map_err(|e| e.to_string())
+            .and_then(|files| caches.restore_file_times(checkout.path(), &files));
+        if let Err(why) = kept {
+            warnings.push(format!(
+                "the checkout's files keep fresh times (a full rebuild in the caches): {why}"
+            ));
+        }
+    }
+    caches
 }
 
 /// The commit's `.ci-attest.toml` (from the checkout), or the override; and its record.

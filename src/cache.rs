@@ -7,8 +7,8 @@
 //! run, and nowhere else.
 //!
 //! A cache is keyed by the sha256 of its `key` files *as committed* and of the toolchain versions
-//! the run records, so a changed lockfile or compiler starts an empty cache. Each run takes an
-//! exclusive lock on the caches it mounts (a second run at the same time runs without them), and
+//! the run records, so a changed lockfile or compiler starts an empty cache. One run at a time uses
+//! a repository's caches (a second run at the same time runs without them), and
 //! keeps at most [`KEEP_KEYS`] keys per path. The predicate records each mounted cache, its key and
 //! whether it held an earlier run's files ([`crate::statement::CacheRecord`]).
 //!
@@ -21,7 +21,7 @@ use crate::statement::CacheRecord;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -30,10 +30,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Keys kept per cache path; older ones are removed when a new key is made.
 pub const KEEP_KEYS: usize = 2;
 
+/// Beside each key's folder, a file whose modification time says when the key was last used.
+const USED_SUFFIX: &str = ".used";
+
 /// Version of the key derivation (part of every key).
 const KEY_DOMAIN: &str = "ci-attest cache key v1";
 
-/// A cache ready to mount: where it is kept, where it goes, and the lock that makes it this run's.
+/// A cache ready to mount: where it is kept and where it goes.
 #[derive(Debug)]
 pub struct Mounted {
     /// What the predicate records.
@@ -42,7 +45,6 @@ pub struct Mounted {
     pub source: PathBuf,
     /// Where the checks see it (inside the repository's path, or the home folder).
     pub target: PathBuf,
-    _lock: File,
 }
 
 /// The caches of one run, ready to mount.
@@ -52,8 +54,9 @@ pub struct Caches {
     pub mounted: Vec<Mounted>,
     /// Why a configured cache is not used in this run (said to the signer).
     pub skipped: Vec<String>,
-    /// The repository-wide lock held by the one run that uses the caches (see [`prepare`]).
-    run_lock: Option<File>,
+    /// The repository-wide lock, held (never read) by the one run that uses the caches (see
+    /// [`prepare`]).
+    _run_lock: Option<File>,
     /// The folder of the repository's caches.
     root: PathBuf,
 }
@@ -86,7 +89,8 @@ impl Caches {
         checkout: &Path,
         files: &[TrackedFile],
     ) -> Result<usize, String> {
-        if self.run_lock.is_none() || self.mounted.is_empty() {
+        // Caches are mounted only under the repository's cache lock.
+        if self.mounted.is_empty() {
             return Ok(0);
         }
         let root = &self.root;
@@ -236,9 +240,10 @@ fn file_sha256(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(h.finalize().to_vec())
 }
 
-/// Makes each configured cache ready to mount: its key, its folder (created empty on a miss),
-/// its lock, its mount point in the checkout. A cache that cannot be used in this run (another
-/// run holds it, the commit has files at its path, no home folder) is skipped with the reason.
+/// Makes each configured cache ready to mount, under the repository's cache lock: its key, its
+/// folder (created empty on a miss), its mount point in the checkout. A cache that cannot be used
+/// in this run (another run holds the lock, the commit has files at its path, no home folder) is
+/// skipped with the reason.
 pub fn prepare(
     configs: &[CacheConfig],
     paths: &CachePaths<'_>,
@@ -266,7 +271,7 @@ pub fn prepare(
         });
     match lock {
         Ok(f) => {
-            caches.run_lock = Some(f);
+            caches._run_lock = Some(f);
             caches.root = paths.root.to_path_buf();
         }
         Err(why) => {
@@ -333,16 +338,6 @@ fn prepare_one(
     let io =
         |what: &str, p: &Path, e: std::io::Error| format!("cannot {what} {}: {e}", p.display());
     std::fs::create_dir_all(&folder).map_err(|e| io("create", &folder, e))?;
-    let lock_path = folder.join(format!("{key}.lock"));
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| io("open", &lock_path, e))?;
-    if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-        return Err("another run of this repository is using it".to_string());
-    }
     let source = folder.join(&key);
     let restored = match std::fs::symlink_metadata(&source) {
         Ok(m) if m.is_dir() => std::fs::read_dir(&source)
@@ -355,9 +350,11 @@ fn prepare_one(
         Err(_) => false,
     };
     std::fs::create_dir_all(&source).map_err(|e| io("create", &source, e))?;
-    // Mark this key as the most recently used one, then drop the oldest beyond KEEP_KEYS.
-    // (Writing the lock file lets the kernel stamp its mtime: the library never reads the clock.)
-    let _ = lock.set_len(0).and_then(|()| (&lock).write_all(b"used\n"));
+    // Mark this key as the most recently used one, then drop the oldest beyond KEEP_KEYS (the
+    // repository's cache lock is held: no other run uses them). Writing the stamp lets the kernel
+    // set its mtime: the library never reads the clock.
+    let stamp = folder.join(format!("{key}{USED_SUFFIX}"));
+    std::fs::write(&stamp, b"used\n").map_err(|e| io("write", &stamp, e))?;
     evict(&folder, &key);
     Ok(Mounted {
         record: CacheRecord {
@@ -367,7 +364,6 @@ fn prepare_one(
         },
         source,
         target,
-        _lock: lock,
     })
 }
 
@@ -419,7 +415,7 @@ fn evict(folder: &Path, current: &str) {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let key = name.strip_suffix(".lock")?.to_string();
+            let key = name.strip_suffix(USED_SUFFIX)?.to_string();
             let used = e.metadata().and_then(|m| m.modified()).ok()?;
             (key != current && is_key(&key)).then_some((used, key))
         })
@@ -427,15 +423,9 @@ fn evict(folder: &Path, current: &str) {
     keys.sort();
     let excess = (keys.len() + 1).saturating_sub(KEEP_KEYS);
     for (_, key) in keys.into_iter().take(excess) {
-        let lock_path = folder.join(format!("{key}.lock"));
-        let Ok(lock) = File::options().write(true).open(&lock_path) else {
-            continue;
-        };
-        if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
-            // std's remove_dir_all never follows links, whatever a check left in the cache.
-            let _ = std::fs::remove_dir_all(folder.join(&key));
-            let _ = std::fs::remove_file(&lock_path);
-        }
+        // std's remove_dir_all never follows links, whatever a check left in the cache.
+        let _ = std::fs::remove_dir_all(folder.join(&key));
+        let _ = std::fs::remove_file(folder.join(format!("{key}{USED_SUFFIX}")));
     }
 }
 

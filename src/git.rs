@@ -325,22 +325,20 @@ pub struct RunFacts {
 
 /// Id, sha256 and tree of a commit from its raw object.
 fn info_of(id: &CommitId, object: &[u8]) -> Result<CommitInfo, GitError> {
-    {
-        let tree = object
-            .strip_prefix(b"tree ")
-            .and_then(|rest| rest.split(|&b| b == b'\n').next())
-            .map(|t| String::from_utf8_lossy(t).into_owned())
-            .ok_or_else(|| GitError::Unexpected {
-                args: format!("cat-file commit {id}"),
-                expected: "a commit object starting with a tree line".into(),
-                found: String::from_utf8_lossy(&object[..object.len().min(40)]).into_owned(),
-            })?;
-        Ok(CommitInfo {
-            id: id.clone(),
-            sha256: commit_object_sha256(object),
-            tree,
-        })
-    }
+    let tree = object
+        .strip_prefix(b"tree ")
+        .and_then(|rest| rest.split(|&b| b == b'\n').next())
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .ok_or_else(|| GitError::Unexpected {
+            args: format!("cat-file commit {id}"),
+            expected: "a commit object starting with a tree line".into(),
+            found: String::from_utf8_lossy(&object[..object.len().min(40)]).into_owned(),
+        })?;
+    Ok(CommitInfo {
+        id: id.clone(),
+        sha256: commit_object_sha256(object),
+        tree,
+    })
 }
 
 impl Repo {

@@ -295,7 +295,8 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     } else {
         let detected = detected.and_then(Result::ok).unwrap_or_else(|| {
             Err(ci_attest::sandbox::Unavailable(
-                "the sandbox probe failed".into(),
+                "expected the sandbox probe to answer, found that it stopped without an answer"
+                    .into(),
             ))
         });
         match detected {
