@@ -129,6 +129,9 @@ codes! {
     CoveragePercentInconsistent = "coverage-percent-inconsistent",
     /// Two checks of the statement share one name.
     CheckNameDuplicate = "check-name-duplicate",
+    /// An independent re-run of the commit (`ci-attest reproduce`) got another figure than the
+    /// attestation claims.
+    ReproductionMismatch = "reproduction-mismatch",
 }
 
 impl Code {
@@ -177,6 +180,9 @@ impl Code {
                 "commit the configuration as .ci-attest.toml and run `ci-attest run` without --config"
             }
             Code::RunNotFromScratch => "run `ci-attest run --no-cache` on the commit",
+            Code::ReproductionMismatch => {
+                "re-run both (`ci-attest reproduce` and `ci-attest run`) and ask the signer why the figures differ"
+            }
             Code::CertificateInvalid
             | Code::CertificateSctInvalid
             | Code::TlogLogUntrusted

@@ -26,6 +26,7 @@ pub mod judge;
 pub mod keyid;
 pub mod policy;
 pub mod report;
+pub mod reproduce;
 pub mod sandbox;
 pub mod sign;
 pub mod statement;

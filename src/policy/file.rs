@@ -5,8 +5,8 @@
 //! public model, turning spans into 1-based `line:column` positions.
 
 use super::{
-    KeylessIdentity, POLICY_VERSION, Policy, PolicyError, Require, Signer, SignerIdentity,
-    Threshold,
+    KeylessIdentity, POLICY_VERSION, Policy, PolicyError, Reproduce, Require, Signer,
+    SignerIdentity, Threshold,
 };
 use crate::finding::Origin;
 use crate::statement::{IsolationMode, METRICS};
@@ -163,11 +163,16 @@ impl Source<'_> {
             Some(t) => self.thresholds(t)?,
             None => Vec::new(),
         };
+        let reproduce = match raw.reproduce {
+            Some(r) => self.reproduce(r)?,
+            None => Reproduce::default(),
+        };
         Ok(Policy {
             file: self.label.to_string(),
             signers,
             require,
             thresholds,
+            reproduce,
         })
     }
 
@@ -482,6 +487,25 @@ impl Source<'_> {
         })
     }
 
+    fn reproduce(&self, raw: RawReproduce) -> Result<Reproduce, PolicyError> {
+        let coverage_tolerance = match raw.coverage_tolerance {
+            Some(t) => {
+                let v = *t.get_ref();
+                if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
+                    return Err(self.error(
+                        t.span(),
+                        format!(
+                            "`coverage_tolerance` is in percentage points: expected a number from 0 to 100 (e.g. 0.5), found {v}"
+                        ),
+                    ));
+                }
+                Some((v, self.origin(t.span().start)))
+            }
+            None => None,
+        };
+        Ok(Reproduce { coverage_tolerance })
+    }
+
     fn thresholds(&self, raw: RawThresholds) -> Result<Vec<Threshold>, PolicyError> {
         if let Some((group, span)) = raw.empty_groups.first() {
             return Err(self.error(
@@ -687,6 +711,18 @@ struct RawPolicy {
     require: Option<RawRequire>,
     #[serde(default)]
     thresholds: Option<RawThresholds>,
+    #[serde(default)]
+    reproduce: Option<RawReproduce>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `[reproduce]` table (`coverage_tolerance`)"
+)]
+struct RawReproduce {
+    #[serde(default)]
+    coverage_tolerance: Option<Spanned<f64>>,
 }
 
 /// The `[[signer]]` array of tables.

@@ -36,6 +36,16 @@ pub struct Policy {
     pub require: Require,
     /// Threshold bounds on check metrics, in file order.
     pub thresholds: Vec<Threshold>,
+    /// How `ci-attest reproduce` compares a re-run with the attestation.
+    pub reproduce: Reproduce,
+}
+
+/// The `[reproduce]` table: how close a re-run must come to the attested figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Reproduce {
+    /// Largest accepted difference of a coverage percentage, in percentage points (default 0).
+    pub coverage_tolerance: Option<(f64, Origin)>,
 }
 
 impl Policy {
