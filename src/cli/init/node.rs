@@ -86,8 +86,12 @@ struct Project {
     jest_junit: bool,
     eslint: bool,
     eslint_sarif: bool,
+    /// oxlint is configured (a config file or the dependency), and whether it is a dependency.
     oxlint: bool,
+    oxlint_dep: bool,
+    /// Biome likewise.
     biome: bool,
+    biome_dep: bool,
 }
 
 fn detect(root: &Path) -> Project {
@@ -172,7 +176,9 @@ fn detect(root: &Path) -> Project {
             ]) || package.get("eslintConfig").is_some()),
         eslint_sarif: has_dep("@microsoft/eslint-formatter-sarif"),
         oxlint: has_dep("oxlint") || any(&[".oxlintrc.json", "oxlintrc.json"]),
+        oxlint_dep: has_dep("oxlint"),
         biome: has_dep("@biomejs/biome") || any(&["biome.json", "biome.jsonc"]),
+        biome_dep: has_dep("@biomejs/biome"),
     }
 }
 
@@ -357,14 +363,49 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             ));
         }
     } else if p.oxlint || p.biome {
-        let tool = if p.oxlint { "oxlint" } else { "biome" };
-        trailer.push(format!(
-            "# {tool} is configured, but ci-attest reads lint results as SARIF or clippy JSON only: add a\n\
-             # lint check once {tool} writes SARIF in your version (kind = \"lint\", format = \"sarif\")."
-        ));
-        notes.push(format!(
-            "{tool} is configured but no lint check was written (ci-attest reads SARIF): see the comment in .ci-attest.toml"
-        ));
+        // Both write SARIF to stdout (oxlint >= 1.0 `--format sarif`, Biome 2 `--reporter=sarif`)
+        // and exit 1 on errors, as eslint does.
+        let (tool, package, dep, command) = if p.oxlint {
+            (
+                "oxlint",
+                "oxlint",
+                p.oxlint_dep,
+                format!("{x} oxlint --format sarif"),
+            )
+        } else {
+            (
+                "biome",
+                "@biomejs/biome",
+                p.biome_dep,
+                format!("{x} biome lint --reporter=sarif ."),
+            )
+        };
+        let report = format!("{REPORTS}/{tool}.sarif");
+        let mut run = prelude(pm);
+        run.push(format!("mkdir -p {REPORTS}"));
+        run.push(format!("{command} > {report}"));
+        if dep {
+            checks.push(Check {
+                name: "lint",
+                kind: "lint",
+                comment: vec![format!("{tool} to SARIF.")],
+                run,
+                reports: vec![("sarif", report)],
+            });
+            thresholds.push("\"lint.errors\" = { max = 0 }".into());
+        } else {
+            trailer.push(format!(
+                "# {tool} is configured but not a dependency, so the checkout has no {tool} to run: add it\n\
+                 # (`{} add -D {package}`), then a check:\n\
+                 # [[check]]\n# name = \"lint\"\n# kind = \"lint\"\n\
+                 # run = \"mkdir -p {REPORTS} && {command} > {report}\"\n\
+                 # reports = [{{ format = \"sarif\", path = \"{report}\" }}]",
+                pm.name()
+            ));
+            notes.push(format!(
+                "{tool} is configured but not a dependency: no lint check yet (see the comment in .ci-attest.toml)"
+            ));
+        }
     }
     let mut caches = Vec::new();
     if let Some(lock) = p.lockfile {
@@ -491,6 +532,62 @@ mod tests {
         assert!(
             text.contains("mkdir -p .ci-attest/reports/coverage"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn oxlint_and_biome_write_sarif_when_they_are_dependencies() {
+        let (text, _) = config_for(
+            &[
+                (
+                    "package.json",
+                    r#"{"devDependencies": {"vitest": "3", "oxlint": "1.20.0"}}"#,
+                ),
+                ("pnpm-lock.yaml", ""),
+                (".oxlintrc.json", "{}"),
+            ],
+            &Tools::default(),
+        );
+        assert!(
+            text.contains(
+                "corepack pnpm exec oxlint --format sarif > .ci-attest/reports/oxlint.sarif"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("{ format = \"sarif\", path = \".ci-attest/reports/oxlint.sarif\" }"),
+            "{text}"
+        );
+        let (text, _) = config_for(
+            &[
+                (
+                    "package.json",
+                    r#"{"devDependencies": {"jest": "29", "@biomejs/biome": "2.2.0"}}"#,
+                ),
+                ("package-lock.json", "{}"),
+                ("biome.json", "{}"),
+            ],
+            &Tools::default(),
+        );
+        assert!(
+            text.contains("biome lint --reporter=sarif . > .ci-attest/reports/biome.sarif"),
+            "{text}"
+        );
+        // Configured but not installed: a comment saying what to add, no check that cannot run.
+        let (text, plan) = config_for(
+            &[
+                ("package.json", r#"{"devDependencies": {"jest": "29"}}"#),
+                ("package-lock.json", "{}"),
+                ("biome.json", "{}"),
+            ],
+            &Tools::default(),
+        );
+        assert!(text.contains("# (`npm add -D @biomejs/biome`)"), "{text}");
+        assert!(!text.contains("name = \"lint\"\nkind"), "{text}");
+        assert!(
+            plan.notes.iter().any(|n| n.contains("biome")),
+            "{:?}",
+            plan.notes
         );
     }
 
