@@ -86,6 +86,9 @@ struct Project {
     jest_junit: bool,
     eslint: bool,
     eslint_sarif: bool,
+    /// Yarn 2+ installs into node_modules (`nodeLinker: node-modules` or `pnpm` in .yarnrc.yml)
+    /// rather than Plug'n'Play.
+    yarn_node_modules: bool,
     /// oxlint is configured (a config file or the dependency), and whether it is a dependency.
     oxlint: bool,
     oxlint_dep: bool,
@@ -175,6 +178,12 @@ fn detect(root: &Path) -> Project {
                 ".eslintrc.yaml",
             ]) || package.get("eslintConfig").is_some()),
         eslint_sarif: has_dep("@microsoft/eslint-formatter-sarif"),
+        yarn_node_modules: std::fs::read_to_string(root.join(".yarnrc.yml")).is_ok_and(|t| {
+            t.lines().any(|l| {
+                let l = l.trim();
+                l.starts_with("nodeLinker:") && !l.contains("pnp")
+            })
+        }),
         oxlint: has_dep("oxlint") || any(&[".oxlintrc.json", "oxlintrc.json"]),
         oxlint_dep: has_dep("oxlint"),
         biome: has_dep("@biomejs/biome") || any(&["biome.json", "biome.jsonc"]),
@@ -202,6 +211,13 @@ fn prelude(pm: Manager) -> Vec<String> {
         "export COREPACK_ENABLE_DOWNLOAD_PROMPT=0 npm_config_update_notifier=false".into(),
         "[ -w \"$HOME/.npm\" ] || export npm_config_cache=\"${npm_config_cache:-/tmp/.npm}\"".into(),
     ]);
+    if pm == (Manager::Yarn { berry: true }) {
+        // Yarn 2+ keeps its package cache in ~/.yarn/berry, read-only in the sealed run unless it
+        // is a mounted [[cache]].
+        lines.push(
+            "[ -w \"$HOME/.yarn/berry\" ] || export YARN_GLOBAL_FOLDER=\"${YARN_GLOBAL_FOLDER:-/tmp/.yarn/berry}\"; export YARN_ENABLE_TELEMETRY=0".into(),
+        );
+    }
     lines
 }
 
@@ -275,8 +291,15 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             } else {
                 "node"
             };
+            let mut exclude = "";
+            if pm == (Manager::Yarn { berry: true }) && !p.yarn_node_modules {
+                // Yarn's loader (.pnp.cjs) would count as covered code; node >= 22.5 can leave it out.
+                test_run.push("pnp_exclude=; node -e 'const [a, b] = process.versions.node.split(\".\").map(Number); process.exit(a > 22 || (a === 22 && b >= 5) ? 0 : 1)' && pnp_exclude='--test-coverage-exclude=.pnp.*'".to_string());
+                exclude = " $pnp_exclude";
+                notes.push("under node < 22.5 the coverage of `yarn node --test` also counts yarn's .pnp.cjs loader (node 22.5 adds --test-coverage-exclude, which the check uses there)".into());
+            }
             test_run.push(format!(
-                "{node} --test --experimental-test-coverage --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination={junit} --test-reporter=lcov --test-reporter-destination={lcov}"
+                "{node} --test --experimental-test-coverage{exclude} --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination={junit} --test-reporter=lcov --test-reporter-destination={lcov}"
             ));
             test_run[setup.len()] = format!("rm -rf {REPORTS} && mkdir -p {REPORTS}/coverage");
             coverage = true;
@@ -409,7 +432,18 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
     }
     let mut caches = Vec::new();
     if let Some(lock) = p.lockfile {
-        if pm == Manager::Npm {
+        if pm == (Manager::Yarn { berry: true }) && !p.yarn_node_modules {
+            // Plug'n'Play: no node_modules (yarn removes one it finds, and a mounted cache cannot
+            // be removed); the packages live in yarn's global cache.
+            if tools.home_has(".yarn/berry") {
+                caches.push(Cache {
+                    path: "~/.yarn/berry".into(),
+                    key: Vec::new(),
+                });
+            } else {
+                notes.push("yarn downloads every package in each run: `mkdir -p ~/.yarn/berry` and add `[[cache]] path = \"~/.yarn/berry\"` to keep them".into());
+            }
+        } else if pm == Manager::Npm {
             // `npm ci` empties node_modules whatever it holds: npm's download cache is what helps.
             if tools.home_has(".npm") {
                 caches.push(Cache {
@@ -533,6 +567,25 @@ mod tests {
             text.contains("mkdir -p .ci-attest/reports/coverage"),
             "{text}"
         );
+        // Plug'n'Play: yarn removes a node_modules it finds, which a mounted cache cannot be.
+        assert!(!text.contains("path = \"node_modules\""), "{text}");
+        assert!(text.contains("export YARN_GLOBAL_FOLDER="), "{text}");
+        assert!(
+            text.contains("--experimental-test-coverage $pnp_exclude"),
+            "{text}"
+        );
+        let (text, _) = config_for(
+            &[
+                (
+                    "package.json",
+                    r#"{"packageManager": "yarn@4.5.0", "scripts": {"test": "node --test"}}"#,
+                ),
+                ("yarn.lock", ""),
+                (".yarnrc.yml", "nodeLinker: node-modules\n"),
+            ],
+            &Tools::default(),
+        );
+        assert!(text.contains("path = \"node_modules\""), "{text}");
     }
 
     #[test]
