@@ -435,3 +435,47 @@ fn a_yarn_berry_package_with_node_test_under_plug_n_play() {
     assert_close(o.metric("tests", "failed"), failed, "failed");
     assert_close(o.metric("tests", "total"), figure("tests"), "total");
 }
+
+#[test]
+fn a_bun_package_with_bun_test() {
+    let bun = prepared("bun").join("node_modules/.bin");
+    let files = vec![
+        fixture("bun-test", "package.json"),
+        fixture("bun-test", "src/calc.js"),
+        fixture("bun-test", "test/calc.test.js"),
+    ];
+    let path = format!(
+        "{}:{}",
+        bun.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = init_and_run(&files, &[("PATH", path)]);
+    assert_eq!(o.code, Some(1), "a test fails: {:#}", o.inspect);
+    assert!(
+        o.config.contains("bun test --reporter=junit"),
+        "{}",
+        o.config
+    );
+    let log = o.log("tests");
+    // bun's closing lines: ` 2 pass`, ` 1 fail`, `Ran 3 tests across 1 file.`
+    let (passed, failed) = (
+        count_before(last_line(&log, &[" pass"]), "pass"),
+        count_before(last_line(&log, &[" fail"]), "fail"),
+    );
+    assert_eq!((passed, failed), (2.0, 1.0), "bun's figures:\n{log}");
+    assert_close(o.metric("tests", "passed"), passed, "passed");
+    assert_close(o.metric("tests", "failed"), failed, "failed");
+    assert_close(
+        o.metric("tests", "total"),
+        count_before(last_line(&log, &["Ran", "tests"]), "tests"),
+        "total",
+    );
+    // `All files | % Funcs | % Lines |` in bun's text coverage table.
+    let all_files: Vec<&str> = last_line(&log, &["All files", "|"]).split('|').collect();
+    let printed_lines: f64 = all_files[2].trim().parse().expect("bun's % Lines");
+    assert_close(
+        o.metric("coverage", "lines"),
+        printed_lines,
+        "line coverage",
+    );
+}

@@ -6,6 +6,7 @@
 #   - npm-cache/   npm's cache filled from npm-jest/package-lock.json (jest 29, jest-junit 16);
 #   - corepack/    COREPACK_HOME holding pnpm as pnpm-vitest/package.json's packageManager pins it;
 #   - pnpm-store/  pnpm's store filled from pnpm-vitest/pnpm-lock.yaml (vitest 2, coverage-v8);
+#   - bun/         bun (the npm package, which carries the binary) as bun-tool/package.json pins it;
 #   - corepack-yarn/ COREPACK_HOME holding yarn 4 as yarn-node/package.json pins it (corepack fetches
 #                  Yarn 2+ from repo.yarnpkg.com unless COREPACK_NPM_REGISTRY names an npm registry).
 # Each folder is rebuilt only when its inputs changed (a copy of them is kept as the stamp).
@@ -48,6 +49,13 @@ if ! current corepack pnpm-vitest/package.json || ! current pnpm-store pnpm-vite
   stamp corepack pnpm-vitest/package.json
   stamp pnpm-store pnpm-vitest/pnpm-lock.yaml
 fi
+if ! current bun bun-tool/package.json; then
+  rm -rf bun && mkdir -p bun
+  cp bun-tool/package.json bun/
+  (cd bun && npm install --no-audit --no-fund --loglevel=error >/dev/null && ./node_modules/.bin/bun --version >/dev/null)
+  stamp bun bun-tool/package.json
+fi
+
 yarn_pin="$(node -p 'require("./yarn-node/package.json").packageManager')"
 if ! current corepack-yarn yarn-node/package.json; then
   rm -rf corepack-yarn

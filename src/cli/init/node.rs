@@ -68,6 +68,8 @@ enum Runner {
     Jest,
     /// `node --test`.
     Node,
+    /// `bun test`, bun's own runner.
+    Bun,
     /// Only a `test` script: run it, judged by exit code.
     Script,
     None,
@@ -152,6 +154,8 @@ fn detect(root: &Path) -> Project {
         Runner::Jest
     } else if test_script.contains("node --test") {
         Runner::Node
+    } else if test_script.contains("bun test") {
+        Runner::Bun
     } else if !test_script.is_empty() && !test_script.contains("no test specified") {
         Runner::Script
     } else {
@@ -305,6 +309,14 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             coverage = true;
             test_comment =
                 "node's test runner (node >= 20.11 for the lcov reporter): JUnit XML and LCOV.";
+        }
+        Runner::Bun => {
+            test_run.push(format!(
+                "bun test --reporter=junit --reporter-outfile={junit} --coverage --coverage-reporter=text --coverage-reporter=lcov --coverage-dir={REPORTS}/coverage"
+            ));
+            test_run[setup.len()] = format!("rm -rf {REPORTS} && mkdir -p {REPORTS}/coverage");
+            coverage = true;
+            test_comment = "bun's test runner: JUnit XML and LCOV.";
         }
         Runner::Script | Runner::None => {
             test_comment = "";
@@ -471,6 +483,7 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             Runner::Vitest => "vitest",
             Runner::Jest => "jest",
             Runner::Node => "node --test",
+            Runner::Bun => "bun test",
             Runner::Script => "test script",
             Runner::None => "no test runner found",
         }
@@ -586,6 +599,31 @@ mod tests {
             &Tools::default(),
         );
         assert!(text.contains("path = \"node_modules\""), "{text}");
+    }
+
+    #[test]
+    fn bun_and_its_test_runner() {
+        let (text, plan) = config_for(
+            &[
+                (
+                    "package.json",
+                    r#"{"scripts": {"test": "bun test"}, "devDependencies": {"zod": "3"}}"#,
+                ),
+                ("bun.lock", "{}"),
+            ],
+            &Tools::default(),
+        );
+        assert!(text.contains("bun install --frozen-lockfile"), "{text}");
+        assert!(
+            text.contains("bun test --reporter=junit --reporter-outfile=.ci-attest/reports/junit.xml --coverage"),
+            "{text}"
+        );
+        assert!(text.contains("kind = \"tests\""), "{text}");
+        assert!(
+            text.contains("path = \".ci-attest/reports/coverage/lcov.info\""),
+            "{text}"
+        );
+        assert!(plan.summary.contains("bun test"), "{}", plan.summary);
     }
 
     #[test]
