@@ -8,6 +8,7 @@ mod push;
 mod run;
 mod sign_bundle;
 mod stores;
+mod verdict;
 mod verify;
 mod verify_bundle;
 

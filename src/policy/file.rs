@@ -6,7 +6,7 @@
 
 use super::{
     KeylessIdentity, POLICY_VERSION, Policy, PolicyError, Require, Signer, SignerIdentity,
-    Threshold,
+    Threshold, TrustedVerifier,
 };
 use crate::finding::Origin;
 use crate::statement::{IsolationMode, METRICS};
@@ -163,12 +163,72 @@ impl Source<'_> {
             Some(t) => self.thresholds(t)?,
             None => Vec::new(),
         };
+        let verifiers = self.verifiers(raw.verifier, &signers)?;
         Ok(Policy {
             file: self.label.to_string(),
             signers,
             require,
             thresholds,
+            verifiers,
+            sha256: hex::encode(Sha256::digest(self.text.as_bytes())),
         })
+    }
+
+    /// `[[verifier]]` entries: each names a declared signer, a non-empty id and optionally a
+    /// policy digest of 64 lowercase hex digits.
+    fn verifiers(
+        &self,
+        raw: Option<Vec<Spanned<RawVerifier>>>,
+        signers: &[Signer],
+    ) -> Result<Vec<TrustedVerifier>, PolicyError> {
+        let mut out = Vec::new();
+        for v in raw.unwrap_or_default() {
+            let v = v.into_inner();
+            let signer = v.signer.get_ref().trim();
+            if !signers.iter().any(|s| s.name == signer) {
+                let names: Vec<&str> = signers.iter().map(|s| s.name.as_str()).collect();
+                return Err(self.error(
+                    v.signer.span(),
+                    format!(
+                        "verifier signer `{signer}`: expected the name of a `[[signer]]` ({}), found none by that name",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            let id = v.id.get_ref().trim();
+            if id.is_empty() || !id.contains(':') {
+                return Err(self.error(
+                    v.id.span(),
+                    format!("verifier id: expected a URI such as `https://ci-attest.dev/verifier`, found {id:?}"),
+                ));
+            }
+            let policy_sha256 = match &v.policy_sha256 {
+                Some(d) => {
+                    let hex = d.get_ref();
+                    if hex.len() != 64
+                        || !hex
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    {
+                        return Err(self.error(
+                            d.span(),
+                            format!(
+                                "policy_sha256: expected 64 lowercase hex digits, found {hex:?}"
+                            ),
+                        ));
+                    }
+                    Some(hex.clone())
+                }
+                None => None,
+            };
+            out.push(TrustedVerifier {
+                signer: signer.to_string(),
+                id: id.to_string(),
+                policy_sha256,
+                origin: self.origin(v.signer.span().start),
+            });
+        }
+        Ok(out)
     }
 
     fn signers(
@@ -687,6 +747,20 @@ struct RawPolicy {
     require: Option<RawRequire>,
     #[serde(default)]
     thresholds: Option<RawThresholds>,
+    #[serde(default)]
+    verifier: Option<Vec<Spanned<RawVerifier>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `[[verifier]]` table with `signer`, `id` and optionally `policy_sha256`"
+)]
+struct RawVerifier {
+    signer: Spanned<String>,
+    id: Spanned<String>,
+    #[serde(default)]
+    policy_sha256: Option<Spanned<String>>,
 }
 
 /// The `[[signer]]` array of tables.
