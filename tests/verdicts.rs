@@ -425,3 +425,36 @@ fn audit_attest_verdict_signs_one_verdict_per_commit() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn the_verifier_workflow_attaches_a_verdict_only_when_enabled() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workflow =
+        std::fs::read_to_string(root.join("src/cli/templates/ci-attest-verify.yml")).expect("read");
+    // Off by default, and then no job may mint an OIDC token or write attestations.
+    assert!(workflow.contains("attest-verdict: \"false\""), "{workflow}");
+    let granted: Vec<&str> = workflow
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("id-token:") || l.starts_with("attestations: write"))
+        .collect();
+    assert!(granted.is_empty(), "granted by default: {granted:?}");
+    assert!(
+        workflow.contains("# id-token: write"),
+        "the grant to uncomment is named"
+    );
+    // The action takes the input, and signs keylessly only when it is "true".
+    let action = std::fs::read_to_string(root.join("action.yml")).expect("read");
+    assert!(action.contains("\n  attest-verdict:\n"), "action.yml input");
+    assert!(action.contains("\n  verifier-id:\n"), "action.yml input");
+    assert!(
+        action.contains(
+            "if [[ \"$CI_ATTEST_VERDICT\" == true ]]; then\n          args+=(--attest-verdict --keyless"
+        ),
+        "the action passes --attest-verdict --keyless only when enabled"
+    );
+    assert!(
+        action.contains("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        "the action refuses attest-verdict without id-token: write"
+    );
+}

@@ -1123,6 +1123,45 @@ repository = "https://github.com/acme/app"
     }
 
     #[test]
+    fn verifier_entries_load_with_their_signer_id_and_policy_digest() {
+        let p = Policy::parse(
+            &format!(
+                "{SIGNER}\n[[verifier]]\nsigner = \"alice\"\nid = \"https://ci-attest.dev/verifier\"\npolicy_sha256 = \"{}\"\n",
+                "ab".repeat(32)
+            ),
+            "p.toml",
+            Path::new("."),
+        )
+        .expect("loads");
+        assert_eq!(p.verifiers.len(), 1);
+        assert_eq!(p.verifiers[0].signer, "alice");
+        assert_eq!(p.verifiers[0].id, "https://ci-attest.dev/verifier");
+        assert_eq!(p.verifiers[0].policy_sha256, Some("ab".repeat(32)));
+        assert_eq!(p.verifiers[0].origin.line, 6);
+        assert_eq!(p.sha256.len(), 64);
+    }
+
+    #[test]
+    fn a_verifier_must_name_a_declared_signer_a_uri_and_a_hex_digest() {
+        let e = error(&format!(
+            "{SIGNER}\n[[verifier]]\nsigner = \"bob\"\nid = \"https://x.example/v\"\n"
+        ));
+        assert_at(&e, 6, 10, "verifier signer `bob`");
+        let e = error(&format!(
+            "{SIGNER}\n[[verifier]]\nsigner = \"alice\"\nid = \"v1\"\n"
+        ));
+        assert_at(&e, 7, 6, "expected a URI");
+        let e = error(&format!(
+            "{SIGNER}\n[[verifier]]\nsigner = \"alice\"\nid = \"https://x.example/v\"\npolicy_sha256 = \"AB\"\n"
+        ));
+        assert_at(&e, 8, 17, "64 lowercase hex");
+        let e = error(&format!(
+            "{SIGNER}\n[[verifier]]\nsigner = \"alice\"\nid = \"https://x.example/v\"\nkey = \"k\"\n"
+        ));
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
     fn misspelt_key_is_an_error_with_line_and_column() {
         let e = error(&format!(
             "{SIGNER}\n[tresholds]\n\"tests.failed\" = {{ max = 0 }}\n"
