@@ -132,6 +132,13 @@ codes! {
     /// An independent re-run of the commit (`ci-attest reproduce`) got another figure than the
     /// attestation claims.
     ReproductionMismatch = "reproduction-mismatch",
+    /// A verdict (SLSA VSA) is signed by a signer and `verifier.id` pair the policy's
+    /// `[[verifier]]` list does not name.
+    VerifierUntrusted = "verifier-untrusted",
+    /// The newest trusted verdict for the commit says `FAILED`.
+    VerdictFailed = "verdict-failed",
+    /// The trusted verdict applied another policy than the `[[verifier]] policy_sha256` requires.
+    VerdictPolicyMismatch = "verdict-policy-mismatch",
 }
 
 impl Code {
@@ -210,6 +217,15 @@ impl Code {
             | Code::CoveragePercentInconsistent
             | Code::CheckNameDuplicate => {
                 "ci-attest never writes such a statement: the signer's tool or key is not to be trusted"
+            }
+            Code::VerifierUntrusted => {
+                "add a `[[verifier]]` entry (signer and id) to the policy only if you trust that verifier"
+            }
+            Code::VerdictFailed => {
+                "the verifier rejected the commit: see its local-run bundles with `ci-attest verify`"
+            }
+            Code::VerdictPolicyMismatch => {
+                "verify the commit again under the required policy with `ci-attest verify --attest-verdict`"
             }
         }
     }

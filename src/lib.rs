@@ -34,3 +34,4 @@ pub mod store;
 pub mod test_result;
 pub mod trust;
 pub mod verify;
+pub mod vsa;

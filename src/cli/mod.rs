@@ -9,6 +9,7 @@ mod reproduce;
 mod run;
 mod sign_bundle;
 mod stores;
+mod verdict;
 mod verify;
 mod verify_bundle;
 

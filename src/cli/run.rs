@@ -84,9 +84,42 @@ enum Signing {
 }
 
 fn keyless_setup(args: &Args) -> Result<Signed, Failure> {
+    let (token, services) = keyless_token(&KeylessOptions {
+        signing_config: args.signing_config.as_deref(),
+        staging: args.staging,
+        fulcio_url: args.fulcio_url.as_deref(),
+        rekor_url: args.rekor_url.as_deref(),
+        tsa_url: args.tsa_url.as_deref(),
+        identity_token: args.identity_token.clone(),
+        device_code: args.device_code,
+    })?;
+    Ok(Signed::Keyless(token, services))
+}
+
+/// What keyless signing needs (of `run`, or of `verify`/`audit --attest-verdict`).
+pub(super) struct KeylessOptions<'a> {
+    pub signing_config: Option<&'a Path>,
+    pub staging: bool,
+    pub fulcio_url: Option<&'a str>,
+    pub rekor_url: Option<&'a str>,
+    pub tsa_url: Option<&'a str>,
+    pub identity_token: Option<String>,
+    pub device_code: bool,
+}
+
+/// The services and an OIDC token (explicit, ambient in GitHub Actions, or a login).
+pub(super) fn keyless_token(
+    o: &KeylessOptions<'_>,
+) -> Result<
+    (
+        Box<ci_attest::sign::oidc::IdentityToken>,
+        ci_attest::sign::keyless::Services,
+    ),
+    Failure,
+> {
     use ci_attest::sign::keyless::Services;
     use ci_attest::sign::oidc::{TokenOptions, TokenSources, obtain_token};
-    let mut services = match &args.signing_config {
+    let mut services = match o.signing_config {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| {
                 Failure::usage(anyhow::anyhow!("cannot read {}: {e}", path.display()))
@@ -94,29 +127,29 @@ fn keyless_setup(args: &Args) -> Result<Signed, Failure> {
             Services::from_signing_config(&bytes, std::time::SystemTime::now())
                 .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))?
         }
-        None if args.staging => Services::staging(),
+        None if o.staging => Services::staging(),
         None => Services::public_good(),
     };
-    if let Some(u) = &args.fulcio_url {
-        services.fulcio_url = u.clone();
+    if let Some(u) = o.fulcio_url {
+        services.fulcio_url = u.to_string();
     }
-    if let Some(u) = &args.rekor_url {
-        services.rekor_url = u.clone();
+    if let Some(u) = o.rekor_url {
+        services.rekor_url = u.to_string();
     }
-    if args.tsa_url.is_some() {
-        services.tsa_url = args.tsa_url.clone();
+    if let Some(u) = o.tsa_url {
+        services.tsa_url = Some(u.to_string());
     }
     let options = TokenOptions {
-        explicit: args.identity_token.clone(),
+        explicit: o.identity_token.clone(),
         interactive: std::io::stdin().is_terminal() && std::env::var_os("CI").is_none(),
-        force_device_code: args.device_code,
+        force_device_code: o.device_code,
         ..TokenOptions::default()
     };
     let sources = TokenSources::from_env(|name| std::env::var(name).ok());
     let notice = |message: &str| eprintln!("{message}");
     let (token, _source) = obtain_token(&options, &sources, std::time::SystemTime::now(), &notice)
         .map_err(Failure::usage)?;
-    Ok(Signed::Keyless(Box::new(token), services))
+    Ok((Box::new(token), services))
 }
 
 enum Signed {
@@ -591,7 +624,7 @@ pub(super) fn sealed_run(sealed: Sealed<'_>) -> Result<SealedRun, Failure> {
     })
 }
 
-fn read_password_file(path: &Path) -> Result<Vec<u8>, Failure> {
+pub(super) fn read_password_file(path: &Path) -> Result<Vec<u8>, Failure> {
     let mut text = std::fs::read(path).map_err(|e| {
         Failure::usage(anyhow::anyhow!(
             "cannot read password file {}: {e}",
@@ -608,7 +641,11 @@ fn read_password_file(path: &Path) -> Result<Vec<u8>, Failure> {
     Ok(text)
 }
 
-fn decrypt(path: &Path, pem: &str, password: Option<&[u8]>) -> Result<SigningKey, Failure> {
+pub(super) fn decrypt(
+    path: &Path,
+    pem: &str,
+    password: Option<&[u8]>,
+) -> Result<SigningKey, Failure> {
     SigningKey::from_pkcs8_pem(pem.as_bytes(), password)
         .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))
 }
