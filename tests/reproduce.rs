@@ -273,3 +273,76 @@ fn a_sample_of_a_range_is_the_same_for_the_same_seed() {
     let (d, _) = picked(&["--seed", &drawn]);
     assert_eq!(c, d);
 }
+
+/// A policy trusting alice's runs and the `reproducer` key's reproductions.
+fn reproducer_policy(id: &str) -> String {
+    format!(
+        "{POLICY}\n[[signer]]\nname = \"reproducer\"\nkey = \"../keys/reproducer.pub\"\n\n\
+         [[verifier]]\nsigner = \"reproducer\"\nid = \"{id}\"\n"
+    )
+}
+
+#[test]
+fn a_reproduction_signed_as_a_vsa_is_evidence_that_verify_verdict_judges() {
+    let p = attested();
+    p.keygen_named("reproducer");
+    let at = p.bundle_time(60);
+    let (code, report) = reproduce(
+        &p,
+        &[
+            "--at",
+            &at,
+            "--attest-verdict",
+            "--key",
+            "keys/reproducer.key",
+        ],
+    );
+    assert_eq!(code, Some(0), "{report:#}");
+    let vsa = p
+        .all_bundles()
+        .into_iter()
+        .find(|b| statement_of(b)["predicateType"] == "https://slsa.dev/verification_summary/v1")
+        .expect("the reproduction's VSA is stored");
+    let s = statement_of(&vsa);
+    assert_eq!(s["subject"][0]["digest"]["gitCommit"], p.head());
+    let pred = &s["predicate"];
+    assert_eq!(pred["verifier"]["id"], "https://ci-attest.dev/reproducer");
+    assert_eq!(pred["verificationResult"], "PASSED");
+    assert_eq!(pred["timeVerified"], at.as_str());
+    let inputs = pred["inputAttestations"].as_array().expect("inputs");
+    assert_eq!(inputs.len(), 1, "the one attestation compared: {pred:#}");
+    assert!(
+        inputs[0]["uri"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with(".1.sigstore.json"),
+        "{pred:#}"
+    );
+
+    // Trusted as a reproducer's verdict, it accepts the commit; under the policy verdicts' id it
+    // is not the pair the policy names.
+    p.write(
+        "policies/verdicts.toml",
+        &reproducer_policy("https://ci-attest.dev/reproducer"),
+    );
+    let (out, verdict) = p.verify_json(&[
+        "--verdict",
+        "--policy",
+        "policies/verdicts.toml",
+        "--at",
+        &at,
+    ]);
+    assert_eq!(verdict["verdict"], "accepted", "{}", text(&out));
+    p.write(
+        "policies/verdicts.toml",
+        &reproducer_policy("https://ci-attest.dev/verifier"),
+    );
+    let (_, verdict) = p.verify_json(&[
+        "--verdict",
+        "--policy",
+        "policies/verdicts.toml",
+        "--at",
+        &at,
+    ]);
+    assert_finding(&verdict, "verifier-untrusted");
+}

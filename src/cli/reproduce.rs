@@ -12,7 +12,7 @@ use ci_attest::reproduce::{
     compare, sample,
 };
 use ci_attest::statement::{ConfigSource, LocalRunPredicate};
-use ci_attest::store::Store;
+use ci_attest::store::{Fetched, Store, StoredBundle};
 use ci_attest::verify::{Context, ParsedBundle, verify_parsed};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -75,12 +75,25 @@ pub struct Args {
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Sign each reproduced commit's result as a SLSA VSA v1 (verifier = this reproducing
+    /// identity, `verifier.id` https://ci-attest.dev/reproducer unless --verifier-id says
+    /// otherwise; PASSED when the re-run agrees) and store it beside the bundles.
+    #[command(flatten)]
+    attest: super::verdict::AttestArgs,
 }
+
+/// The `verifier.id` a reproduction's VSA records unless `--verifier-id` names another: never
+/// the one of `verify`'s policy verdicts, so a re-run is not taken for a judgement of the policy.
+pub const REPRODUCER_ID: &str = "https://ci-attest.dev/reproducer";
 
 /// Reproduces; exit 0 when every reproduced commit agrees, 1 when any differs or could not be
 /// compared.
-pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
+pub fn run(repo_dir: &Path, mut args: Args) -> CmdResult {
+    // A verdict key may be held in memory while the checks run: no same-user process may read it.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let probe = start_probe(args.no_sandbox);
+    args.attest = std::mem::take(&mut args.attest).with_default_verifier_id(REPRODUCER_ID);
     let at = super::verification_time(args.at.as_deref())?;
     let policy = Policy::load(&args.policy).map_err(Failure::usage)?;
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
@@ -109,7 +122,21 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let judge = Judge::new(&policy, &keys, &root, at);
 
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let (settings, settings_files) = local_settings(&repo, home.as_deref())?;
+    let (settings, mut settings_files) = local_settings(&repo, home.as_deref())?;
+    // The verdict's key (with its folder) and password file are out of the checks' reach, as
+    // `run`'s are.
+    let keep: Vec<PathBuf> = [Some(repo.root().to_path_buf()), home.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let keep_refs: Vec<&Path> = keep.iter().map(PathBuf::as_path).collect();
+    settings_files.extend(
+        args.attest
+            .secret_files()
+            .iter()
+            .map(|f| ci_attest::sandbox::hide_with_folder(f, &keep_refs)),
+    );
+    let verdict_signer = args.attest.signer(false)?;
     // One probe answer for every commit.
     let detected = probe.map(|p| {
         p.answer().unwrap_or_else(|| {
@@ -122,7 +149,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let mut results = Vec::with_capacity(commits.len());
     for id in &commits {
         let info = repo.commit_info(id).map_err(Failure::unavailable)?;
-        let Some((bundle, signer, attested)) = attested(&judge, &root, &store, &info)? else {
+        let Some((stored, signer, attested)) = attested(&judge, &root, &store, &info)? else {
             results.push(CommitReproduction {
                 commit: id.to_string(),
                 agreement: Agreement::NotReproduced,
@@ -133,6 +160,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             });
             continue;
         };
+        let bundle = stored.location.clone();
         let override_file = match override_of(&attested) {
             Ok(file) => file,
             Err(finding) => {
@@ -148,16 +176,12 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             }
         };
         eprintln!("reproducing {id} (attested in {bundle})");
-        let keep = [Some(repo.root().to_path_buf()), home.clone()]
-            .into_iter()
-            .flatten()
-            .collect();
         let run = sealed_run(Sealed {
             repo: &repo,
             settings: &settings,
             home: home.clone(),
             hide: settings_files.clone(),
-            keep,
+            keep: keep.clone(),
             rev: id.as_str(),
             config_override: override_file.as_ref().map(|f| f.path()),
             password_file: None,
@@ -166,6 +190,23 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             probe: detected.clone().map(super::run::Probe::Done),
         })?;
         let findings = compare(&attested, &run.out.statement.predicate, &tolerance);
+        if let Some(vs) = &verdict_signer {
+            let location = attest_reproduction(
+                vs,
+                &args,
+                &repo,
+                &policy,
+                at,
+                &info,
+                &stored,
+                &run.out.statement.predicate,
+                &findings,
+            )?;
+            eprintln!(
+                "verdict: {location} (SLSA VSA of the reproduction, signed by {})",
+                vs.describe()
+            );
+        }
         results.push(CommitReproduction {
             commit: id.to_string(),
             agreement: if findings.is_empty() {
@@ -246,7 +287,7 @@ fn attested(
     root: &ci_attest::trust::TrustedRoot,
     store: &dyn Store,
     info: &CommitInfo,
-) -> Result<Option<(String, String, LocalRunPredicate)>, Failure> {
+) -> Result<Option<(StoredBundle, String, LocalRunPredicate)>, Failure> {
     let fetched = store.fetch(&info.id).map_err(stores::store_failure)?;
     let report = judge.commit(info, &fetched);
     // The first reports are the fetched bundles, in order; the selected one verified.
@@ -269,7 +310,7 @@ fn attested(
     };
     Ok(verify_parsed(&parsed, &ctx).verified.map(|v| {
         (
-            b.location.clone(),
+            b.clone(),
             v.signer().to_string(),
             v.statement().predicate.clone(),
         )
@@ -319,6 +360,48 @@ fn override_of(
         )
     })?;
     Ok(Some(file))
+}
+
+/// Signs the reproduction of one commit as a SLSA VSA and stores it in the dir store: `PASSED`
+/// when the re-run agrees, its one input the attestation compared with, its checks the re-run's.
+#[allow(clippy::too_many_arguments)]
+fn attest_reproduction(
+    signer: &super::verdict::VerdictSigner,
+    args: &Args,
+    repo: &Repo,
+    policy: &Policy,
+    at: std::time::SystemTime,
+    info: &CommitInfo,
+    attested: &StoredBundle,
+    reproduced: &LocalRunPredicate,
+    findings: &[Finding],
+) -> Result<String, Failure> {
+    use ci_attest::report::{BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict};
+    let mut line = BundleReport::unverified(attested.location.clone(), Vec::new());
+    line.selected = true;
+    line.checks = reproduced.checks.iter().map(CheckSummary::of).collect();
+    let report = Report {
+        schema: REPORT_SCHEMA,
+        commit: info.id.to_string(),
+        policy: policy.file.clone(),
+        verdict: if findings.is_empty() {
+            Verdict::Accepted
+        } else {
+            Verdict::Rejected
+        },
+        bundles: vec![line],
+        findings: findings.to_vec(),
+    };
+    let attester = super::verdict::Attester {
+        signer,
+        repo,
+        policy: (&args.policy, &policy.sha256),
+        verifier_id: args.attest.verifier_id(),
+        at,
+    };
+    attester.store_public_key()?;
+    let store = stores::dir_store(repo)?;
+    attester.attest(&store, info, &report, &Fetched::of(vec![attested.clone()]))
 }
 
 fn no_attestation(id: &CommitId) -> Finding {

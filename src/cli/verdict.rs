@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// The signing arguments of `--attest-verdict`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct AttestArgs {
     /// Sign the verdict as a SLSA Verification Summary Attestation (VSA v1) for the commit and
     /// store it beside its bundles (needs --key FILE or --keyless), e.g.
@@ -50,9 +50,13 @@ pub struct AttestArgs {
     #[arg(long, value_name = "FILE")]
     signing_config: Option<PathBuf>,
     /// The verdict's `verifier.id`: a URI naming this verifier; a policy trusts a verdict only
-    /// for a (signer, verifier id) pair its `[[verifier]]` list names.
-    #[arg(long, value_name = "URI", default_value = DEFAULT_VERIFIER_ID)]
-    verifier_id: String,
+    /// for a (signer, verifier id) pair its `[[verifier]]` list names (default: verify and audit
+    /// https://ci-attest.dev/verifier, reproduce https://ci-attest.dev/reproducer).
+    #[arg(long, value_name = "URI")]
+    verifier_id: Option<String>,
+    /// The `verifier.id` of this command when none is given.
+    #[arg(skip = DEFAULT_VERIFIER_ID)]
+    default_verifier_id: &'static str,
 }
 
 /// How the verdict is signed, decided (and the key decrypted) before anything is judged.
@@ -73,10 +77,10 @@ impl AttestArgs {
         if !self.attest_verdict {
             return Ok(None);
         }
-        if self.verifier_id.trim().is_empty() || !self.verifier_id.contains(':') {
+        let id = self.verifier_id();
+        if id.trim().is_empty() || !id.contains(':') {
             return Err(Failure::usage(anyhow::anyhow!(
-                "--verifier-id: expected a URI such as {DEFAULT_VERIFIER_ID}, found {:?}",
-                self.verifier_id
+                "--verifier-id: expected a URI such as {DEFAULT_VERIFIER_ID}, found {id:?}"
             )));
         }
         if self.keyless {
@@ -111,6 +115,15 @@ impl AttestArgs {
         Ok(Some(VerdictSigner::Key(Box::new(key))))
     }
 
+    /// The key and password files named, to keep out of sealed checks' reach.
+    pub fn secret_files(&self) -> Vec<PathBuf> {
+        [&self.key, &self.password_file]
+            .into_iter()
+            .flatten()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+            .collect()
+    }
+
     /// True when the verdict is to be signed keylessly (which needs the network).
     pub fn keyless(&self) -> bool {
         self.attest_verdict && self.keyless
@@ -118,7 +131,16 @@ impl AttestArgs {
 
     /// The `verifier.id` to record.
     pub fn verifier_id(&self) -> &str {
-        &self.verifier_id
+        self.verifier_id
+            .as_deref()
+            .unwrap_or(self.default_verifier_id)
+    }
+
+    /// Makes `id` the `verifier.id` recorded when `--verifier-id` is not given (`reproduce`
+    /// records its own, so a reproduction is never taken for a policy verdict).
+    pub fn with_default_verifier_id(mut self, id: &'static str) -> Self {
+        self.default_verifier_id = id;
+        self
     }
 }
 
