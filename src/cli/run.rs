@@ -175,7 +175,7 @@ impl Progress for CliProgress {
 }
 
 /// The signer's settings: `~/.config/ci-attest/config.toml`, then `.ci-attest.local.toml`.
-fn local_settings(
+pub(super) fn local_settings(
     repo: &Repo,
     home: Option<&Path>,
 ) -> Result<(LocalSettings, Vec<PathBuf>), Failure> {
