@@ -201,6 +201,31 @@ fn advisory_still_fails_when_verification_cannot_run() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
 
+#[test]
+fn init_advisory_writes_the_verifier_workflow_in_advisory_mode() {
+    let cargo = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+    for (flag, mode) in [(None, "enforce"), (Some("--advisory"), "advisory")] {
+        let p = Project::with(&[
+            ("Cargo.toml", cargo.to_string()),
+            ("src/main.rs", "fn main() {}\n".to_string()),
+        ]);
+        let out = p.cmd().arg("init").args(flag).output().expect("runs");
+        assert!(out.status.success(), "{}", text(&out));
+        let workflow =
+            std::fs::read_to_string(p.root.join(".github/workflows/ci-attest-verify.yml"))
+                .expect("workflow written");
+        let modes: Vec<&str> = workflow
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("mode: "))
+            .collect();
+        assert_eq!(modes.len(), 1, "{workflow}");
+        assert!(
+            modes[0].starts_with(&format!("{mode} #")),
+            "{flag:?}: {modes:?}"
+        );
+    }
+}
+
 /// The requests the binary makes in advisory mode (a `neutral` check run with the advisory
 /// title and summary, a `success` status with its description) are valid against GitHub's
 /// OpenAPI description. prism answers with its examples; the requests are what is checked.
