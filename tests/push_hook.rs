@@ -296,6 +296,40 @@ fn install_leaves_a_foreign_hook_alone_without_force_and_uninstall_restores_it()
 }
 
 #[test]
+fn bundle_refs_are_pushed_without_running_pre_push_hooks() {
+    let (p, remote) = with_remote();
+    let out = p.run();
+    assert!(out.status.success(), "{}", text(&out));
+    let hooks = p.root.join(".git/hooks");
+    std::fs::create_dir_all(&hooks).expect("hooks dir");
+    std::fs::write(
+        hooks.join("pre-push"),
+        "#!/bin/sh\necho refused >&2\nexit 1\n",
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            hooks.join("pre-push"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+    assert!(
+        !push(&p, &["origin", "main"]).status.success(),
+        "the hook refuses branches"
+    );
+    let out = p
+        .cmd()
+        .args(["push", "--to", "git"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!remote_bundle_refs(&remote, &p.head()).is_empty());
+}
+
+#[test]
 fn install_respects_core_hooks_path() {
     let p = Project::passing();
     git(&p.root, &["config", "core.hooksPath", ".githooks"]);
