@@ -115,7 +115,9 @@ enum Command {
     Run(run::Args),
     /// Verify a commit's attestations and judge them with a policy.
     ///
-    /// Exit 0 accepted, 1 rejected, 2 usage/config/policy error, 3 could not verify.
+    /// Exit 0 accepted, 1 rejected, 2 usage/config/policy error, 3 could not verify. With
+    /// --mode advisory (shadow mode) a rejection is reported in full but exits 0 and concludes
+    /// the check run `neutral`.
     ///
     /// Example: ci-attest verify --policy policies/default.toml --format json
     Verify(verify::Args),
