@@ -457,11 +457,14 @@ fn pre_push(repo: &Repo, remote: Option<String>) -> CmdResult {
             i + 1,
             unattested.len()
         );
+        // git gives the hook its ref list on stdin: `run` gets the terminal instead, where
+        // there is one, for a key's password or a keyless login.
+        let stdin = std::fs::File::open("/dev/tty").map_or_else(|_| Stdio::null(), Stdio::from);
         let status = Command::new(&exe)
             .arg("-C")
             .arg(repo.root())
             .args(["run", "--commit", c.as_str()])
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .status()
             .map_err(|e| Failure::unavailable(anyhow::anyhow!("cannot run ci-attest run: {e}")))?;
         match status.code() {
