@@ -22,6 +22,7 @@ pub mod finding;
 pub mod fuzzing;
 pub mod git;
 pub mod github;
+pub mod hook;
 pub mod judge;
 pub mod keyid;
 pub mod policy;

@@ -1,6 +1,7 @@
 //! Command definitions, exit codes and error classification.
 
 mod audit;
+mod hook;
 mod init;
 mod inspect;
 mod keygen;
@@ -116,7 +117,9 @@ enum Command {
     Run(run::Args),
     /// Verify a commit's attestations and judge them with a policy.
     ///
-    /// Exit 0 accepted, 1 rejected, 2 usage/config/policy error, 3 could not verify.
+    /// Exit 0 accepted, 1 rejected, 2 usage/config/policy error, 3 could not verify. With
+    /// --mode advisory (shadow mode) a rejection is reported in full but exits 0 and concludes
+    /// the check run `neutral`.
     ///
     /// Example: ci-attest verify --policy policies/default.toml --format json
     Verify(verify::Args),
@@ -160,6 +163,15 @@ enum Command {
     ///
     /// Example: ci-attest sign-bundle --identity-token $TOKEN --bundle a.sigstore.json a.txt
     SignBundle(sign_bundle::Args),
+    /// Install or remove the `pre-push` git hook that attests and pushes bundles before `git push`.
+    ///
+    /// The hook attests every pushed commit without a bundle from your key (git config
+    /// `ci-attest.hook = run`, the default) or refuses the push (`refuse`), then pushes the
+    /// commits' refs/ci-attest/* to the same remote before the branch. Also usable from the
+    /// pre-commit framework (`.pre-commit-hooks.yaml`, id `ci-attest`, stage pre-push).
+    ///
+    /// Example: ci-attest hook install
+    Hook(hook::Args),
     /// Print a shell completion script.
     ///
     /// Example (bash): ci-attest completions bash > ~/.local/share/bash-completion/completions/ci-attest
@@ -225,6 +237,7 @@ pub fn main() -> ExitCode {
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Audit(a) => audit::run(&repo, a),
         Command::Reproduce(a) => reproduce::run(&repo, a),
+        Command::Hook(a) => hook::run(&repo, a),
         Command::SignBundle(a) => sign_bundle::run(a),
         Command::Completions { shell } => completions(shell),
         Command::Man => man_page(),
