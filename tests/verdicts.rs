@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::sigstore_local::{INSTALL_HINT as LOCAL_HINT, local, token};
 use common::*;
 use sha2::Digest;
 use std::path::{Path, PathBuf};
@@ -457,4 +458,67 @@ fn the_verifier_workflow_attaches_a_verdict_only_when_enabled() {
         action.contains("ACTIONS_ID_TOKEN_REQUEST_URL"),
         "the action refuses attest-verdict without id-token: write"
     );
+}
+
+#[test]
+fn a_keyless_verdict_is_trusted_for_the_workflow_identity_paired_with_its_verifier_id() {
+    const ISSUER: &str = "https://token.actions.githubusercontent.com";
+    const WORKFLOW: &str =
+        "https://github.com/acme/app/.github/workflows/ci-attest-verify.yml@refs/heads/main";
+    const ID: &str = "https://github.com/acme/app/.github/workflows/ci-attest-verify.yml";
+    let p = attested();
+    let l = local();
+    let at = time(&p, 60);
+    let out = p
+        .cmd()
+        .args(["verify", "--format", "json", "--at", &at])
+        .args(["--attest-verdict", "--keyless", "--verifier-id", ID])
+        .args(["--fulcio-url", &l.fulcio, "--rekor-url", &l.rekor])
+        .env("SIGSTORE_ID_TOKEN", token(ISSUER, WORKFLOW))
+        .output()
+        .unwrap_or_else(|e| panic!("runs: {e}; {LOCAL_HINT}"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let vsa = verdicts(&p);
+    assert_eq!(vsa.len(), 1);
+    let statement = statement_of(&vsa[0]);
+    let details = &statement["predicate"]["https://ci-attest.dev/verification-details/v1"];
+    assert_eq!(details["signer"], format!("{WORKFLOW} ({ISSUER})"));
+    assert_eq!(statement["predicate"]["verifier"]["id"], ID);
+
+    let root = l.trusted_root.to_string_lossy().into_owned();
+    let policy = |identity: &str| {
+        format!(
+            "[[signer]]\nname = \"workflow\"\nissuer = \"{ISSUER}\"\nidentity = \"{identity}\"\n\n\
+             [[verifier]]\nsigner = \"workflow\"\nid = \"{ID}\"\n"
+        )
+    };
+    p.write("policies/verdicts.toml", &policy(WORKFLOW));
+    let later = time(&p, 120);
+    let args = [
+        "--verdict",
+        "--policy",
+        "policies/verdicts.toml",
+        "--trusted-root",
+        &root,
+        "--at",
+        &later,
+    ];
+    let (out, report) = p.verify_json(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let selected = report["bundles"]
+        .as_array()
+        .expect("bundles")
+        .iter()
+        .find(|b| b["selected"] == true)
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(selected["signer"], "workflow");
+    assert_eq!(selected["timeSource"], "transparency-log");
+
+    // The same verdict for a workflow on another branch: not the identity the policy trusts.
+    p.write(
+        "policies/verdicts.toml",
+        &policy(&WORKFLOW.replace("refs/heads/main", "refs/heads/evil")),
+    );
+    let (_, report) = p.verify_json(&args);
+    assert_finding(&report, "identity-mismatch");
 }
