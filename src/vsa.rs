@@ -207,19 +207,22 @@ pub struct VerdictInput<'a> {
 }
 
 /// The bundles a verdict names as its inputs: `(location, sha256 hex)` of every fetched bundle
-/// except those of other known predicate types (test-result statements and verdicts, which are
-/// listed, not judged).
-pub fn judged_inputs(fetched: &Fetched) -> Vec<(String, String)> {
+/// the report judged, leaving out those it only listed as of another known predicate type
+/// (test-result statements and verdicts: one info `predicate-type-unsupported` finding), so the
+/// bundles are not parsed a second time.
+pub fn judged_inputs(report: &Report, fetched: &Fetched) -> Vec<(String, String)> {
     use sha2::Digest;
+    let listed = |location: &str| {
+        report.bundles.iter().any(|l| {
+            l.location == location
+                && matches!(l.findings.as_slice(),
+                    [f] if f.code == Code::PredicateTypeUnsupported && !f.is_error())
+        })
+    };
     fetched
         .bundles
         .iter()
-        .filter(|b| {
-            !matches!(
-                crate::verify::predicate_type_of(&b.bytes).as_deref(),
-                Some(VSA_PREDICATE_TYPE | crate::test_result::TEST_RESULT_PREDICATE_TYPE)
-            )
-        })
+        .filter(|b| !listed(&b.location))
         .map(|b| {
             (
                 b.location.clone(),

@@ -168,7 +168,7 @@ impl Attester<'_> {
         let policy_uri = self.policy.0.display().to_string();
         let statement = verdict_statement(
             report,
-            &judged_inputs(fetched),
+            &judged_inputs(report, fetched),
             &VerdictInput {
                 commit,
                 repository: &repository,
