@@ -86,10 +86,15 @@ fn check(cmd: &mut Command) -> (i32, String) {
 
 /// Validates a verdict's statement against `docs/vsa.schema.json` (the SLSA VSA v1 field rules).
 fn schema_check(statement: &serde_json::Value) -> (i32, String) {
+    validate(statement, "docs/vsa.schema.json")
+}
+
+/// Validates a JSON document against one of the published schemas.
+fn validate(document: &serde_json::Value, schema: &str) -> (i32, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let doc = dir.path().join("statement.json");
-    std::fs::write(&doc, serde_json::to_vec(statement).expect("JSON")).expect("write");
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/vsa.schema.json");
+    std::fs::write(&doc, serde_json::to_vec(document).expect("JSON")).expect("write");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join(schema);
     let python = interop(".venv/bin/python");
     assert!(python.is_file(), "{INSTALL_HINT}");
     check(
@@ -224,6 +229,11 @@ fn a_verdict_for_an_accepted_commit_is_a_vsa_that_ci_attest_and_sigstore_js_veri
         .collect();
     assert_eq!(selected.len(), 1);
     assert_eq!(selected[0]["signer"], "verifier");
+    // The verdict report is a verify report like any other.
+    assert_eq!(
+        validate(&report, "docs/report.schema.json"),
+        (0, "VALID".to_string())
+    );
 
     // A replay before the verdict was given (beyond the clock-skew allowance) finds no verdict.
     let before = time(&p, -3600);
