@@ -532,3 +532,68 @@ fn a_keyless_verdict_is_trusted_for_the_workflow_identity_paired_with_its_verifi
     let (_, report) = p.verify_json(&args);
     assert_finding(&report, "identity-mismatch");
 }
+
+#[test]
+fn an_encrypted_verdict_key_takes_its_password_before_anything_is_judged() {
+    let p = attested();
+    let out = p
+        .cmd()
+        .args(["keygen", "--out", "keys", "--name", "verifier"])
+        .env("CI_ATTEST_PASSWORD", "correct horse")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "keygen: {}", text(&out));
+    let at = time(&p, 60);
+    let attest = |password: &str| {
+        p.cmd()
+            .args([
+                "verify",
+                "--at",
+                &at,
+                "--attest-verdict",
+                "--key",
+                "keys/verifier.key",
+            ])
+            .env("CI_ATTEST_PASSWORD", password)
+            .output()
+            .expect("runs")
+    };
+    let out = attest("wrong");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "nothing judged: {}", text(&out));
+    assert!(verdicts(&p).is_empty(), "nothing signed");
+    let out = attest("correct horse");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(verdicts(&p).len(), 1);
+
+    // Flags that cannot go together are usage errors, each saying why.
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["verify", "--offline", "--attest-verdict", "--keyless"],
+            "--offline forbids network use",
+        ),
+        (
+            &[
+                "verify",
+                "--verdict",
+                "--attest-verdict",
+                "--key",
+                "keys/verifier.key",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["verify", "--key", "keys/verifier.key"],
+            "--attest-verdict",
+        ),
+    ];
+    for (args, why) in cases {
+        let out = p.cmd().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(why),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}
