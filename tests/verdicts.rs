@@ -171,6 +171,17 @@ fn a_verdict_for_an_accepted_commit_is_a_vsa_that_ci_attest_and_sigstore_js_veri
     let inputs = pred["inputAttestations"].as_array().expect("array");
     assert_eq!(inputs.len(), 1, "{inputs:#?}");
     assert_eq!(inputs[0]["digest"]["sha256"], sha256_of(&p.bundles()[0]));
+    let uri = inputs[0]["uri"].as_str().expect("uri");
+    assert!(
+        uri.starts_with(".ci-attest/") && p.bundles()[0].ends_with(uri),
+        "a store location relative to the repository: {uri}"
+    );
+    let shown = p.cmd().arg("inspect").arg(&vsa[0]).output().expect("runs");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("(verdict)") && shown.contains("result   PASSED (CI_ATTEST_POLICY_PASSED)"),
+        "{shown}"
+    );
     let details = &pred["https://ci-attest.dev/verification-details/v1"];
     assert_eq!(details["verdict"], "accepted");
     assert_eq!(details["counts"]["errors"], 0);
