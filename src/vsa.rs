@@ -506,7 +506,7 @@ pub fn judge_verdicts(
         Some(c) => {
             lines[c.line].selected = true;
             let mut findings = lines[c.line].findings.clone();
-            findings.extend(decide(c));
+            findings.extend(decide(c, policy));
             lines[c.line].findings = findings.clone();
             findings
         }
@@ -557,11 +557,28 @@ pub fn judge_verdicts(
     }
 }
 
-/// The findings of the decisive verdict: its result, and the policy digest a verifier entry
-/// requires.
-fn decide(c: &Candidate) -> Vec<Finding> {
+/// The findings of the decisive verdict: its result, the policy digest a verifier entry
+/// requires, and the repository `[require] repository` names (compared with `resourceUri`).
+fn decide(c: &Candidate, policy: &Policy) -> Vec<Finding> {
+    use crate::policy::normalise_repository;
     let p = &c.statement.predicate;
     let mut findings = Vec::new();
+    if let Some((wanted, origin)) = &policy.require.repository {
+        if normalise_repository(&p.resource_uri) != normalise_repository(wanted) {
+            findings.push(
+                Finding::error(
+                    Code::RepositoryMismatch,
+                    "the verdict is for another repository than the one the policy names",
+                )
+                .expected_found(
+                    format!("resourceUri = {wanted}"),
+                    format!("resourceUri = {}", clip(&p.resource_uri)),
+                )
+                .origin(Some(origin.clone()))
+                .hint("a verdict counts only for the repository it was given in (a fork or mirror shares commits, not verdicts)"),
+            );
+        }
+    }
     if p.verification_result == VerificationResult::Failed {
         let codes: Vec<String> = p
             .details

@@ -379,6 +379,13 @@ fn verify_verdict_trusts_only_the_pairs_the_policy_names() {
     ));
     assert_eq!(out.status.code(), Some(0), "{report:#}");
 
+    // A verdict given in another repository (a fork or mirror shares the commit) does not count.
+    let (_, report) = verdict(&verdict_policy(
+        VERIFIER_ID,
+        "\n[require]\nrepository = \"https://github.com/acme/app\"\n",
+    ));
+    assert_finding(&report, "repository-mismatch");
+
     // A policy without `[[verifier]]` cannot judge verdicts: a usage error.
     let out = p
         .cmd()
