@@ -615,3 +615,43 @@ fn an_encrypted_verdict_key_takes_its_password_before_anything_is_judged() {
         );
     }
 }
+
+#[test]
+fn the_newest_trusted_verdict_decides_and_an_untrusted_newer_one_does_not() {
+    let p = project();
+    p.write(
+        "policies/strict.toml",
+        &POLICY.replace("min = 85.0", "min = 99.0"),
+    );
+    p.write("policies/verdicts.toml", &verdict_policy(VERIFIER_ID, ""));
+    let judge = || {
+        p.verify_json(&[
+            "--verdict",
+            "--policy",
+            "policies/verdicts.toml",
+            "--at",
+            &time(&p, 600),
+        ])
+        .1
+    };
+    // PASSED at +60, then FAILED at +90: the newer one decides.
+    assert_eq!(attest(&p, &time(&p, 60), &[]).0.status.code(), Some(0));
+    let strict = ["--policy", "policies/strict.toml"];
+    assert_eq!(attest(&p, &time(&p, 90), &strict).0.status.code(), Some(1));
+    assert_finding(&judge(), "verdict-failed");
+    // PASSED again at +120: accepted.
+    assert_eq!(attest(&p, &time(&p, 120), &[]).0.status.code(), Some(0));
+    assert_eq!(judge()["verdict"], "accepted");
+    // A newer FAILED verdict under another verifier id is not trusted, so it changes nothing.
+    let other = [
+        "--policy",
+        "policies/strict.toml",
+        "--verifier-id",
+        "https://verifier.example/other",
+    ];
+    assert_eq!(attest(&p, &time(&p, 150), &other).0.status.code(), Some(1));
+    let report = judge();
+    assert_eq!(report["verdict"], "accepted", "{report:#}");
+    assert_noted(&report, "verifier-untrusted");
+    assert_eq!(verdicts(&p).len(), 4);
+}
