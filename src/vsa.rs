@@ -207,19 +207,22 @@ pub struct VerdictInput<'a> {
 }
 
 /// The bundles a verdict names as its inputs: `(location, sha256 hex)` of every fetched bundle
-/// except those of other known predicate types (test-result statements and verdicts, which are
-/// listed, not judged).
-pub fn judged_inputs(fetched: &Fetched) -> Vec<(String, String)> {
+/// the report judged, leaving out those it only listed as of another known predicate type
+/// (test-result statements and verdicts: one info `predicate-type-unsupported` finding), so the
+/// bundles are not parsed a second time.
+pub fn judged_inputs(report: &Report, fetched: &Fetched) -> Vec<(String, String)> {
     use sha2::Digest;
+    let listed = |location: &str| {
+        report.bundles.iter().any(|l| {
+            l.location == location
+                && matches!(l.findings.as_slice(),
+                    [f] if f.code == Code::PredicateTypeUnsupported && !f.is_error())
+        })
+    };
     fetched
         .bundles
         .iter()
-        .filter(|b| {
-            !matches!(
-                crate::verify::predicate_type_of(&b.bytes).as_deref(),
-                Some(VSA_PREDICATE_TYPE | crate::test_result::TEST_RESULT_PREDICATE_TYPE)
-            )
-        })
+        .filter(|b| !listed(&b.location))
         .map(|b| {
             (
                 b.location.clone(),
@@ -503,7 +506,7 @@ pub fn judge_verdicts(
         Some(c) => {
             lines[c.line].selected = true;
             let mut findings = lines[c.line].findings.clone();
-            findings.extend(decide(c));
+            findings.extend(decide(c, policy));
             lines[c.line].findings = findings.clone();
             findings
         }
@@ -554,11 +557,28 @@ pub fn judge_verdicts(
     }
 }
 
-/// The findings of the decisive verdict: its result, and the policy digest a verifier entry
-/// requires.
-fn decide(c: &Candidate) -> Vec<Finding> {
+/// The findings of the decisive verdict: its result, the policy digest a verifier entry
+/// requires, and the repository `[require] repository` names (compared with `resourceUri`).
+fn decide(c: &Candidate, policy: &Policy) -> Vec<Finding> {
+    use crate::policy::normalise_repository;
     let p = &c.statement.predicate;
     let mut findings = Vec::new();
+    if let Some((wanted, origin)) = &policy.require.repository {
+        if normalise_repository(&p.resource_uri) != normalise_repository(wanted) {
+            findings.push(
+                Finding::error(
+                    Code::RepositoryMismatch,
+                    "the verdict is for another repository than the one the policy names",
+                )
+                .expected_found(
+                    format!("resourceUri = {wanted}"),
+                    format!("resourceUri = {}", clip(&p.resource_uri)),
+                )
+                .origin(Some(origin.clone()))
+                .hint("a verdict counts only for the repository it was given in (a fork or mirror shares commits, not verdicts)"),
+            );
+        }
+    }
     if p.verification_result == VerificationResult::Failed {
         let codes: Vec<String> = p
             .details

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::sigstore_local::{INSTALL_HINT as LOCAL_HINT, local, token};
 use common::*;
 use sha2::Digest;
 use std::path::{Path, PathBuf};
@@ -85,10 +86,15 @@ fn check(cmd: &mut Command) -> (i32, String) {
 
 /// Validates a verdict's statement against `docs/vsa.schema.json` (the SLSA VSA v1 field rules).
 fn schema_check(statement: &serde_json::Value) -> (i32, String) {
+    validate(statement, "docs/vsa.schema.json")
+}
+
+/// Validates a JSON document against one of the published schemas.
+fn validate(document: &serde_json::Value, schema: &str) -> (i32, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let doc = dir.path().join("statement.json");
-    std::fs::write(&doc, serde_json::to_vec(statement).expect("JSON")).expect("write");
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/vsa.schema.json");
+    std::fs::write(&doc, serde_json::to_vec(document).expect("JSON")).expect("write");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join(schema);
     let python = interop(".venv/bin/python");
     assert!(python.is_file(), "{INSTALL_HINT}");
     check(
@@ -165,6 +171,17 @@ fn a_verdict_for_an_accepted_commit_is_a_vsa_that_ci_attest_and_sigstore_js_veri
     let inputs = pred["inputAttestations"].as_array().expect("array");
     assert_eq!(inputs.len(), 1, "{inputs:#?}");
     assert_eq!(inputs[0]["digest"]["sha256"], sha256_of(&p.bundles()[0]));
+    let uri = inputs[0]["uri"].as_str().expect("uri");
+    assert!(
+        uri.starts_with(".ci-attest/") && p.bundles()[0].ends_with(uri),
+        "a store location relative to the repository: {uri}"
+    );
+    let shown = p.cmd().arg("inspect").arg(&vsa[0]).output().expect("runs");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("(verdict)") && shown.contains("result   PASSED (CI_ATTEST_POLICY_PASSED)"),
+        "{shown}"
+    );
     let details = &pred["https://ci-attest.dev/verification-details/v1"];
     assert_eq!(details["verdict"], "accepted");
     assert_eq!(details["counts"]["errors"], 0);
@@ -223,6 +240,11 @@ fn a_verdict_for_an_accepted_commit_is_a_vsa_that_ci_attest_and_sigstore_js_veri
         .collect();
     assert_eq!(selected.len(), 1);
     assert_eq!(selected[0]["signer"], "verifier");
+    // The verdict report is a verify report like any other.
+    assert_eq!(
+        validate(&report, "docs/report.schema.json"),
+        (0, "VALID".to_string())
+    );
 
     // A replay before the verdict was given (beyond the clock-skew allowance) finds no verdict.
     let before = time(&p, -3600);
@@ -357,6 +379,13 @@ fn verify_verdict_trusts_only_the_pairs_the_policy_names() {
     ));
     assert_eq!(out.status.code(), Some(0), "{report:#}");
 
+    // A verdict given in another repository (a fork or mirror shares the commit) does not count.
+    let (_, report) = verdict(&verdict_policy(
+        VERIFIER_ID,
+        "\n[require]\nrepository = \"https://github.com/acme/app\"\n",
+    ));
+    assert_finding(&report, "repository-mismatch");
+
     // A policy without `[[verifier]]` cannot judge verdicts: a usage error.
     let out = p
         .cmd()
@@ -457,4 +486,172 @@ fn the_verifier_workflow_attaches_a_verdict_only_when_enabled() {
         action.contains("ACTIONS_ID_TOKEN_REQUEST_URL"),
         "the action refuses attest-verdict without id-token: write"
     );
+}
+
+#[test]
+fn a_keyless_verdict_is_trusted_for_the_workflow_identity_paired_with_its_verifier_id() {
+    const ISSUER: &str = "https://token.actions.githubusercontent.com";
+    const WORKFLOW: &str =
+        "https://github.com/acme/app/.github/workflows/ci-attest-verify.yml@refs/heads/main";
+    const ID: &str = "https://github.com/acme/app/.github/workflows/ci-attest-verify.yml";
+    let p = attested();
+    let l = local();
+    let at = time(&p, 60);
+    let out = p
+        .cmd()
+        .args(["verify", "--format", "json", "--at", &at])
+        .args(["--attest-verdict", "--keyless", "--verifier-id", ID])
+        .args(["--fulcio-url", &l.fulcio, "--rekor-url", &l.rekor])
+        .env("SIGSTORE_ID_TOKEN", token(ISSUER, WORKFLOW))
+        .output()
+        .unwrap_or_else(|e| panic!("runs: {e}; {LOCAL_HINT}"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let vsa = verdicts(&p);
+    assert_eq!(vsa.len(), 1);
+    let statement = statement_of(&vsa[0]);
+    let details = &statement["predicate"]["https://ci-attest.dev/verification-details/v1"];
+    assert_eq!(details["signer"], format!("{WORKFLOW} ({ISSUER})"));
+    assert_eq!(statement["predicate"]["verifier"]["id"], ID);
+
+    let root = l.trusted_root.to_string_lossy().into_owned();
+    let policy = |identity: &str| {
+        format!(
+            "[[signer]]\nname = \"workflow\"\nissuer = \"{ISSUER}\"\nidentity = \"{identity}\"\n\n\
+             [[verifier]]\nsigner = \"workflow\"\nid = \"{ID}\"\n"
+        )
+    };
+    p.write("policies/verdicts.toml", &policy(WORKFLOW));
+    let later = time(&p, 120);
+    let args = [
+        "--verdict",
+        "--policy",
+        "policies/verdicts.toml",
+        "--trusted-root",
+        &root,
+        "--at",
+        &later,
+    ];
+    let (out, report) = p.verify_json(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let selected = report["bundles"]
+        .as_array()
+        .expect("bundles")
+        .iter()
+        .find(|b| b["selected"] == true)
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(selected["signer"], "workflow");
+    assert_eq!(selected["timeSource"], "transparency-log");
+
+    // The same verdict for a workflow on another branch: not the identity the policy trusts.
+    p.write(
+        "policies/verdicts.toml",
+        &policy(&WORKFLOW.replace("refs/heads/main", "refs/heads/evil")),
+    );
+    let (_, report) = p.verify_json(&args);
+    assert_finding(&report, "identity-mismatch");
+}
+
+#[test]
+fn an_encrypted_verdict_key_takes_its_password_before_anything_is_judged() {
+    let p = attested();
+    let out = p
+        .cmd()
+        .args(["keygen", "--out", "keys", "--name", "verifier"])
+        .env("CI_ATTEST_PASSWORD", "correct horse")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "keygen: {}", text(&out));
+    let at = time(&p, 60);
+    let attest = |password: &str| {
+        p.cmd()
+            .args([
+                "verify",
+                "--at",
+                &at,
+                "--attest-verdict",
+                "--key",
+                "keys/verifier.key",
+            ])
+            .env("CI_ATTEST_PASSWORD", password)
+            .output()
+            .expect("runs")
+    };
+    let out = attest("wrong");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "nothing judged: {}", text(&out));
+    assert!(verdicts(&p).is_empty(), "nothing signed");
+    let out = attest("correct horse");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(verdicts(&p).len(), 1);
+
+    // Flags that cannot go together are usage errors, each saying why.
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["verify", "--offline", "--attest-verdict", "--keyless"],
+            "--offline forbids network use",
+        ),
+        (
+            &[
+                "verify",
+                "--verdict",
+                "--attest-verdict",
+                "--key",
+                "keys/verifier.key",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["verify", "--key", "keys/verifier.key"],
+            "--attest-verdict",
+        ),
+    ];
+    for (args, why) in cases {
+        let out = p.cmd().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(why),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn the_newest_trusted_verdict_decides_and_an_untrusted_newer_one_does_not() {
+    let p = project();
+    p.write(
+        "policies/strict.toml",
+        &POLICY.replace("min = 85.0", "min = 99.0"),
+    );
+    p.write("policies/verdicts.toml", &verdict_policy(VERIFIER_ID, ""));
+    let judge = || {
+        p.verify_json(&[
+            "--verdict",
+            "--policy",
+            "policies/verdicts.toml",
+            "--at",
+            &time(&p, 600),
+        ])
+        .1
+    };
+    // PASSED at +60, then FAILED at +90: the newer one decides.
+    assert_eq!(attest(&p, &time(&p, 60), &[]).0.status.code(), Some(0));
+    let strict = ["--policy", "policies/strict.toml"];
+    assert_eq!(attest(&p, &time(&p, 90), &strict).0.status.code(), Some(1));
+    assert_finding(&judge(), "verdict-failed");
+    // PASSED again at +120: accepted.
+    assert_eq!(attest(&p, &time(&p, 120), &[]).0.status.code(), Some(0));
+    assert_eq!(judge()["verdict"], "accepted");
+    // A newer FAILED verdict under another verifier id is not trusted, so it changes nothing.
+    let other = [
+        "--policy",
+        "policies/strict.toml",
+        "--verifier-id",
+        "https://verifier.example/other",
+    ];
+    assert_eq!(attest(&p, &time(&p, 150), &other).0.status.code(), Some(1));
+    let report = judge();
+    assert_eq!(report["verdict"], "accepted", "{report:#}");
+    assert_noted(&report, "verifier-untrusted");
+    assert_eq!(verdicts(&p).len(), 4);
 }

@@ -188,9 +188,21 @@ impl Attester<'_> {
             origin.unwrap_or_else(|| format!("file://{}", self.repo.root().display()));
         let signer = self.signer.describe();
         let policy_uri = self.policy.0.display().to_string();
+        // Locations inside the repository are recorded relative to it (`.ci-attest/<file>`): a
+        // verdict names store items, not this machine's folders.
+        let inputs: Vec<(String, String)> = judged_inputs(report, fetched)
+            .into_iter()
+            .map(|(location, sha)| {
+                let relative = Path::new(&location)
+                    .strip_prefix(self.repo.root())
+                    .ok()
+                    .map(|r| r.display().to_string());
+                (relative.unwrap_or(location), sha)
+            })
+            .collect();
         let statement = verdict_statement(
             report,
-            &judged_inputs(fetched),
+            &inputs,
             &VerdictInput {
                 commit,
                 repository: &repository,

@@ -109,8 +109,6 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             policy.file
         )));
     }
-    // The verdict's key is decrypted (or the token obtained) before judging: a wrong password fails first.
-    let verdict_signer = args.attest.signer(args.staging)?;
 
     if args.offline
         && (args.from != StoreKind::Dir || args.report.is_some() || args.attest.keyless())
@@ -119,6 +117,8 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             "--offline forbids network use: it cannot be combined with --from git, --from github, --report or --attest-verdict --keyless"
         )));
     }
+    // The verdict's key is decrypted (or the token obtained) before judging: a wrong password fails first.
+    let verdict_signer = args.attest.signer(args.staging)?;
     // One client per process, for the store and the report alike.
     let github = if args.report.is_some() || (args.bundle.is_empty() && args.from.is_github()) {
         Some(github_client(&repo)?)

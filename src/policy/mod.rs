@@ -14,6 +14,7 @@
 mod evaluate;
 mod file;
 
+pub(crate) use evaluate::normalise_repository;
 pub use evaluate::{CLOCK_SKEW, evaluate};
 pub use file::{MAX_KEY_FILE_SIZE, MAX_POLICY_SIZE};
 
