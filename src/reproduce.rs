@@ -114,21 +114,17 @@ fn check(a: &CheckRecord, r: &CheckRecord, tolerance: &Tolerance, out: &mut Vec<
     }
     match (&a.tests, &r.tests) {
         (Some(at), Some(rt)) => {
-            for (metric, x, y) in [
-                ("total", at.total, rt.total),
-                ("passed", at.passed, rt.passed),
-                ("failed", at.failed, rt.failed),
-                ("skipped", at.skipped, rt.skipped),
-            ] {
-                if x != y {
-                    out.push(mismatch(
-                        format!("check {name}: {metric} tests differ"),
-                        format!("{name}.tests.{metric}"),
-                        x.to_string(),
-                        y.to_string(),
-                    ));
-                }
-            }
+            counts(
+                name,
+                "tests",
+                &[
+                    ("total", at.total, rt.total),
+                    ("passed", at.passed, rt.passed),
+                    ("failed", at.failed, rt.failed),
+                    ("skipped", at.skipped, rt.skipped),
+                ],
+                out,
+            );
             failing_names(a, r, out);
         }
         (None, None) => {}
@@ -149,23 +145,33 @@ fn check(a: &CheckRecord, r: &CheckRecord, tolerance: &Tolerance, out: &mut Vec<
     }
     match (&a.lint, &r.lint) {
         (Some(al), Some(rl)) => {
-            for (metric, x, y) in [
-                ("errors", al.errors, rl.errors),
-                ("warnings", al.warnings, rl.warnings),
-                ("notes", al.notes, rl.notes),
-            ] {
-                if x != y {
-                    out.push(mismatch(
-                        format!("check {name}: lint {metric} differ"),
-                        format!("{name}.lint.{metric}"),
-                        x.to_string(),
-                        y.to_string(),
-                    ));
-                }
-            }
+            counts(
+                name,
+                "lint",
+                &[
+                    ("errors", al.errors, rl.errors),
+                    ("warnings", al.warnings, rl.warnings),
+                    ("notes", al.notes, rl.notes),
+                ],
+                out,
+            );
         }
         (None, None) => {}
         (x, y) => out.push(presence(name, "lint", x.is_some(), y.is_some())),
+    }
+}
+
+/// Counts that must be equal: `(metric, attested, reproduced)` of one group (`tests`, `lint`).
+fn counts(name: &str, group: &str, figures: &[(&str, u64, u64)], out: &mut Vec<Finding>) {
+    for (metric, x, y) in figures {
+        if x != y {
+            out.push(mismatch(
+                format!("check {name}: {group} {metric} differ"),
+                format!("{name}.{group}.{metric}"),
+                x.to_string(),
+                y.to_string(),
+            ));
+        }
     }
 }
 

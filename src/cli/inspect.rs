@@ -5,7 +5,8 @@ use ci_attest::collect::clean_name;
 use ci_attest::report::{CheckSummary, format_number, outcome_str};
 use std::path::PathBuf;
 
-/// Output formats of `inspect` (a claim, not a verdict: there is no markdown report of it).
+/// Output formats of `inspect` and `reproduce` (a claim or a comparison, not a verdict: there is
+/// no markdown report of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// For a person at a terminal.

@@ -2,6 +2,7 @@
 
 use super::run::{Sealed, local_settings, sealed_run, start_probe};
 use super::stores::{self, StoreKind};
+use super::inspect::Format;
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure};
 use ci_attest::finding::{Code, Finding};
 use ci_attest::git::{CommitId, CommitInfo, Repo};
@@ -16,15 +17,6 @@ use ci_attest::store::{Fetched, Store, StoredBundle};
 use ci_attest::verify::{Context, ParsedBundle, verify_parsed};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Output formats of `reproduce`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// For a person at a terminal.
-    Text,
-    /// Sorted, versioned JSON.
-    Json,
-}
 
 /// Arguments of `reproduce`.
 #[derive(Debug, clap::Args)]
@@ -341,7 +333,7 @@ fn override_of(
             .hint("the checks that ran cannot be known: run the commit again without --config"),
         ));
     };
-    let mut file = tempfile::NamedTempFile::new().map_err(|e| {
+    let cannot = |e: std::io::Error| {
         Box::new(
             Finding::error(
                 Code::ReproductionMismatch,
@@ -349,16 +341,9 @@ fn override_of(
             )
             .expected_found("a temporary file", e.to_string()),
         )
-    })?;
-    file.write_all(text.as_bytes()).map_err(|e| {
-        Box::new(
-            Finding::error(
-                Code::ReproductionMismatch,
-                "cannot write the attested override [config]",
-            )
-            .expected_found("a temporary file", e.to_string()),
-        )
-    })?;
+    };
+    let mut file = tempfile::NamedTempFile::new().map_err(cannot)?;
+    file.write_all(text.as_bytes()).map_err(cannot)?;
     Ok(Some(file))
 }
 
