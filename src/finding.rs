@@ -129,6 +129,9 @@ codes! {
     CoveragePercentInconsistent = "coverage-percent-inconsistent",
     /// Two checks of the statement share one name.
     CheckNameDuplicate = "check-name-duplicate",
+    /// An auditor's package (`audit --export`) does not match its manifest: a file changed, added,
+    /// removed or not a regular file, or a commit object that does not hash to its id.
+    PackageTampered = "package-tampered",
 }
 
 impl Code {
@@ -204,6 +207,9 @@ impl Code {
             | Code::CoveragePercentInconsistent
             | Code::CheckNameDuplicate => {
                 "ci-attest never writes such a statement: the signer's tool or key is not to be trusted"
+            }
+            Code::PackageTampered => {
+                "ask whoever exported the package for a fresh copy (`ci-attest audit --export`); do not trust this one"
             }
         }
     }

@@ -261,7 +261,15 @@ pub fn trusted_root(
     path: Option<&std::path::Path>,
     staging: bool,
 ) -> Result<ci_attest::trust::TrustedRoot, Failure> {
-    use ci_attest::trust::{MAX_TRUSTED_ROOT_BYTES, TrustedRoot};
+    trusted_root_with_json(path, staging).map(|(root, _)| root)
+}
+
+/// [`trusted_root`] and its JSON bytes (what an auditor's package keeps).
+pub fn trusted_root_with_json(
+    path: Option<&std::path::Path>,
+    staging: bool,
+) -> Result<(ci_attest::trust::TrustedRoot, Vec<u8>), Failure> {
+    use ci_attest::trust::{MAX_TRUSTED_ROOT_BYTES, PRODUCTION_JSON, STAGING_JSON, TrustedRoot};
     match path {
         Some(path) => {
             let cannot = |e: std::io::Error| {
@@ -275,10 +283,14 @@ pub fn trusted_root(
                 )));
             }
             let bytes = std::fs::read(path).map_err(cannot)?;
-            TrustedRoot::from_json(&bytes)
-                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", path.display())))
+            let root = TrustedRoot::from_json(&bytes)
+                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", path.display())))?;
+            Ok((root, bytes))
         }
-        None if staging => Ok(TrustedRoot::staging()),
-        None => Ok(TrustedRoot::production()),
+        None if staging => Ok((TrustedRoot::staging(), STAGING_JSON.as_bytes().to_vec())),
+        None => Ok((
+            TrustedRoot::production(),
+            PRODUCTION_JSON.as_bytes().to_vec(),
+        )),
     }
 }
