@@ -1025,7 +1025,7 @@ pub fn import(dir: &Path) -> Result<Imported, PackageError> {
         };
         let mut fetched = Fetched::default();
         for b in c.bundles {
-            if let Some(bytes) = r.file(&b.file, crate::bundle::MAX_BUNDLE_BYTES as u64 + 1) {
+            if let Some(bytes) = r.file(&b.file, crate::bundle::MAX_BUNDLE_BYTES as u64) {
                 fetched.bundles.push(StoredBundle {
                     location: b.location,
                     bytes,

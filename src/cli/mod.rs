@@ -139,7 +139,9 @@ enum Command {
     /// Replay the verification of every commit in a range, offline: one verdict per commit.
     ///
     /// --from git first fetches the range's refs/ci-attest/* from the remote (--offline: this
-    /// clone's refs only) and says how many bundles for how many commits it read.
+    /// clone's refs only) and says how many bundles for how many commits it read. --out also
+    /// writes report.html; --export DIR writes an auditor's package that `audit --import DIR`
+    /// replays with no repository and no network, byte-identical.
     ///
     /// Example: ci-attest audit --range v1.0..main --policy policies/default.toml --at 2026-11-23T12:00:00Z --out audit/
     Audit(audit::Args),
