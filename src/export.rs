@@ -1120,6 +1120,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_store_item_problem_survives_the_package_unchanged() {
+        let s = |t: &str| t.to_string();
+        for p in [
+            ItemProblem::NotAFile { found: s("a FIFO") },
+            ItemProblem::TooLarge { size: 9, limit: 8 },
+            ItemProblem::Unreadable { message: s("m") },
+            ItemProblem::DigestMismatch {
+                expected: s("a"),
+                found: s("b"),
+            },
+            ItemProblem::OverLimit {
+                limit: s("l"),
+                found: s("f"),
+            },
+            ItemProblem::FetchFailed { message: s("m") },
+            ItemProblem::BadName {
+                expected: s("e"),
+                found: s("f"),
+            },
+        ] {
+            let json = serde_json::to_string(&Problem::from(&p)).expect("serialises");
+            let back: Problem = serde_json::from_str(&json).expect("parses");
+            assert_eq!(ItemProblem::from(back), p, "{json}");
+        }
+    }
+
+    #[test]
     fn package_paths_are_plain_and_shallow() {
         for ok in [
             "package.json",

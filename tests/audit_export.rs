@@ -216,6 +216,20 @@ fn a_tampered_package_is_rejected_with_a_finding_naming_the_file() {
             }),
         ),
         (
+            // Never opened for reading, so the import cannot hang on it.
+            "a FIFO in place of a file",
+            "policy/policy.toml".into(),
+            Box::new(|d: &Path| {
+                let path = d.join("policy/policy.toml");
+                std::fs::remove_file(&path).expect("rm");
+                let made = std::process::Command::new("mkfifo")
+                    .arg(&path)
+                    .status()
+                    .expect("mkfifo runs");
+                assert!(made.success());
+            }),
+        ),
+        (
             "a path that leaves the package",
             "../outside".into(),
             Box::new(move |d: &Path| {
