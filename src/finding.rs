@@ -129,6 +129,16 @@ codes! {
     CoveragePercentInconsistent = "coverage-percent-inconsistent",
     /// Two checks of the statement share one name.
     CheckNameDuplicate = "check-name-duplicate",
+    /// An independent re-run of the commit (`ci-attest reproduce`) got another figure than the
+    /// attestation claims.
+    ReproductionMismatch = "reproduction-mismatch",
+    /// A verdict (SLSA VSA) is signed by a signer and `verifier.id` pair the policy's
+    /// `[[verifier]]` list does not name.
+    VerifierUntrusted = "verifier-untrusted",
+    /// The newest trusted verdict for the commit says `FAILED`.
+    VerdictFailed = "verdict-failed",
+    /// The trusted verdict applied another policy than the `[[verifier]] policy_sha256` requires.
+    VerdictPolicyMismatch = "verdict-policy-mismatch",
     /// An auditor's package (`audit --export`) does not match its manifest: a file changed, added,
     /// removed or not a regular file, or a commit object that does not hash to its id.
     PackageTampered = "package-tampered",
@@ -180,6 +190,9 @@ impl Code {
                 "commit the configuration as .ci-attest.toml and run `ci-attest run` without --config"
             }
             Code::RunNotFromScratch => "run `ci-attest run --no-cache` on the commit",
+            Code::ReproductionMismatch => {
+                "re-run both (`ci-attest reproduce` and `ci-attest run`) and ask the signer why the figures differ"
+            }
             Code::CertificateInvalid
             | Code::CertificateSctInvalid
             | Code::TlogLogUntrusted
@@ -210,6 +223,15 @@ impl Code {
             }
             Code::PackageTampered => {
                 "ask whoever exported the package for a fresh copy (`ci-attest audit --export`); do not trust this one"
+            }
+            Code::VerifierUntrusted => {
+                "add a `[[verifier]]` entry (signer and id) to the policy only if you trust that verifier"
+            }
+            Code::VerdictFailed => {
+                "the verifier rejected the commit: see its local-run bundles with `ci-attest verify`"
+            }
+            Code::VerdictPolicyMismatch => {
+                "verify the commit again under the required policy with `ci-attest verify --attest-verdict`"
             }
         }
     }

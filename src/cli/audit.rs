@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "DIR",
-        conflicts_with_all = ["export", "from", "trusted_root", "at", "policy", "range", "remote"]
+        conflicts_with_all = ["export", "from", "trusted_root", "at", "policy", "range", "remote", "attest_verdict"]
     )]
     import: Option<PathBuf>,
     /// Also write an auditor's package to DIR (a new or empty folder): the bundles judged, the
@@ -70,6 +70,8 @@ pub struct Args {
     /// <DIR>/report.html (self-contained: inline style and chart, no script), never overwriting.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    attest: super::verdict::AttestArgs,
 }
 
 /// Audits; exit 0 when every commit is accepted, 1 when any is rejected.
@@ -88,6 +90,12 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let (trusted_root, root_json) =
         super::trusted_root_with_json(args.trusted_root.as_deref(), false)?;
+    if args.offline && args.attest.keyless() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--offline forbids network use: it cannot be combined with --attest-verdict --keyless"
+        )));
+    }
+    let verdict_signer = args.attest.signer(false)?;
     let keys = stores::dir_store(&repo)?;
     let github = if args.from.is_github() {
         Some(github_client(&repo)?)
@@ -178,6 +186,19 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             audit
         }
     };
+    if let Some(signer) = &verdict_signer {
+        attest_each(
+            &super::verdict::Attester {
+                signer,
+                repo: &repo,
+                policy: (&args.policy, &policy.sha256),
+                verifier_id: args.attest.verifier_id(),
+                at,
+            },
+            store,
+            &audit,
+        )?;
+    }
     finish(&audit, &args)
 }
 
@@ -222,6 +243,34 @@ fn finish(audit: &AuditReport, args: &Args) -> CmdResult {
     } else {
         EXIT_REJECTED
     })
+}
+
+/// Signs and stores one verdict per audited commit. The commit's bundles are read again so that
+/// each verdict names the bundles judged, by digest; a bundle that appeared in between (not in
+/// the report) is left out.
+fn attest_each(
+    attester: &super::verdict::Attester<'_>,
+    store: &dyn Store,
+    audit: &ci_attest::report::AuditReport,
+) -> Result<(), Failure> {
+    attester.store_public_key()?;
+    for report in &audit.commits {
+        let id = attester
+            .repo
+            .resolve(&report.commit)
+            .map_err(Failure::unavailable)?;
+        let commit = attester
+            .repo
+            .commit_info(&id)
+            .map_err(Failure::unavailable)?;
+        let mut fetched = store.fetch(&id).map_err(stores::store_failure)?;
+        fetched
+            .bundles
+            .retain(|b| report.bundles.iter().any(|r| r.location == b.location));
+        let location = attester.attest(store, &commit, report, &fetched)?;
+        eprintln!("verdict: {location} ({:?})", report.verdict);
+    }
+    Ok(())
 }
 
 fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), Failure> {

@@ -5,9 +5,11 @@ mod init;
 mod inspect;
 mod keygen;
 mod push;
+mod reproduce;
 mod run;
 mod sign_bundle;
 mod stores;
+mod verdict;
 mod verify;
 mod verify_bundle;
 
@@ -145,6 +147,17 @@ enum Command {
     ///
     /// Example: ci-attest audit --range v1.0..main --policy policies/default.toml --at 2026-11-23T12:00:00Z --out audit/
     Audit(audit::Args),
+    /// Re-run an attested commit's checks, sealed as `run` does, and compare with the attestation.
+    ///
+    /// Selects the commit's newest trusted attestation (as `verify` with the policy would), runs
+    /// the same checks from scratch without signing anything, and compares each check's result,
+    /// test counts and failing tests, coverage (within `[reproduce] coverage_tolerance`) and lint
+    /// counts. Exit 0 when they agree, 1 when a figure differs (a `reproduction-mismatch` finding
+    /// per figure) or there is nothing to compare. `--range R --sample P` re-runs a share of a range
+    /// drawn with a seed (printed; `--seed` draws the same commits again).
+    ///
+    /// Example: ci-attest reproduce --range v1.0..main --sample 10
+    Reproduce(reproduce::Args),
     /// Sign a file or an in-toto statement keylessly (sigstore-conformance protocol).
     ///
     /// Example: ci-attest sign-bundle --identity-token $TOKEN --bundle a.sigstore.json a.txt
@@ -213,6 +226,7 @@ pub fn main() -> ExitCode {
         Command::Push(a) => push::run(&repo, a),
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Audit(a) => audit::run(&repo, a),
+        Command::Reproduce(a) => reproduce::run(&repo, a),
         Command::SignBundle(a) => sign_bundle::run(a),
         Command::Completions { shell } => completions(shell),
         Command::Man => man_page(),

@@ -64,6 +64,13 @@ pub struct Args {
     /// GITHUB_REPOSITORY and GITHUB_API_URL as in GitHub Actions).
     #[arg(long, value_enum, value_name = "KIND")]
     report: Option<ReportTo>,
+    /// Judge the commit's signed verdicts (SLSA VSA bundles) instead of its local-run bundles:
+    /// the newest verdict from a (signer, verifier id) pair the policy's `[[verifier]]` list names
+    /// must say PASSED, e.g. `verify --verdict --policy policies/verdicts.toml`.
+    #[arg(long, conflicts_with = "attest_verdict")]
+    verdict: bool,
+    #[command(flatten)]
+    attest: super::verdict::AttestArgs,
 }
 
 /// Verifies and reports.
@@ -73,12 +80,20 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let id = repo.resolve(&args.commit).map_err(Failure::usage)?;
     let commit = repo.commit_info(&id).map_err(Failure::unavailable)?;
-
-    if args.offline && (args.from.is_github() || args.report.is_some()) {
+    if args.verdict && policy.verifiers.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
-            "--offline forbids network use: it cannot be combined with --from github or --report"
+            "{}: --verdict expected at least one `[[verifier]]` entry (signer and id) in the policy, found none",
+            policy.file
         )));
     }
+    // Before any signer or client is built: with --offline no network client is ever constructed.
+    if args.offline && (args.from.is_github() || args.report.is_some() || args.attest.keyless()) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--offline forbids network use: it cannot be combined with --from github, --report or --attest-verdict --keyless"
+        )));
+    }
+    // The verdict's key is decrypted (or the token obtained) before judging: a wrong password fails first.
+    let verdict_signer = args.attest.signer(args.staging)?;
     // One client per process, for the store and the report alike.
     let github = if args.report.is_some() || (args.bundle.is_empty() && args.from.is_github()) {
         Some(github_client(&repo)?)
@@ -111,7 +126,12 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         }
     };
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), args.staging)?;
-    let report = Judge::new(&policy, &keys, &trusted_root, at).commit(&commit, &bundles);
+    let judge = Judge::new(&policy, &keys, &trusted_root, at);
+    let report = if args.verdict {
+        judge.verdict(&commit, &bundles)
+    } else {
+        judge.commit(&commit, &bundles)
+    };
     let rendered = match args.format {
         Format::Text => report.to_text(),
         Format::Json => report.to_json(),
@@ -121,6 +141,28 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let _ = std::io::stdout().flush();
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         append_step_summary(Path::new(&path), &report.to_markdown())?;
+    }
+    if let Some(signer) = &verdict_signer {
+        let attester = super::verdict::Attester {
+            signer,
+            repo: &repo,
+            policy: (&args.policy, &policy.sha256),
+            verifier_id: args.attest.verifier_id(),
+            at,
+        };
+        attester.store_public_key()?;
+        // --bundle files are judged from outside any store: the verdict goes to the dir store.
+        let from = if args.bundle.is_empty() {
+            args.from
+        } else {
+            StoreKind::Dir
+        };
+        let store = stores::open(from, &repo, &args.remote, github.as_ref())?;
+        let location = attester.attest(store.as_ref(), &commit, &report, &bundles)?;
+        eprintln!(
+            "verdict: {location} (SLSA VSA, signed by {})",
+            signer.describe()
+        );
     }
     if let (Some(kind), Some(gh)) = (args.report, github.as_ref()) {
         set_on_github(gh, kind, &report)?;

@@ -36,6 +36,35 @@ pub struct Policy {
     pub require: Require,
     /// Threshold bounds on check metrics, in file order.
     pub thresholds: Vec<Threshold>,
+    /// How `ci-attest reproduce` compares a re-run with the attestation.
+    pub reproduce: Reproduce,
+    /// Trusted verifiers of `verify --verdict`: (signer, `verifier.id`) pairs, in file order.
+    pub verifiers: Vec<TrustedVerifier>,
+    /// Lowercase hex sha256 of the policy text as loaded (a VSA records it as `policy.digest`).
+    pub sha256: String,
+}
+
+/// The `[reproduce]` table: how close a re-run must come to the attested figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Reproduce {
+    /// Largest accepted difference of a coverage percentage, in percentage points (default 0).
+    pub coverage_tolerance: Option<(f64, Origin)>,
+}
+
+/// A `[[verifier]]` entry: a verdict (SLSA VSA) counts only when signed by `signer` and naming
+/// `id` as its `verifier.id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TrustedVerifier {
+    /// The name of the `[[signer]]` whose signature a verdict must carry.
+    pub signer: String,
+    /// The `verifier.id` the verdict must name, compared exactly.
+    pub id: String,
+    /// When given, the sha256 (lowercase hex) of the policy file the verdict must have applied.
+    pub policy_sha256: Option<String>,
+    /// Where the entry is.
+    pub origin: Origin,
 }
 
 impl Policy {
