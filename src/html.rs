@@ -222,7 +222,48 @@ viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"coverage and test counts over 
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{audit_html, escape};
+    use crate::finding::{Code, Finding};
+    use crate::report::{AUDIT_SCHEMA, AuditReport, BundleReport, REPORT_SCHEMA, Report, Verdict};
+
+    #[test]
+    fn every_string_of_the_report_is_escaped_and_no_markup_gets_through() {
+        let evil = "<b onmouseover='x'>\"&\u{202e}";
+        let bundle = BundleReport {
+            signer: Some(evil.into()),
+            finished_on: Some(evil.into()),
+            selected: true,
+            ..BundleReport::unverified(evil.into(), vec![])
+        };
+        let report = AuditReport {
+            schema: AUDIT_SCHEMA,
+            range: evil.into(),
+            policy: evil.into(),
+            at: evil.into(),
+            accepted: 0,
+            rejected: 1,
+            unattested: 0,
+            commits: vec![Report {
+                schema: REPORT_SCHEMA,
+                commit: evil.into(),
+                policy: evil.into(),
+                verdict: Verdict::Rejected,
+                bundles: vec![bundle],
+                findings: vec![Finding::error(Code::NoAttestation, evil)],
+            }],
+        };
+        let html = audit_html(&report);
+        assert!(!html.contains("<b onmouseover"), "{html}");
+        assert!(!html.contains("'x'"), "{html}");
+        assert!(
+            !html.contains('\u{202e}'),
+            "direction overrides are made visible"
+        );
+        assert!(
+            html.contains("&lt;b onmouseover=&#39;x&#39;&gt;&quot;&amp;"),
+            "{html}"
+        );
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {
