@@ -146,4 +146,36 @@ fn verify_audit_and_import_succeed_in_a_network_namespace_with_offline() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(out.stdout, exported);
+
+    // And one of the git store's local refs (the report names them by ref).
+    let pkg = parent.join("package-git");
+    let out = offline(
+        &p.root,
+        &[
+            "audit",
+            "--offline",
+            "--from",
+            "git",
+            "--range",
+            "HEAD",
+            "--at",
+            &at,
+            "--format",
+            "json",
+            "--export",
+            &pkg.to_string_lossy(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let exported = out.stdout;
+    assert!(
+        String::from_utf8_lossy(&exported).contains("refs/ci-attest/"),
+        "bundles located by ref"
+    );
+    let out = offline(
+        parent,
+        &["audit", &pkg.to_string_lossy(), "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.stdout, exported);
 }
