@@ -262,35 +262,133 @@ fn safe_path(path: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Export.
 
-/// A store that passes everything through and keeps what each commit's fetch returned, so an
-/// export holds exactly the items the audit judged.
+/// A package being written: files go into a temporary folder beside the export folder, which
+/// [`Recorder::finish`] renames into place once everything is there.
+struct PackageWriter {
+    dir: PathBuf,
+    tmp: tempfile::TempDir,
+    files: BTreeMap<String, FileEntry>,
+    used: BTreeSet<String>,
+}
+
+impl PackageWriter {
+    fn create(dir: &Path) -> Result<PackageWriter, PackageError> {
+        if let Ok(mut entries) = std::fs::read_dir(dir) {
+            if entries.next().is_some() {
+                return Err(PackageError::Exists {
+                    path: dir.display().to_string(),
+                });
+            }
+        }
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io_error(&parent))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".ci-attest-export-")
+            .tempdir_in(&parent)
+            .map_err(io_error(&parent))?;
+        Ok(PackageWriter {
+            dir: dir.to_path_buf(),
+            tmp,
+            files: BTreeMap::new(),
+            used: BTreeSet::new(),
+        })
+    }
+
+    fn put(&mut self, name: &str, bytes: &[u8]) -> Result<(), PackageError> {
+        debug_assert!(safe_path(name), "{name}");
+        let path = self.tmp.path().join(name);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p).map_err(io_error(p))?;
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, bytes))
+            .map_err(io_error(&path))?;
+        self.files.insert(
+            name.to_string(),
+            FileEntry {
+                sha256: sha256_hex(bytes),
+                size: bytes.len() as u64,
+            },
+        );
+        Ok(())
+    }
+
+    /// Writes a commit's bundles; what the index says of its store items.
+    fn items(&mut self, commit: &CommitId, fetched: &Fetched) -> Result<Items, PackageError> {
+        let mut bundles = Vec::with_capacity(fetched.bundles.len());
+        for (i, b) in fetched.bundles.iter().enumerate() {
+            let name = bundle_name(&b.location, commit, i + 1, &self.used);
+            self.put(&name, &b.bytes)?;
+            self.used.insert(name.clone());
+            bundles.push(BundleEntry {
+                location: b.location.clone(),
+                file: name,
+            });
+        }
+        let rejected = fetched
+            .rejected
+            .iter()
+            .map(|r| RejectedEntry {
+                location: r.location.clone(),
+                problem: Problem::from(&r.problem),
+            })
+            .collect();
+        Ok((bundles, rejected))
+    }
+}
+
+/// A commit's store items as the index lists them.
+type Items = (Vec<BundleEntry>, Vec<RejectedEntry>);
+
+struct Recorded {
+    writer: PackageWriter,
+    seen: BTreeMap<CommitId, Items>,
+    /// The first write that failed (a store read cannot return it).
+    failed: Option<PackageError>,
+}
+
+/// A store that passes everything through and writes what each commit's fetch returned into a
+/// package as it goes, so an export holds exactly the items the audit judged and never more
+/// than one fetch's bundles in memory.
 pub struct Recorder<'a> {
     store: &'a dyn Store,
-    seen: Mutex<BTreeMap<CommitId, Fetched>>,
+    state: Mutex<Recorded>,
 }
 
 impl<'a> Recorder<'a> {
-    /// Records what `store` gives.
-    pub fn new(store: &'a dyn Store) -> Recorder<'a> {
-        Recorder {
+    /// Records what `store` gives into a package for `dir`, which must be new or empty (checked
+    /// now, before any audit work).
+    pub fn new(store: &'a dyn Store, dir: &Path) -> Result<Recorder<'a>, PackageError> {
+        Ok(Recorder {
             store,
-            seen: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// What each commit's fetch returned.
-    pub fn into_fetched(self) -> BTreeMap<CommitId, Fetched> {
-        self.seen
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            state: Mutex::new(Recorded {
+                writer: PackageWriter::create(dir)?,
+                seen: BTreeMap::new(),
+                failed: None,
+            }),
+        })
     }
 
     fn keep(&self, commit: &CommitId, fetched: &Fetched) {
-        let mut seen = self
-            .seen
+        let mut state = self
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.insert(commit.clone(), fetched.clone());
+        if state.failed.is_some() || state.seen.contains_key(commit) {
+            return;
+        }
+        match state.writer.items(commit, fetched) {
+            Ok(items) => {
+                state.seen.insert(commit.clone(), items);
+            }
+            Err(e) => state.failed = Some(e),
+        }
     }
 }
 
@@ -452,18 +550,7 @@ fn read_text(path: &Path, limit: u64) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "expected UTF-8 text, found other bytes".into())
 }
 
-/// One audited commit as an export holds it.
-#[derive(Debug, Clone)]
-pub struct ExportedCommit {
-    /// The commit.
-    pub id: CommitId,
-    /// Its raw object (what `git cat-file commit` prints).
-    pub object: Vec<u8>,
-    /// What the store gave for it.
-    pub fetched: Fetched,
-}
-
-/// Everything an export writes.
+/// Everything an export writes besides the bundles the [`Recorder`] wrote.
 #[derive(Debug)]
 pub struct Export<'a> {
     /// The range as given.
@@ -476,8 +563,8 @@ pub struct Export<'a> {
     pub trusted_root_json: &'a [u8],
     /// Store keys the audit used, by fingerprint hex.
     pub keys: &'a BTreeMap<String, String>,
-    /// The commits, in report order.
-    pub commits: &'a [ExportedCommit],
+    /// The commits in report order, each with its raw object (what `git cat-file commit` prints).
+    pub commits: &'a [(CommitId, Vec<u8>)],
     /// The export run's report files (name like `audit.json`, bytes).
     pub reports: &'a [(&'a str, &'a [u8])],
 }
@@ -496,143 +583,102 @@ fn bundle_name(location: &str, commit: &CommitId, i: usize, used: &BTreeSet<Stri
         .expect("an unbounded range always yields an unused name")
 }
 
-/// Writes the package to `dir` (a new or empty folder) all at once: everything goes into a
-/// temporary folder beside it, which is then renamed to `dir`. Returns the sha256 of the
-/// manifest, which an auditor compares out of band.
-pub fn write_package(dir: &Path, export: &Export<'_>) -> Result<String, PackageError> {
-    if let Ok(mut entries) = std::fs::read_dir(dir) {
-        if entries.next().is_some() {
-            return Err(PackageError::Exists {
-                path: dir.display().to_string(),
-            });
+impl Recorder<'_> {
+    /// Writes the rest of the package and renames it into place (rename(2) onto a folder works
+    /// only while that folder is empty: nothing is ever overwritten, even if files appeared there
+    /// since [`Recorder::new`]). Returns the sha256 of the manifest, which an auditor compares
+    /// out of band.
+    pub fn finish(self, export: &Export<'_>) -> Result<String, PackageError> {
+        let Recorded {
+            mut writer,
+            mut seen,
+            failed,
+        } = self
+            .state
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(e) = failed {
+            return Err(e);
         }
-    }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(io_error(&parent))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".ci-attest-export-")
-        .tempdir_in(&parent)
-        .map_err(io_error(&parent))?;
-    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
-    let mut put = |name: &str, bytes: &[u8]| -> Result<(), PackageError> {
-        debug_assert!(safe_path(name), "{name}");
-        let path = tmp.path().join(name);
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).map_err(io_error(p))?;
+        let mut put = |name: &str, bytes: &[u8]| writer.put(name, bytes);
+        put("policy/policy.toml", export.policy.text.as_bytes())?;
+        let mut key_files = BTreeMap::new();
+        for (n, (written, pem)) in export.policy.key_files.iter().enumerate() {
+            let name = format!("policy/keys/{}.pub", n + 1);
+            put(&name, pem.as_bytes())?;
+            key_files.insert(written.clone(), name);
         }
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, bytes))
-            .map_err(io_error(&path))?;
-        files.insert(
-            name.to_string(),
-            FileEntry {
-                sha256: sha256_hex(bytes),
-                size: bytes.len() as u64,
-            },
-        );
-        Ok(())
-    };
-
-    put("policy/policy.toml", export.policy.text.as_bytes())?;
-    let mut key_files = BTreeMap::new();
-    for (n, (written, pem)) in export.policy.key_files.iter().enumerate() {
-        let name = format!("policy/keys/{}.pub", n + 1);
-        put(&name, pem.as_bytes())?;
-        key_files.insert(written.clone(), name);
-    }
-    put("trusted_root.json", export.trusted_root_json)?;
-    let mut keys = BTreeMap::new();
-    for (hex, pem) in export.keys {
-        let name = format!("keys/sha256-{hex}.pub");
-        if !safe_path(&name) {
-            continue;
-        }
-        put(&name, pem.as_bytes())?;
-        keys.insert(hex.clone(), name);
-    }
-    let mut commits = Vec::with_capacity(export.commits.len());
-    let mut used = BTreeSet::new();
-    for c in export.commits {
-        let object = format!("commits/{}", c.id);
-        put(&object, &c.object)?;
-        let mut bundles = Vec::with_capacity(c.fetched.bundles.len());
-        for (i, b) in c.fetched.bundles.iter().enumerate() {
-            let name = bundle_name(&b.location, &c.id, i + 1, &used);
-            put(&name, &b.bytes)?;
-            used.insert(name.clone());
-            bundles.push(BundleEntry {
-                location: b.location.clone(),
-                file: name,
-            });
-        }
-        commits.push(CommitEntry {
-            id: c.id.to_string(),
-            object,
-            bundles,
-            rejected: c
-                .fetched
-                .rejected
-                .iter()
-                .map(|r| RejectedEntry {
-                    location: r.location.clone(),
-                    problem: Problem::from(&r.problem),
-                })
-                .collect(),
-        });
-    }
-    let mut reports = Vec::new();
-    for (name, bytes) in export.reports {
-        let name = format!("report/{name}");
-        if safe_path(&name) {
-            put(&name, bytes)?;
-            reports.push(name);
-        }
-    }
-    let index = Index {
-        schema: PACKAGE_SCHEMA.into(),
-        range: export.range.to_string(),
-        at: humantime::format_rfc3339_nanos(export.at).to_string(),
-        policy: PolicyEntry {
-            label: export.policy.label.clone(),
-            file: "policy/policy.toml".into(),
-            key_files,
-        },
-        trusted_root: "trusted_root.json".into(),
-        keys,
-        commits,
-        reports,
-    };
-    put(INDEX_FILE, &sorted_json(&index))?;
-    let manifest = sorted_json(&Manifest {
-        schema: PACKAGE_SCHEMA.into(),
-        files,
-    });
-    let manifest_path = tmp.path().join(MANIFEST_FILE);
-    std::fs::write(&manifest_path, &manifest).map_err(io_error(&manifest_path))?;
-    let tmp = tmp.keep();
-    // rename(2) onto an existing folder succeeds only when that folder is empty: nothing is
-    // ever overwritten, even if files appeared in `dir` since the check above.
-    if let Err(e) = std::fs::rename(&tmp, dir) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(match e.raw_os_error() {
-            Some(code)
-                if code == rustix::io::Errno::NOTEMPTY.raw_os_error()
-                    || code == rustix::io::Errno::EXIST.raw_os_error() =>
-            {
-                PackageError::Exists {
-                    path: dir.display().to_string(),
-                }
+        put("trusted_root.json", export.trusted_root_json)?;
+        let mut keys = BTreeMap::new();
+        for (hex, pem) in export.keys {
+            let name = format!("keys/sha256-{hex}.pub");
+            if !safe_path(&name) {
+                continue;
             }
-            _ => io_error(dir)(e),
+            put(&name, pem.as_bytes())?;
+            keys.insert(hex.clone(), name);
+        }
+        let mut commits = Vec::with_capacity(export.commits.len());
+        for (id, object) in export.commits {
+            let file = format!("commits/{id}");
+            put(&file, object)?;
+            let (bundles, rejected) = seen.remove(id).ok_or_else(|| PackageError::NotRecorded {
+                commit: id.to_string(),
+            })?;
+            commits.push(CommitEntry {
+                id: id.to_string(),
+                object: file,
+                bundles,
+                rejected,
+            });
+        }
+        let mut reports = Vec::new();
+        for (name, bytes) in export.reports {
+            let name = format!("report/{name}");
+            if safe_path(&name) {
+                put(&name, bytes)?;
+                reports.push(name);
+            }
+        }
+        let index = Index {
+            schema: PACKAGE_SCHEMA.into(),
+            range: export.range.to_string(),
+            at: humantime::format_rfc3339_nanos(export.at).to_string(),
+            policy: PolicyEntry {
+                label: export.policy.label.clone(),
+                file: "policy/policy.toml".into(),
+                key_files,
+            },
+            trusted_root: "trusted_root.json".into(),
+            keys,
+            commits,
+            reports,
+        };
+        put(INDEX_FILE, &sorted_json(&index))?;
+        let manifest = sorted_json(&Manifest {
+            schema: PACKAGE_SCHEMA.into(),
+            files: std::mem::take(&mut writer.files),
         });
+        let manifest_path = writer.tmp.path().join(MANIFEST_FILE);
+        std::fs::write(&manifest_path, &manifest).map_err(io_error(&manifest_path))?;
+        let dir = writer.dir.clone();
+        let tmp = writer.tmp.keep();
+        if let Err(e) = std::fs::rename(&tmp, &dir) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(match e.raw_os_error() {
+                Some(code)
+                    if code == rustix::io::Errno::NOTEMPTY.raw_os_error()
+                        || code == rustix::io::Errno::EXIST.raw_os_error() =>
+                {
+                    PackageError::Exists {
+                        path: dir.display().to_string(),
+                    }
+                }
+                _ => io_error(&dir)(e),
+            });
+        }
+        Ok(sha256_hex(&manifest))
     }
-    Ok(sha256_hex(&manifest))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,10 +2,7 @@
 
 use super::stores::{self, StoreKind, github_client};
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
-use ci_attest::export::{
-    Export, ExportedCommit, Imported, PackageError, PolicySource, Recorder, RecordingKeys,
-    write_package,
-};
+use ci_attest::export::{Export, Imported, PackageError, PolicySource, Recorder, RecordingKeys};
 use ci_attest::git::{CommitId, Repo};
 use ci_attest::judge::{Judge, JudgeError, MAX_AUDIT_COMMITS};
 use ci_attest::policy::Policy;
@@ -134,36 +131,26 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             // Read the policy's sources first: a file changed later is caught by comparison.
             let source = PolicySource::read(&args.policy, &policy).map_err(Failure::usage)?;
             let started = Instant::now();
-            let recorder = Recorder::new(store);
+            // The folder is checked (new or empty) before any audit work.
+            let recorder = Recorder::new(store, dir).map_err(package_failure)?;
             let recording_keys = RecordingKeys::new(&keys);
             let audit = Judge::new(&policy, &recording_keys, &trusted_root, at)
                 .audit(&repo, &args.range, &recorder)
                 .map_err(usage_or_unavailable)?;
             let keys_used = recording_keys.into_keys().map_err(Failure::usage)?;
-            let mut fetched = recorder.into_fetched();
             let mut commits = Vec::with_capacity(audit.commits.len());
             for r in &audit.commits {
                 let id = CommitId::parse(&r.commit).ok_or_else(|| {
                     Failure::unavailable(anyhow::anyhow!("a report names commit {:?}", r.commit))
                 })?;
                 let object = repo.commit_object(&id).map_err(Failure::unavailable)?;
-                let f = fetched.remove(&id).ok_or_else(|| {
-                    Failure::unavailable(PackageError::NotRecorded {
-                        commit: id.to_string(),
-                    })
-                })?;
-                commits.push(ExportedCommit {
-                    id,
-                    object,
-                    fetched: f,
-                });
+                commits.push((id, object));
             }
             let (json, md) = (audit.to_json(), audit.to_markdown());
             let reports: [(&str, &[u8]); 2] =
                 [("audit.json", json.as_bytes()), ("audit.md", md.as_bytes())];
-            let digest = write_package(
-                dir,
-                &Export {
+            let digest = recorder
+                .finish(&Export {
                     range: &args.range,
                     at,
                     policy: &source,
@@ -171,12 +158,8 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
                     keys: &keys_used,
                     commits: &commits,
                     reports: &reports,
-                },
-            )
-            .map_err(|e| match e {
-                PackageError::Exists { .. } => Failure::usage(e),
-                e => Failure::unavailable(e),
-            })?;
+                })
+                .map_err(package_failure)?;
             eprintln!(
                 "exported {} commit(s) to {} in {:.2} s; MANIFEST.json sha256 {digest}",
                 commits.len(),
@@ -200,6 +183,15 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         )?;
     }
     finish(&audit, &args)
+}
+
+/// An export that cannot be written: an existing folder is a usage error, anything else could
+/// not run.
+fn package_failure(e: PackageError) -> Failure {
+    match e {
+        PackageError::Exists { .. } => Failure::usage(e),
+        e => Failure::unavailable(e),
+    }
 }
 
 /// Replays an auditor's package.
