@@ -139,6 +139,9 @@ codes! {
     VerdictFailed = "verdict-failed",
     /// The trusted verdict applied another policy than the `[[verifier]] policy_sha256` requires.
     VerdictPolicyMismatch = "verdict-policy-mismatch",
+    /// An auditor's package (`audit --export`) does not match its manifest: a file changed, added,
+    /// removed or not a regular file, or a commit object that does not hash to its id.
+    PackageTampered = "package-tampered",
 }
 
 impl Code {
@@ -217,6 +220,9 @@ impl Code {
             | Code::CoveragePercentInconsistent
             | Code::CheckNameDuplicate => {
                 "ci-attest never writes such a statement: the signer's tool or key is not to be trusted"
+            }
+            Code::PackageTampered => {
+                "ask whoever exported the package for a fresh copy (`ci-attest audit --export`); do not trust this one"
             }
             Code::VerifierUntrusted => {
                 "add a `[[verifier]]` entry (signer and id) to the policy only if you trust that verifier"

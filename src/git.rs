@@ -87,6 +87,14 @@ pub struct CommitInfo {
     pub tree: String,
 }
 
+impl CommitInfo {
+    /// The subject facts of a raw commit object (what `git cat-file commit` prints) filed under
+    /// `id`, without a repository. The caller checks that the object hashes to `id`.
+    pub fn from_object(id: &CommitId, object: &[u8]) -> Result<CommitInfo, GitError> {
+        info_of(id, object)
+    }
+}
+
 impl Repo {
     /// Finds the repository containing `path`.
     pub fn discover(path: &Path) -> Result<Repo, GitError> {

@@ -466,11 +466,23 @@ impl<'a> Judge<'a> {
                 reports.push(self.commit(&commit, &fetched));
             }
         }
+        Ok(self.audit_report(range, reports, unattested))
+    }
+
+    /// The audit report of `range` from its per-commit reports (oldest first) and the number of
+    /// commits the store held no bundle for: the one place `audit` and a package replay
+    /// ([`crate::export`]) build it, so both give the same bytes.
+    pub fn audit_report(
+        &self,
+        range: &str,
+        reports: Vec<Report>,
+        unattested: usize,
+    ) -> AuditReport {
         let accepted = reports
             .iter()
             .filter(|r| r.verdict == Verdict::Accepted)
             .count();
-        Ok(AuditReport {
+        AuditReport {
             schema: AUDIT_SCHEMA,
             range: range.to_string(),
             policy: self.policy.file.clone(),
@@ -479,7 +491,7 @@ impl<'a> Judge<'a> {
             rejected: reports.len() - accepted,
             unattested,
             commits: reports,
-        })
+        }
     }
 }
 

@@ -17,12 +17,14 @@ pub mod cache;
 pub mod collect;
 pub mod config;
 pub mod dsse;
+pub mod export;
 pub mod finding;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod git;
 pub mod github;
 pub mod hook;
+pub mod html;
 pub mod judge;
 pub mod keyid;
 pub mod policy;

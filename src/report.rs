@@ -849,6 +849,12 @@ fn md(s: &str) -> String {
 
 /// A value shown as code when it is a plain identifier or path (commit ids, policy paths, bundle
 /// locations), else escaped as text: a code span cannot be broken out of if it holds no backtick.
+/// `s` escaped for GitHub markdown as the reports escape every untrusted string (see the module
+/// doc); clean it first with [`clean`].
+pub fn markdown_escape(s: &str) -> String {
+    md(s)
+}
+
 fn md_code(s: &str) -> String {
     if !s.is_empty()
         && s.chars().all(|c| {

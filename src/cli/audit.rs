@@ -2,16 +2,38 @@
 
 use super::stores::{self, StoreKind, github_client};
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure, Format};
-use ci_attest::git::Repo;
+use ci_attest::export::{Export, Imported, PackageError, PolicySource, Recorder, RecordingKeys};
+use ci_attest::git::{CommitId, Repo};
 use ci_attest::judge::{Judge, JudgeError, MAX_AUDIT_COMMITS};
 use ci_attest::policy::Policy;
+use ci_attest::report::AuditReport;
 use ci_attest::store::Store;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// Arguments of `audit`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// An auditor's package to replay (the same as --import).
+    #[arg(value_name = "PACKAGE", conflicts_with = "import")]
+    package: Option<PathBuf>,
+    /// Replay an auditor's package written by --export: no repository, no network, at the
+    /// recorded time, with the recorded policy, trusted root and bundles; the report is
+    /// byte-identical to the export run's. A package that does not match its MANIFEST.json is
+    /// rejected (exit 1) with a `package-tampered` finding naming the file.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["export", "from", "trusted_root", "at", "policy", "range", "remote", "attest_verdict"]
+    )]
+    import: Option<PathBuf>,
+    /// Also write an auditor's package to DIR (a new or empty folder): the bundles judged, the
+    /// trusted root, the policy and the keys it used, each commit's raw object, this report, the
+    /// exact `at`, and MANIFEST.json with the sha256 of every file. Prints the manifest's sha256
+    /// on stderr for the auditor to compare.
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
     /// The commits to audit: a range (`v1.0..main`) or a revision (all its ancestors).
     #[arg(long, default_value = "HEAD", value_name = "RANGE")]
     range: String,
@@ -28,7 +50,8 @@ pub struct Args {
     /// The git remote of `--from git`.
     #[arg(long, default_value = "origin", value_name = "REMOTE")]
     remote: String,
-    /// With `--from git`: fetch nothing, replay with the refs this clone already has.
+    /// Open no socket: with `--from git`, replay with the refs this clone already has
+    /// (local `refs/ci-attest/*` only); `--from github` is refused.
     #[arg(long)]
     offline: bool,
     /// trusted_root.json for keyless bundles (default: the embedded public-good production root).
@@ -40,7 +63,8 @@ pub struct Args {
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Also write the JSON and markdown reports to <DIR>/audit.json and <DIR>/audit.md (never overwriting).
+    /// Also write the JSON, markdown and HTML reports to <DIR>/audit.json, <DIR>/audit.md and
+    /// <DIR>/report.html (self-contained: inline style and chart, no script), never overwriting.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     #[command(flatten)]
@@ -49,10 +73,20 @@ pub struct Args {
 
 /// Audits; exit 0 when every commit is accepted, 1 when any is rejected.
 pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
+    if let Some(dir) = args.import.as_deref().or(args.package.as_deref()) {
+        return import(dir, &args);
+    }
+    // Before anything is built: with --offline no network client is ever constructed.
+    if args.offline && args.from.is_github() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--offline forbids network use: it cannot be combined with --from github"
+        )));
+    }
     let at = super::verification_time(args.at.as_deref())?;
     let policy = Policy::load(&args.policy).map_err(Failure::usage)?;
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
-    let trusted_root = super::trusted_root(args.trusted_root.as_deref(), false)?;
+    let (trusted_root, root_json) =
+        super::trusted_root_with_json(args.trusted_root.as_deref(), false)?;
     if args.offline && args.attest.keyless() {
         return Err(Failure::usage(anyhow::anyhow!(
             "--offline forbids network use: it cannot be combined with --attest-verdict --keyless"
@@ -65,11 +99,6 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     } else {
         None
     };
-    if args.offline && args.from.is_github() {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "--offline forbids network use: it cannot be combined with --from github"
-        )));
-    }
     let store = stores::open(args.from, &repo, &args.remote, github.as_ref())?;
     let usage_or_unavailable = |e: JudgeError| match e {
         JudgeError::EmptyRange { .. } | JudgeError::Range(_) => Failure::usage(e),
@@ -94,9 +123,52 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         pulled = with;
         &pulled
     };
-    let audit = Judge::new(&policy, &keys, &trusted_root, at)
-        .audit(&repo, &args.range, store)
-        .map_err(usage_or_unavailable)?;
+    let audit = match &args.export {
+        None => Judge::new(&policy, &keys, &trusted_root, at)
+            .audit(&repo, &args.range, store)
+            .map_err(usage_or_unavailable)?,
+        Some(dir) => {
+            // Read the policy's sources first: a file changed later is caught by comparison.
+            let source = PolicySource::read(&args.policy, &policy).map_err(Failure::usage)?;
+            let started = Instant::now();
+            // The folder is checked (new or empty) before any audit work.
+            let recorder = Recorder::new(store, dir).map_err(package_failure)?;
+            let recording_keys = RecordingKeys::new(&keys);
+            let audit = Judge::new(&policy, &recording_keys, &trusted_root, at)
+                .audit(&repo, &args.range, &recorder)
+                .map_err(usage_or_unavailable)?;
+            let keys_used = recording_keys.into_keys().map_err(Failure::usage)?;
+            let mut commits = Vec::with_capacity(audit.commits.len());
+            for r in &audit.commits {
+                let id = CommitId::parse(&r.commit).ok_or_else(|| {
+                    Failure::unavailable(anyhow::anyhow!("a report names commit {:?}", r.commit))
+                })?;
+                let object = repo.commit_object(&id).map_err(Failure::unavailable)?;
+                commits.push((id, object));
+            }
+            let (json, md) = (audit.to_json(), audit.to_markdown());
+            let reports: [(&str, &[u8]); 2] =
+                [("audit.json", json.as_bytes()), ("audit.md", md.as_bytes())];
+            let digest = recorder
+                .finish(&Export {
+                    range: &args.range,
+                    at,
+                    policy: &source,
+                    trusted_root_json: &root_json,
+                    keys: &keys_used,
+                    commits: &commits,
+                    reports: &reports,
+                })
+                .map_err(package_failure)?;
+            eprintln!(
+                "exported {} commit(s) to {} in {:.2} s; MANIFEST.json sha256 {digest}",
+                commits.len(),
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            audit
+        }
+    };
     if let Some(signer) = &verdict_signer {
         attest_each(
             &super::verdict::Attester {
@@ -110,9 +182,45 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             &audit,
         )?;
     }
+    finish(&audit, &args)
+}
+
+/// An export that cannot be written: an existing folder is a usage error, anything else could
+/// not run.
+fn package_failure(e: PackageError) -> Failure {
+    match e {
+        PackageError::Exists { .. } => Failure::usage(e),
+        e => Failure::unavailable(e),
+    }
+}
+
+/// Replays an auditor's package.
+fn import(dir: &Path, args: &Args) -> CmdResult {
+    match ci_attest::export::import(dir).map_err(|e| match e {
+        PackageError::PolicyInvalid(_) => Failure::usage(e),
+        e => Failure::unavailable(e),
+    })? {
+        Imported::Replayed(audit) => finish(&audit, args),
+        Imported::Tampered(report) => {
+            print!(
+                "{}",
+                match args.format {
+                    Format::Text => report.to_text(),
+                    Format::Json => report.to_json(),
+                    Format::Markdown => report.to_markdown(),
+                }
+            );
+            Ok(EXIT_REJECTED)
+        }
+    }
+}
+
+/// Writes the --out files, prints the report and chooses the exit code.
+fn finish(audit: &AuditReport, args: &Args) -> CmdResult {
     if let Some(dir) = &args.out {
         write_new(dir, "audit.json", &audit.to_json())?;
         write_new(dir, "audit.md", &audit.to_markdown())?;
+        write_new(dir, "report.html", &ci_attest::html::audit_html(audit))?;
     }
     print!(
         "{}",

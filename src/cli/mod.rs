@@ -144,7 +144,9 @@ enum Command {
     /// Replay the verification of every commit in a range, offline: one verdict per commit.
     ///
     /// --from git first fetches the range's refs/ci-attest/* from the remote (--offline: this
-    /// clone's refs only) and says how many bundles for how many commits it read.
+    /// clone's refs only) and says how many bundles for how many commits it read. --out also
+    /// writes report.html; --export DIR writes an auditor's package that `audit --import DIR`
+    /// replays with no repository and no network, byte-identical.
     ///
     /// Example: ci-attest audit --range v1.0..main --policy policies/default.toml --at 2026-11-23T12:00:00Z --out audit/
     Audit(audit::Args),
@@ -288,7 +290,15 @@ pub fn trusted_root(
     path: Option<&std::path::Path>,
     staging: bool,
 ) -> Result<ci_attest::trust::TrustedRoot, Failure> {
-    use ci_attest::trust::{MAX_TRUSTED_ROOT_BYTES, TrustedRoot};
+    trusted_root_with_json(path, staging).map(|(root, _)| root)
+}
+
+/// [`trusted_root`] and its JSON bytes (what an auditor's package keeps).
+pub fn trusted_root_with_json(
+    path: Option<&std::path::Path>,
+    staging: bool,
+) -> Result<(ci_attest::trust::TrustedRoot, Vec<u8>), Failure> {
+    use ci_attest::trust::{MAX_TRUSTED_ROOT_BYTES, PRODUCTION_JSON, STAGING_JSON, TrustedRoot};
     match path {
         Some(path) => {
             let cannot = |e: std::io::Error| {
@@ -302,10 +312,14 @@ pub fn trusted_root(
                 )));
             }
             let bytes = std::fs::read(path).map_err(cannot)?;
-            TrustedRoot::from_json(&bytes)
-                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", path.display())))
+            let root = TrustedRoot::from_json(&bytes)
+                .map_err(|e| Failure::unavailable(anyhow::anyhow!("{}: {e}", path.display())))?;
+            Ok((root, bytes))
         }
-        None if staging => Ok(TrustedRoot::staging()),
-        None => Ok(TrustedRoot::production()),
+        None if staging => Ok((TrustedRoot::staging(), STAGING_JSON.as_bytes().to_vec())),
+        None => Ok((
+            TrustedRoot::production(),
+            PRODUCTION_JSON.as_bytes().to_vec(),
+        )),
     }
 }

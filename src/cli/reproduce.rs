@@ -1,8 +1,8 @@
 //! `ci-attest reproduce`: re-run an attested commit's checks, sealed as `run` does, and compare.
 
+use super::inspect::Format;
 use super::run::{Sealed, local_settings, sealed_run, start_probe};
 use super::stores::{self, StoreKind};
-use super::inspect::Format;
 use super::{CmdResult, EXIT_OK, EXIT_REJECTED, Failure};
 use ci_attest::finding::{Code, Finding};
 use ci_attest::git::{CommitId, CommitInfo, Repo};

@@ -61,7 +61,8 @@ pub struct Args {
     /// Verify as of this time (RFC 3339), e.g. to replay an audit; default now.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
-    /// Forbid all network use (the dir store and key bundles never use the network anyway).
+    /// Open no socket: `--from git` reads this clone's refs/ci-attest/* only; `--from github` and
+    /// `--report` are refused (the dir store and key bundles never use the network anyway).
     #[arg(long)]
     offline: bool,
     /// trusted_root.json for keyless bundles (default: the embedded public-good production root).
@@ -109,12 +110,10 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             policy.file
         )));
     }
-
-    if args.offline
-        && (args.from != StoreKind::Dir || args.report.is_some() || args.attest.keyless())
-    {
+    // Before any signer or client is built: with --offline no network client is ever constructed.
+    if args.offline && (args.from.is_github() || args.report.is_some() || args.attest.keyless()) {
         return Err(Failure::usage(anyhow::anyhow!(
-            "--offline forbids network use: it cannot be combined with --from git, --from github, --report or --attest-verdict --keyless"
+            "--offline forbids network use: it cannot be combined with --from github, --report or --attest-verdict --keyless"
         )));
     }
     // The verdict's key is decrypted (or the token obtained) before judging: a wrong password fails first.
@@ -135,15 +134,20 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         )
     } else {
         let store = stores::open(args.from, &repo, &args.remote, github.as_ref())?;
-        // Refs the remote rewrote or that would not fetch are findings, not a failure.
-        let (store, pulled) = stores::pulled(store.as_ref(), std::slice::from_ref(&id))?;
-        if pulled.is_some_and(|p| p.listed == 0) {
-            eprintln!(
-                "no refs/ci-attest/{id}/* on {}: push them with `ci-attest push --commit {id}`",
-                store.describe()
-            );
+        if args.offline {
+            // `--from git` reads this clone's refs/ci-attest/<commit>/* only: nothing is fetched.
+            store.fetch(&id).map_err(store_failure)?
+        } else {
+            // Refs the remote rewrote or that would not fetch are findings, not a failure.
+            let (store, pulled) = stores::pulled(store.as_ref(), std::slice::from_ref(&id))?;
+            if pulled.is_some_and(|p| p.listed == 0) {
+                eprintln!(
+                    "no refs/ci-attest/{id}/* on {}: push them with `ci-attest push --commit {id}`",
+                    store.describe()
+                );
+            }
+            store.fetch(&id).map_err(store_failure)?
         }
-        store.fetch(&id).map_err(store_failure)?
     };
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), args.staging)?;
     let judge = Judge::new(&policy, &keys, &trusted_root, at);

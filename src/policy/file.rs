@@ -14,6 +14,7 @@ use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 use std::ops::Range;
@@ -93,6 +94,7 @@ impl Policy {
         let src = Source {
             text,
             label: file_label,
+            key_files: None,
         };
         if text.len() as u64 > MAX_POLICY_SIZE {
             return Err(src.error(
@@ -112,6 +114,40 @@ impl Policy {
 struct Source<'a> {
     text: &'a str,
     label: &'a str,
+    /// Key file contents by the path the policy writes, instead of reading files (a replayed
+    /// auditor's package carries them).
+    key_files: Option<&'a BTreeMap<String, String>>,
+}
+
+impl Policy {
+    /// [`Policy::parse`] with the key files the policy names given as text by the path written in
+    /// the policy (`key = "<path>"`), instead of read from disk: an auditor's package replays a
+    /// policy this way on a machine without its folder. A path not in `key_files` is an error.
+    ///
+    /// # Errors
+    /// A [`PolicyError`] positioned at the offending text.
+    pub fn parse_with_key_files(
+        text: &str,
+        file_label: &str,
+        key_files: &BTreeMap<String, String>,
+    ) -> Result<Policy, PolicyError> {
+        let src = Source {
+            text,
+            label: file_label,
+            key_files: Some(key_files),
+        };
+        if text.len() as u64 > MAX_POLICY_SIZE {
+            return Err(src.error(
+                0..0,
+                format!("policy is larger than the limit of {MAX_POLICY_SIZE} bytes"),
+            ));
+        }
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            src.error(span, clean_toml_message(e.message()))
+        })?;
+        src.validate(raw, Path::new("."))
+    }
 }
 
 impl Source<'_> {
@@ -385,7 +421,14 @@ impl Source<'_> {
     ) -> Result<SignerIdentity, PolicyError> {
         let path = base_dir.join(key.get_ref());
         let err = |what: String| self.error(key.span(), what);
-        let text = read_limited(&path, MAX_KEY_FILE_SIZE).map_err(|e| {
+        let text = match self.key_files {
+            Some(given) => given
+                .get(key.get_ref())
+                .cloned()
+                .ok_or_else(|| "not among the key files given".to_string()),
+            None => read_limited(&path, MAX_KEY_FILE_SIZE),
+        };
+        let text = text.map_err(|e| {
             err(format!(
                 "cannot read key file `{}`: {e}; expected a P-256 public key PEM file \
                  (paths are relative to the policy file)",

@@ -431,8 +431,9 @@ fn read_at_most(reader: impl Read, limit: u64) -> Result<Vec<u8>, ItemProblem> {
     Ok(bytes)
 }
 
-/// Opens and reads a regular file of at most `limit` bytes (see [`open_regular`]).
-fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ItemProblem> {
+/// Opens and reads a regular file of at most `limit` bytes, never following a symbolic link nor
+/// blocking on a FIFO.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ItemProblem> {
     let (file, size) = open_regular(path)?;
     if size > limit {
         return Err(ItemProblem::TooLarge { size, limit });
