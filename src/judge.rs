@@ -13,9 +13,9 @@
 //! the verdict given at `T`. Ties keep store order (the later one wins). When every verified bundle
 //! is from after `T`, the earliest is judged, and the policy rejects it as from the future.
 
-use crate::finding::{Code, Finding};
+use crate::finding::{Code, Finding, clip};
 use crate::git::{CommitInfo, GitError, Repo};
-use crate::policy::{CLOCK_SKEW, KeylessIdentity, Policy, SignerIdentity};
+use crate::policy::{CLOCK_SKEW, KeylessIdentity, Policy, Select, SignerIdentity};
 use crate::report::{
     AUDIT_SCHEMA, AuditReport, BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict,
 };
@@ -25,7 +25,7 @@ use crate::test_result::TEST_RESULT_PREDICATE_TYPE;
 use crate::trust::TrustedRoot;
 use crate::verify::cert::{IdentityMatcher, SanRegex};
 use crate::verify::{
-    Context, ParsedBundle, Signers, TrustedIdentity, TrustedKey, VerifiedStatement,
+    Context, ParsedBundle, Signers, TrustedIdentity, TrustedKey, VerifiedSigner, VerifiedStatement,
     predicate_type_of_payload, verify_parsed,
 };
 use std::time::SystemTime;
@@ -279,8 +279,10 @@ impl<'a> Judge<'a> {
             .filter(|(_, s)| in_time(s))
             .max_by_key(|(i, s)| (s.signed_at(), *i))
             .or_else(|| verified.iter().min_by_key(|(i, s)| (s.signed_at(), *i)));
-        let findings = match newest {
-            Some((i, statement)) => {
+        let many = self.judge_many(&verified, &mut reports);
+        let findings = match (many, newest) {
+            (Some(findings), _) => findings,
+            (None, Some((i, statement))) => {
                 let i = *i;
                 for (j, s) in &verified {
                     if *j != i && !in_time(s) {
@@ -303,7 +305,7 @@ impl<'a> Judge<'a> {
                 reports[i].findings = findings.clone();
                 findings
             }
-            None => {
+            (None, None) => {
                 let mut findings: Vec<Finding> = reports
                     .iter()
                     .flat_map(|r| r.findings.iter().filter(|f| f.is_error()).cloned())
@@ -345,6 +347,126 @@ impl<'a> Judge<'a> {
             bundles: reports,
             findings,
         }
+    }
+
+    /// `[require] signers = k` and `select = "all"`: judges every bundle the selection names
+    /// instead of the one newest, and counts the distinct verified identities whose bundles
+    /// pass. `None` when the policy sets neither, or when no verified bundle is signed in time
+    /// (then the newest-bundle path rejects the earliest as from the future).
+    fn judge_many(
+        &self,
+        verified: &[(usize, VerifiedStatement)],
+        reports: &mut [BundleReport],
+    ) -> Option<Vec<Finding>> {
+        let require = &self.policy.require;
+        let select = require.selection();
+        if require.signers.is_none() && select == Select::Newest {
+            return None;
+        }
+        let limit = self.at.checked_add(CLOCK_SKEW);
+        let in_time = |s: &VerifiedStatement| limit.is_none_or(|l| s.signed_at() <= l);
+        let candidates: Vec<&(usize, VerifiedStatement)> =
+            verified.iter().filter(|(_, s)| in_time(s)).collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        for (j, s) in verified.iter().filter(|(_, s)| !in_time(s)) {
+            reports[*j].findings.push(
+                Finding::info(
+                    Code::AttestationFromFuture,
+                    "signed after the verification time: not considered for a verdict at that time",
+                )
+                .expected_found(
+                    format!("signed no later than {}", crate::attest::rfc3339(self.at)),
+                    format!("signed at {}", crate::attest::rfc3339(s.signed_at())),
+                ),
+            );
+        }
+        // Under `newest`, each identity's newest bundle (ties: the later in store order) stands
+        // for it; under `all`, every one of its bundles does.
+        let chosen: Vec<&(usize, VerifiedStatement)> = match select {
+            Select::All => candidates,
+            Select::Newest => {
+                let mut newest: Vec<&(usize, VerifiedStatement)> = Vec::new();
+                for c in candidates {
+                    let id = identity_of(c.1.verified_signer());
+                    match newest
+                        .iter_mut()
+                        .find(|n| identity_of(n.1.verified_signer()) == id)
+                    {
+                        Some(n) if (c.1.signed_at(), c.0) > (n.1.signed_at(), n.0) => *n = c,
+                        Some(_) => {}
+                        None => newest.push(c),
+                    }
+                }
+                newest.sort_by_key(|(i, _)| *i);
+                newest
+            }
+        };
+        // Per identity (in store order of first appearance): its name and whether every judged
+        // bundle of it passed.
+        let mut identities: Vec<(String, String, bool)> = Vec::new();
+        let mut passing_findings = Vec::new();
+        let mut failing_findings = Vec::new();
+        for (i, statement) in chosen {
+            let mut findings = reports[*i].findings.clone();
+            findings.extend(crate::policy::evaluate(self.policy, statement, self.at));
+            findings.extend(self.trust.broken.iter().cloned());
+            let passed = !findings.iter().any(Finding::is_error);
+            reports[*i].selected = true;
+            reports[*i].findings = findings.clone();
+            if passed {
+                passing_findings.extend(findings);
+            } else {
+                failing_findings.extend(findings);
+            }
+            let id = identity_of(statement.verified_signer());
+            match identities.iter_mut().find(|(known, _, _)| *known == id) {
+                Some(entry) => entry.2 &= passed,
+                None => identities.push((id, statement.signer().to_string(), passed)),
+            }
+        }
+        let passing: Vec<String> = identities
+            .iter()
+            .filter(|(_, _, ok)| *ok)
+            .map(|(id, name, _)| format!("{name} ({id})"))
+            .collect();
+        let wanted = require.signers.as_ref().map_or(1, |(k, _)| *k);
+        let mut findings = passing_findings;
+        // Under `all` any failing bundle rejects; under `newest` a failing signer only counts
+        // as one that did not pass.
+        if select == Select::All || passing.len() < wanted {
+            findings.extend(failing_findings);
+        }
+        if passing.len() < wanted {
+            findings.push(
+                Finding::error(
+                    Code::SignersThresholdNotMet,
+                    format!(
+                        "{} of the {wanted} distinct signers the policy requires have a passing bundle for this commit",
+                        passing.len()
+                    ),
+                )
+                .expected_found(
+                    format!(
+                        "{wanted} distinct verified signers (key fingerprints or keyless identities), each with a passing bundle ({} selection)",
+                        select.as_str()
+                    ),
+                    format!(
+                        "{} passing of {} verified signer(s){}",
+                        passing.len(),
+                        identities.len(),
+                        if passing.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", clip(&passing.join(", ")))
+                        }
+                    ),
+                )
+                .origin(require.signers.as_ref().map(|(_, o)| o.clone())),
+            );
+        }
+        Some(findings)
     }
 
     /// Parses and verifies one bundle; its report line and, if it verified, its statement.
@@ -458,6 +580,15 @@ impl<'a> Judge<'a> {
             unattested,
             commits: reports,
         })
+    }
+}
+
+/// A verified signer's identity, as `signers = k` counts them: the key fingerprint, or the
+/// certificate's issuer and SAN (one policy entry with an identity regex may match several).
+fn identity_of(s: &VerifiedSigner) -> String {
+    match s {
+        VerifiedSigner::Key { fingerprint, .. } => fingerprint.clone(),
+        VerifiedSigner::Keyless { issuer, san, .. } => format!("{issuer} {san}"),
     }
 }
 
