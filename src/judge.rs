@@ -690,3 +690,155 @@ mod tests {
         );
     }
 }
+
+/// `signers = k` and `select` as a truth table: k-of-n over distinct identities, duplicates,
+/// bundles from after the verification time, store order.
+#[cfg(test)]
+mod signer_threshold_tests {
+    use super::*;
+    use crate::policy::test_support::{at, policy, predicate, tests_check};
+    use crate::statement::{LocalRunStatement, PREDICATE_TYPE, STATEMENT_TYPE, Statement};
+    use crate::verify::TimeSource;
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    /// A bundle: which identity signed (3 and 4 are keyless SANs of one policy entry), whether
+    /// it passes, its signing second, and whether it is from after the verification time.
+    type Spec = (u8, bool, u8, bool);
+
+    fn base() -> SystemTime {
+        at("2026-11-01T12:00:00Z")
+    }
+
+    fn verdict_time() -> SystemTime {
+        base() + Duration::from_secs(3600)
+    }
+
+    fn statement(&(id, pass, second, late): &Spec) -> VerifiedStatement {
+        let p = predicate(vec![tests_check(3, u64::from(!pass), 0)]);
+        let signer = if id < 3 {
+            VerifiedSigner::Key {
+                name: format!("key-{id}"),
+                fingerprint: format!("sha256:{id}"),
+            }
+        } else {
+            VerifiedSigner::Keyless {
+                name: "ci".into(),
+                issuer: "https://issuer.example".into(),
+                san: format!("https://example.com/workflow-{id}"),
+            }
+        };
+        let t = if late {
+            verdict_time() + Duration::from_secs(7200 + u64::from(second))
+        } else {
+            base() + Duration::from_secs(u64::from(second))
+        };
+        let s: LocalRunStatement = Statement {
+            statement_type: STATEMENT_TYPE.into(),
+            subject: vec![],
+            predicate_type: PREDICATE_TYPE.into(),
+            predicate: p,
+        };
+        VerifiedStatement::new(s, signer, (t, TimeSource::SignerClaim), 0)
+    }
+
+    /// The oracle: the verdict the documentation promises.
+    fn oracle(specs: &[Spec], k: Option<usize>, all: bool) -> Option<bool> {
+        if k.is_none() && !all {
+            return None;
+        }
+        let timely: Vec<(usize, &Spec)> = specs.iter().enumerate().filter(|(_, s)| !s.3).collect();
+        if timely.is_empty() {
+            return None;
+        }
+        let chosen: Vec<&Spec> = if all {
+            timely.iter().map(|(_, s)| *s).collect()
+        } else {
+            let mut newest: Vec<(usize, &Spec)> = Vec::new();
+            for (i, s) in timely {
+                match newest.iter_mut().find(|(_, n)| n.0 == s.0) {
+                    Some(n) if (s.2, i) > (n.1.2, n.0) => *n = (i, s),
+                    Some(_) => {}
+                    None => newest.push((i, s)),
+                }
+            }
+            newest.into_iter().map(|(_, s)| s).collect()
+        };
+        let mut ids: Vec<u8> = chosen.iter().map(|s| s.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let passing = ids
+            .iter()
+            .filter(|id| chosen.iter().filter(|s| s.0 == **id).all(|s| s.1))
+            .count();
+        let every = chosen.iter().all(|s| s.1);
+        Some(passing >= k.unwrap_or(1) && (!all || every))
+    }
+
+    fn judged(specs: &[Spec], k: Option<usize>, all: bool) -> Option<(bool, Vec<Finding>)> {
+        let mut rules = String::from(
+            "[[signer]]\nname = \"ci\"\nissuer = \"https://issuer.example\"\nidentity_regex = 'https://example\\.com/.*'\n\n[require]\nchecks = [\"tests\"]\n",
+        );
+        if let Some(k) = k {
+            rules.push_str(&format!("signers = {k}\n"));
+        }
+        if all {
+            rules.push_str("select = \"all\"\n");
+        }
+        let policy = policy(&rules);
+        let root = TrustedRoot::production();
+        let judge = Judge::new(&policy, &NoKeys, &root, verdict_time());
+        let verified: Vec<(usize, VerifiedStatement)> =
+            specs.iter().map(statement).enumerate().collect();
+        let mut reports: Vec<BundleReport> = (0..specs.len())
+            .map(|i| BundleReport::unverified(format!("b{i}"), vec![]))
+            .collect();
+        let findings = judge.judge_many(&verified, &mut reports)?;
+        Some((!findings.iter().any(Finding::is_error), findings))
+    }
+
+    #[test]
+    fn two_of_three_with_one_failing_signer() {
+        let specs = [
+            (0, true, 0, false),
+            (1, false, 1, false),
+            (2, true, 2, false),
+        ];
+        assert_eq!(judged(&specs, Some(2), false).map(|v| v.0), Some(true));
+        let (ok, f) = judged(&specs, Some(3), false).expect("judged");
+        assert!(!ok);
+        assert!(f.iter().any(|f| f.code == Code::SignersThresholdNotMet));
+        // Under `all` the failing signer rejects whatever k.
+        assert_eq!(judged(&specs, Some(2), true).map(|v| v.0), Some(false));
+    }
+
+    #[test]
+    fn one_identity_signing_twice_is_one_signer() {
+        let specs = [(0, true, 0, false), (0, true, 1, false)];
+        assert_eq!(judged(&specs, Some(2), false).map(|v| v.0), Some(false));
+        // Two SANs under one keyless policy entry are two identities.
+        let specs = [(3, true, 0, false), (4, true, 1, false)];
+        assert_eq!(judged(&specs, Some(2), false).map(|v| v.0), Some(true));
+    }
+
+    #[test]
+    fn without_signers_or_all_the_newest_bundle_path_decides() {
+        assert!(judged(&[(0, true, 0, false)], None, false).is_none());
+        // Only bundles from the future: the newest-bundle path rejects them as such.
+        assert!(judged(&[(0, true, 0, true)], Some(1), true).is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_verdict_is_the_documented_k_of_n(
+            specs in prop::collection::vec((0u8..5, any::<bool>(), 0u8..4, prop::bool::weighted(0.15)), 0..7),
+            k in prop::option::of(1usize..5),
+            all in any::<bool>(),
+        ) {
+            let got = judged(&specs, k, all).map(|v| v.0);
+            prop_assert_eq!(got, oracle(&specs, k, all), "{:?} k={:?} all={}", specs, k, all);
+        }
+    }
+}
