@@ -256,6 +256,15 @@ fn compile(expr: &str) -> Result<IdedExpr, cel::ParseErrors> {
 /// The CEL variables for one statement, built once per statement and shared by its rules.
 pub(crate) struct Environment {
     vars: Vec<(&'static str, Value)>,
+    /// The CEL context holding `vars`, built once: building the standard library's function
+    /// table is most of what evaluating a small rule costs.
+    ctx: Context<'static, 'static>,
+}
+
+/// The standard CEL environment, built once per process.
+fn stdlib() -> Arc<cel::Env> {
+    static ENV: std::sync::OnceLock<Arc<cel::Env>> = std::sync::OnceLock::new();
+    Arc::clone(ENV.get_or_init(|| Arc::new(cel::Env::stdlib())))
 }
 
 impl Environment {
@@ -271,30 +280,41 @@ impl Environment {
     fn new(predicate: &LocalRunPredicate, subject: &[ResourceDescriptor], signer: Value) -> Self {
         let mut json = serde_json::to_value(predicate).unwrap_or(Json::Null);
         fill_defaults(&mut json);
-        let checks: HashMap<Key, Value> = match json.get("checks") {
-            Some(Json::Array(list)) => list
-                .iter()
-                .filter_map(|c| {
-                    let name = c.get("name")?.as_str()?;
-                    Some((Key::String(Arc::new(name.to_string())), cel_of(c)))
-                })
-                .collect(),
+        let predicate = cel_of(&json);
+        // The checks by name, sharing the predicate's converted values.
+        let checks: HashMap<Key, Value> = match &predicate {
+            Value::Map(m) => match m.map.get(&Key::String(Arc::new("checks".into()))) {
+                Some(Value::List(list)) => list
+                    .iter()
+                    .filter_map(|c| match c {
+                        Value::Map(cm) => match cm.map.get(&Key::String(Arc::new("name".into()))) {
+                            Some(Value::String(n)) => Some((Key::String(n.clone()), c.clone())),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect(),
+                _ => HashMap::new(),
+            },
             _ => HashMap::new(),
         };
         let subject = serde_json::to_value(subject).unwrap_or(Json::Null);
-        Environment {
-            vars: vec![
-                ("predicate", cel_of(&json)),
-                (
-                    "checks",
-                    Value::Map(Map {
-                        map: Arc::new(checks),
-                    }),
-                ),
-                ("subject", cel_of(&subject)),
-                ("signer", signer),
-            ],
+        let vars = vec![
+            ("predicate", predicate),
+            (
+                "checks",
+                Value::Map(Map {
+                    map: Arc::new(checks),
+                }),
+            ),
+            ("subject", cel_of(&subject)),
+            ("signer", signer),
+        ];
+        let mut ctx = Context::with_env(stdlib());
+        for (name, value) in &vars {
+            ctx.add_variable_from_value(*name, value.clone());
         }
+        Environment { vars, ctx }
     }
 
     /// A complete sample: every optional field present, and a complete check under each name.
@@ -326,11 +346,7 @@ impl Environment {
     }
 
     fn evaluate(&self, program: &IdedExpr) -> Result<Value, ExecutionError> {
-        let mut ctx = Context::default();
-        for (name, value) in &self.vars {
-            ctx.add_variable_from_value(*name, value.clone());
-        }
-        Value::resolve(program, &ctx)
+        Value::resolve(program, &self.ctx)
     }
 
     /// `path = value` for each field path the program reads that this statement has (at most
@@ -1048,5 +1064,72 @@ mod tests {
     fn a_policy_with_rules_is_shareable_across_threads() {
         fn is_send_sync<T: Send + Sync>() {}
         is_send_sync::<super::super::Policy>();
+    }
+
+    /// Prints what rules cost (`cargo test --lib rules_cost -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn rules_cost() {
+        use std::time::Instant;
+        let five = [
+            RATIO,
+            "checks.tests.tests.failed == 0 && size(checks.tests.failedTests) == 0",
+            "checks.coverage.coverage.lines.percent >= 80.0",
+            "predicate.checks.all(c, c.durationMs < 600000)",
+            "signer.kind == \"key\" && predicate.source.pristine",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("[[rule]]\nname = \"r{i}\"\nexpr = '{e}'\nmessage = \"m\"\n"))
+        .collect::<String>();
+        let text = format!("{SIGNER_TOML}{five}");
+        let n = 200;
+        let t = Instant::now();
+        for _ in 0..n {
+            parse(&text).expect("loads");
+        }
+        let load = t.elapsed() / n;
+        let bare = parse(SIGNER_TOML).expect("loads");
+        let t = Instant::now();
+        for _ in 0..n {
+            parse(SIGNER_TOML).expect("loads");
+        }
+        let load_bare = t.elapsed() / n;
+        let p = parse(&text).expect("loads");
+        let s = verified(predicate(vec![
+            tests_check(90, 0, 3),
+            lint_check(0, 3),
+            coverage_check(85, 100),
+        ]));
+        let now = super::super::test_support::at("2026-11-01T12:00:00Z");
+        let n = 2000;
+        let t = Instant::now();
+        for _ in 0..n {
+            assert!(super::super::evaluate(&p, &s, now).is_empty());
+        }
+        let with = t.elapsed() / n;
+        let t = Instant::now();
+        for _ in 0..n {
+            assert!(super::super::evaluate(&bare, &s, now).is_empty());
+        }
+        let without = t.elapsed() / n;
+        let t = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(super::Environment::of(&s));
+        }
+        let env = t.elapsed() / n;
+        let e = super::Environment::of(&s);
+        let t = Instant::now();
+        for _ in 0..n {
+            for r in &p.rules {
+                std::hint::black_box(r.judge(&e));
+            }
+        }
+        let rules_only = t.elapsed() / n;
+        eprintln!("environment: {env:?}; the 5 rules on it: {rules_only:?}");
+        eprintln!(
+            "policy load: {load:?} with 5 rules, {load_bare:?} without; evaluate per statement: \
+             {with:?} with 5 rules, {without:?} without"
+        );
     }
 }
