@@ -775,6 +775,16 @@ fn raw_offset_in_string(raw: &str, decoded: usize) -> usize {
             i += c.len_utf8();
         }
     }
+    // A decoded position just after a line-ending backslash is the first character after it.
+    if basic && delim == 3 && bytes.get(i) == Some(&b'\\') {
+        let mut j = i + 1;
+        while j < raw.len() && matches!(bytes[j], b' ' | b'\t' | b'\n' | b'\r') {
+            j += 1;
+        }
+        if j > i + 1 && bytes[i + 1..j].contains(&b'\n') {
+            i = j;
+        }
+    }
     i.min(raw.len())
 }
 
@@ -1616,5 +1626,34 @@ repository = "https://github.com/acme/app"
     fn columns_count_characters_not_bytes() {
         let e = error(&format!("{SIGNER}[require]\nchecks = [\"äöü\", \"äöü\"]\n"));
         assert_at(&e, 5, 18, "required twice");
+    }
+
+    #[test]
+    fn decoded_offsets_map_back_through_each_kind_of_toml_string() {
+        // Literal strings hold their text as is.
+        assert_eq!(raw_offset_in_string("'a.b'", 2), 3);
+        assert_eq!(raw_offset_in_string("'''\na.b'''", 2), 6);
+        // Basic strings: each escape is one decoded character (or the bytes of its code point).
+        assert_eq!(raw_offset_in_string(r#""\"x\" y""#, 4), 7);
+        assert_eq!(raw_offset_in_string(r#""\u00e9 y""#, 3), 8);
+        // A multi-line string's first newline and line-ending backslashes decode to nothing.
+        assert_eq!(raw_offset_in_string("\"\"\"\na \\\n   b\"\"\"", 2), 11);
+        // Past the end stays inside the token.
+        assert_eq!(raw_offset_in_string("'ab'", 99), 4);
+    }
+
+    #[test]
+    fn signers_and_select_load_with_their_positions() {
+        const KEYLESS: &str = "[[signer]]\nname = \"ci\"\nissuer = \"https://i\"\nidentity_regex = '.*'\n\n[require]\n";
+        let p = parse(&format!("{SIGNER}{KEYLESS}signers = 2\nselect = \"all\"\n")).expect("loads");
+        let (k, at) = p.require.signers.clone().expect("signers");
+        assert_eq!((k, at.line, at.column), (2, 10, 11));
+        assert_eq!(p.require.selection(), crate::policy::Select::All);
+        assert_eq!(
+            policy("").require.selection(),
+            crate::policy::Select::Newest
+        );
+        // With a keyless entry, more signers than entries can be met (one regex, many SANs).
+        assert!(parse(&format!("{SIGNER}{KEYLESS}signers = 5\n")).is_ok());
     }
 }
