@@ -1132,4 +1132,21 @@ mod tests {
              {with:?} with 5 rules, {without:?} without"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever the expression, loading gives a rule or an error, never a panic.
+        #[test]
+        fn any_expression_loads_or_is_refused_without_panicking(
+            expr in "[a-z.()\\[\\]{}\"'\\\\ 0-9+*/%<>=!&|?:,_-]{0,120}",
+        ) {
+            let _ = super::Rule::compile(
+                None,
+                &expr,
+                "m".into(),
+                crate::finding::Origin { file: "p".into(), line: 1, column: 1 },
+            );
+        }
+    }
 }
