@@ -8,10 +8,17 @@
 #   A: `ci-attest run` (sealed: a fresh checkout, the cached target/ mounted into it), and
 #   B: `cargo test` in the working tree (its own warm target/), after the same change.
 # Both start warm (one untimed cold run each). Prints each pair and the medians and ratio A/B.
-# Usage: bash benches/warm-run.sh [path/to/ci-attest (default target/release)] [N (default 7)]
+# Then, as a hosted runner starts every job (issue 12's "local CI under 2 minutes versus 5-10 on
+# hosted CI"), C cold runs of
+#   C: a fresh `git clone`, an empty CARGO_HOME (every dependency downloaded from crates.io) and an
+#      empty target/, then `cargo test --locked`,
+# and the ratio of its median to A's. What a hosted runner adds on top (queueing, booting the VM,
+# installing the toolchain, uploading logs) is not measured here.
+# Usage: bash benches/warm-run.sh [path/to/ci-attest (default target/release)] [N (default 7)] [C (default 3)]
 set -euo pipefail
 bin="$(realpath "${1:-$(dirname "$0")/../target/release/ci-attest}")"
 runs="${2:-7}"
+cold_runs="${3:-3}"
 [ -x "$bin" ] || { echo "build first: cargo build --release (or pass the binary)" >&2; exit 2; }
 work="$(mktemp -d /var/tmp/ci-attest-warm.XXXXXX)"   # not /tmp: checks get a private /tmp
 trap 'rm -rf "$work"' EXIT
@@ -48,3 +55,13 @@ for i in $(seq 1 "$runs"); do
 done
 ma=$(median < "$work/a"); mb=$(median < "$work/b")
 echo "median of $runs: ci-attest run $ma ms, cargo test in the working tree $mb ms, ratio $(awk "BEGIN { printf \"%.2f\", $ma / $mb }")"
+
+: > "$work/c"
+for i in $(seq 1 "$cold_runs"); do
+  rm -rf "$work/hosted" && mkdir -p "$work/hosted/cargo-home"
+  c=$(ms sh -c "git clone -q '$work/crate' '$work/hosted/clone' && cd '$work/hosted/clone' && CARGO_HOME='$work/hosted/cargo-home' cargo test --locked -q")
+  echo "$c" >> "$work/c"
+  echo "cold $i (fresh clone, empty CARGO_HOME and target/, cargo test): $c ms"
+done
+mc=$(median < "$work/c")
+echo "median of $cold_runs cold runs as a hosted runner starts them: $mc ms; warm ci-attest run $ma ms; cold / warm $(awk "BEGIN { printf \"%.1f\", $mc / $ma }")"

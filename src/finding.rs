@@ -137,6 +137,16 @@ codes! {
     /// Fewer distinct verified signers than `[require] signers` have a passing bundle for the
     /// commit.
     SignersThresholdNotMet = "signers-threshold-not-met",
+    /// An independent re-run of the commit (`ci-attest reproduce`) got another figure than the
+    /// attestation claims.
+    ReproductionMismatch = "reproduction-mismatch",
+    /// A verdict (SLSA VSA) is signed by a signer and `verifier.id` pair the policy's
+    /// `[[verifier]]` list does not name.
+    VerifierUntrusted = "verifier-untrusted",
+    /// The newest trusted verdict for the commit says `FAILED`.
+    VerdictFailed = "verdict-failed",
+    /// The trusted verdict applied another policy than the `[[verifier]] policy_sha256` requires.
+    VerdictPolicyMismatch = "verdict-policy-mismatch",
 }
 
 impl Code {
@@ -185,6 +195,9 @@ impl Code {
                 "commit the configuration as .ci-attest.toml and run `ci-attest run` without --config"
             }
             Code::RunNotFromScratch => "run `ci-attest run --no-cache` on the commit",
+            Code::ReproductionMismatch => {
+                "re-run both (`ci-attest reproduce` and `ci-attest run`) and ask the signer why the figures differ"
+            }
             Code::CertificateInvalid
             | Code::CertificateSctInvalid
             | Code::TlogLogUntrusted
@@ -221,6 +234,15 @@ impl Code {
             }
             Code::SignersThresholdNotMet => {
                 "have more of the trusted signers run `ci-attest run` on this commit, each with their own key or identity"
+            }
+            Code::VerifierUntrusted => {
+                "add a `[[verifier]]` entry (signer and id) to the policy only if you trust that verifier"
+            }
+            Code::VerdictFailed => {
+                "the verifier rejected the commit: see its local-run bundles with `ci-attest verify`"
+            }
+            Code::VerdictPolicyMismatch => {
+                "verify the commit again under the required policy with `ci-attest verify --attest-verdict`"
             }
         }
     }

@@ -245,6 +245,19 @@ impl<'a> Judge<'a> {
         self.at
     }
 
+    /// Judges one commit's verdicts (SLSA VSA bundles) instead of its local-run bundles: see
+    /// [`crate::vsa::judge_verdicts`].
+    pub fn verdict(&self, commit: &CommitInfo, fetched: &Fetched) -> Report {
+        crate::vsa::judge_verdicts(
+            self.policy,
+            &self.trust.signers,
+            self.root,
+            self.at,
+            commit,
+            fetched,
+        )
+    }
+
     /// Fetches the commit's bundles from `store` and judges them.
     pub fn fetch_and_judge(
         &self,
@@ -484,6 +497,15 @@ impl<'a> Judge<'a> {
             .envelope()
             .ok()
             .and_then(|env| predicate_type_of_payload(&env.payload));
+        if claimed_type.as_deref() == Some(crate::vsa::VSA_PREDICATE_TYPE) {
+            let listed = Finding::info(
+                Code::PredicateTypeUnsupported,
+                "a verdict (SLSA VSA): listed, not judged as a run",
+            )
+            .expected_found(PREDICATE_TYPE, crate::vsa::VSA_PREDICATE_TYPE)
+            .hint("`ci-attest verify --verdict` judges verdicts");
+            return (line(vec![listed]), None);
+        }
         if claimed_type.as_deref() == Some(TEST_RESULT_PREDICATE_TYPE) {
             let listed = Finding::info(
                 Code::PredicateTypeUnsupported,

@@ -53,6 +53,32 @@ pub enum Verdict {
     Rejected,
 }
 
+/// Whether a verdict blocks (`verify --mode enforce`, the default) or is only reported
+/// (`--mode advisory`, for a team that runs ci-attest beside its hosted CI before relying on it).
+///
+/// The mode changes how a rejection is presented and what it does (exit code, check-run
+/// conclusion), never the verdict or the findings: an advisory report has the same verdict and
+/// findings an enforcing one would have.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A rejection fails: exit 1, check run `failure`.
+    #[default]
+    Enforce,
+    /// A rejection is reported only: exit 0, check run `neutral`.
+    Advisory,
+}
+
+impl Mode {
+    /// `enforce` or `advisory`, as on the command line and in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Advisory => "advisory",
+        }
+    }
+}
+
 /// One check's figures as the report shows them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckSummary {
@@ -170,8 +196,17 @@ pub struct Report {
 impl Report {
     /// The report as pretty JSON with sorted keys and a trailing newline.
     pub fn to_json(&self) -> String {
+        self.to_json_as(Mode::Enforce)
+    }
+
+    /// The JSON report in `mode`: an advisory report has `"mode": "advisory"`; an enforcing one
+    /// has no `mode` key (so enforcing reports stay byte-identical to those of earlier versions).
+    pub fn to_json_as(&self, mode: Mode) -> String {
         // Going through `Value` sorts object keys (serde_json's map is a BTreeMap).
-        let value = serde_json::to_value(self).expect("report types always serialise");
+        let mut value = serde_json::to_value(self).expect("report types always serialise");
+        if let (Mode::Advisory, Some(object)) = (mode, value.as_object_mut()) {
+            object.insert("mode".into(), mode.as_str().into());
+        }
         let mut s = serde_json::to_string_pretty(&value).expect("a Value always serialises");
         s.push('\n');
         s
@@ -200,16 +235,25 @@ impl Report {
 
     /// The report for a person at a terminal. Strings from the bundle are cleaned (module doc).
     pub fn to_text(&self) -> String {
-        terminal_safe(self.cleaned().render_text())
+        self.to_text_as(Mode::Enforce)
     }
 
-    fn render_text(&self) -> String {
+    /// The text report in `mode`: an advisory one says so on its first and last lines.
+    pub fn to_text_as(&self, mode: Mode) -> String {
+        terminal_safe(self.cleaned().render_text(mode))
+    }
+
+    fn render_text(&self, mode: Mode) -> String {
         let mut s = String::new();
         let verdict = match self.verdict {
             Verdict::Accepted => "ACCEPTED",
             Verdict::Rejected => "REJECTED",
         };
-        let _ = writeln!(s, "ci-attest verify: {verdict}");
+        let advisory = match mode {
+            Mode::Enforce => "",
+            Mode::Advisory => " (advisory: reported, not enforced)",
+        };
+        let _ = writeln!(s, "ci-attest verify: {verdict}{advisory}");
         let _ = writeln!(s, "  commit  {}", self.commit);
         let _ = writeln!(s, "  policy  {}", self.policy);
         for b in &self.bundles {
@@ -287,22 +331,40 @@ impl Report {
             }
         };
         let _ = writeln!(s, "\nnext: {next}");
+        if mode == Mode::Advisory {
+            let _ = writeln!(
+                s,
+                "mode: advisory: the verdict does not fail this command (exit 0); `--mode enforce` makes it count"
+            );
+        }
         s
     }
 
     /// The report as GitHub-flavoured markdown (check-run summaries, job summaries). Strings from
     /// the bundle are cleaned and escaped so that GitHub renders them as plain text (module doc).
     pub fn to_markdown(&self) -> String {
-        terminal_safe(self.cleaned().render_markdown())
+        self.to_markdown_as(Mode::Enforce)
     }
 
-    fn render_markdown(&self) -> String {
+    /// The markdown report in `mode`: an advisory one says so under its heading.
+    pub fn to_markdown_as(&self, mode: Mode) -> String {
+        terminal_safe(self.cleaned().render_markdown(mode))
+    }
+
+    fn render_markdown(&self, mode: Mode) -> String {
         let mut s = String::new();
-        let icon = match self.verdict {
-            Verdict::Accepted => "✅ accepted",
-            Verdict::Rejected => "❌ rejected",
+        let icon = match (self.verdict, mode) {
+            (Verdict::Accepted, _) => "✅ accepted",
+            (Verdict::Rejected, Mode::Enforce) => "❌ rejected",
+            (Verdict::Rejected, Mode::Advisory) => "⚠️ rejected (advisory)",
         };
         let _ = writeln!(s, "## ci-attest: {icon}\n");
+        if mode == Mode::Advisory {
+            let _ = writeln!(
+                s,
+                "> **Advisory mode**: this verdict is reported, not enforced (a rejection concludes `neutral`). Switch the verifier's `mode` to `enforce` to make it count.\n"
+            );
+        }
         let _ = writeln!(
             s,
             "Commit {} against policy {}.\n",

@@ -147,7 +147,7 @@ pub struct Bubblewrap {
 }
 
 /// Why no sandbox can be set up here.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("no sandbox: {0}")]
 pub struct Unavailable(pub String);
 

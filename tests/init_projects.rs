@@ -4,7 +4,7 @@
 //! Each test makes a small project as a git repository, runs `init`, `keygen`, commits, runs `run`
 //! once and compares `inspect --format json` with the tool's own summary line. The tools install
 //! offline from what `tests/init/install.sh` prepared (a wheelhouse, an npm cache, corepack's pnpm
-//! and a pnpm store), passed in only through the signer's `pass_env` in `.ci-attest.local.toml`:
+//! and yarn 4, and a pnpm store), passed in only through the signer's `pass_env` in `.ci-attest.local.toml`:
 //! the commit's `.ci-attest.toml` is exactly what init wrote. They need bubblewrap
 //! (`tests/sandbox/install.sh`) and fail, never skip, without it.
 
@@ -394,6 +394,88 @@ fn a_pnpm_package_with_vitest_through_corepack() {
     assert_close(
         o.metric("coverage", "lines"),
         istanbul_lines(&log),
+        "line coverage",
+    );
+}
+
+#[test]
+fn a_yarn_berry_package_with_node_test_under_plug_n_play() {
+    let corepack = prepared("corepack-yarn");
+    let files = vec![
+        fixture("yarn-node", "package.json"),
+        fixture("yarn-node", "yarn.lock"),
+        fixture("yarn-node", "src/calc.js"),
+        fixture("yarn-node", "test/calc.test.js"),
+    ];
+    let o = init_and_run(&files, &[("COREPACK_HOME", corepack.display().to_string())]);
+    assert_eq!(o.code, Some(1), "a test fails: {:#}", o.inspect);
+    assert!(
+        o.config.contains("corepack yarn install --immutable"),
+        "{}",
+        o.config
+    );
+    // Plug'n'Play removes any node_modules: init keeps none as a cache.
+    assert!(
+        !o.config.contains("path = \"node_modules\""),
+        "{}",
+        o.config
+    );
+    let log = o.log("tests");
+    // The spec reporter's totals: `ℹ pass 2`.
+    let figure = |word: &str| -> f64 {
+        let line = last_line(&log, &["\u{2139}", word]);
+        let mut it = line.split_whitespace().skip_while(|w| *w != word).skip(1);
+        it.next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no figure after {word:?} in {line:?}"))
+    };
+    let (passed, failed) = (figure("pass"), figure("fail"));
+    assert_eq!((passed, failed), (2.0, 1.0), "node's figures:\n{log}");
+    assert_close(o.metric("tests", "passed"), passed, "passed");
+    assert_close(o.metric("tests", "failed"), failed, "failed");
+    assert_close(o.metric("tests", "total"), figure("tests"), "total");
+}
+
+#[test]
+fn a_bun_package_with_bun_test() {
+    let bun = prepared("bun").join("node_modules/.bin");
+    let files = vec![
+        fixture("bun-test", "package.json"),
+        fixture("bun-test", "src/calc.js"),
+        fixture("bun-test", "test/calc.test.js"),
+    ];
+    let path = format!(
+        "{}:{}",
+        bun.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = init_and_run(&files, &[("PATH", path)]);
+    assert_eq!(o.code, Some(1), "a test fails: {:#}", o.inspect);
+    assert!(
+        o.config.contains("bun test --reporter=junit"),
+        "{}",
+        o.config
+    );
+    let log = o.log("tests");
+    // bun's closing lines: ` 2 pass`, ` 1 fail`, `Ran 3 tests across 1 file.`
+    let (passed, failed) = (
+        count_before(last_line(&log, &[" pass"]), "pass"),
+        count_before(last_line(&log, &[" fail"]), "fail"),
+    );
+    assert_eq!((passed, failed), (2.0, 1.0), "bun's figures:\n{log}");
+    assert_close(o.metric("tests", "passed"), passed, "passed");
+    assert_close(o.metric("tests", "failed"), failed, "failed");
+    assert_close(
+        o.metric("tests", "total"),
+        count_before(last_line(&log, &["Ran", "tests"]), "tests"),
+        "total",
+    );
+    // `All files | % Funcs | % Lines |` in bun's text coverage table.
+    let all_files: Vec<&str> = last_line(&log, &["All files", "|"]).split('|').collect();
+    let printed_lines: f64 = all_files[2].trim().parse().expect("bun's % Lines");
+    assert_close(
+        o.metric("coverage", "lines"),
+        printed_lines,
         "line coverage",
     );
 }

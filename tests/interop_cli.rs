@@ -183,6 +183,15 @@ fn verify_reports_follow_the_published_report_schema() {
     for args in [
         vec![],
         vec!["--policy", "policies/strict.toml", "--at", &too_late],
+        // Advisory mode adds `"mode": "advisory"`.
+        vec![
+            "--mode",
+            "advisory",
+            "--policy",
+            "policies/strict.toml",
+            "--at",
+            &too_late,
+        ],
     ] {
         let (out, _) = p.verify_json(&args);
         let file = p.root.join("report.json");

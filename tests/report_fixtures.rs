@@ -371,3 +371,55 @@ fn node_test_junit_matches_the_spec_reporters_totals() {
     assert_eq!(t.skipped, value("skipped") + value("todo"));
     assert_eq!(t.reported, None);
 }
+
+fn lint(tool: &str, file: &str) -> ci_attest::collect::LintCounts {
+    match parse_file(ReportFormat::Sarif, &fixture(tool, file)) {
+        Ok(Parsed::Lint(l)) => l,
+        other => panic!("{tool}/{file}: {other:?}"),
+    }
+}
+
+/// The number before `word` in a line like `Found 4 warnings and 0 errors.`
+fn found(text: &str, word: &str) -> u64 {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[1].trim_end_matches(['.', ',']).starts_with(word))
+        .map(|w| number(w[0]))
+        .unwrap_or_else(|| panic!("no `<n> {word}` in {text:?}"))
+}
+
+#[test]
+fn oxlint_sarif_matches_its_found_line() {
+    let printed = printed("oxlint");
+    let l = lint("oxlint", "oxlint.sarif");
+    assert_eq!(l.errors, found(&printed, "error"));
+    assert_eq!(l.warnings, found(&printed, "warning"));
+    assert_eq!(l.notes, 0);
+}
+
+#[test]
+fn biome_sarif_matches_its_found_lines() {
+    let printed = printed("biome");
+    let l = lint("biome", "biome.sarif");
+    assert_eq!(l.errors, found(&printed, "error"));
+    assert_eq!(l.warnings, found(&printed, "warning"));
+}
+
+#[test]
+fn flake8_sarif_counts_every_reported_code_by_its_rules_level() {
+    // flake8 prints one line per diagnostic and `--count` the total; it has no levels of its own.
+    // The SARIF formatter gives pycodestyle's E/W codes `defaultConfiguration.level = "error"` and
+    // pyflakes' F codes no level (SARIF's default: warning).
+    let printed = printed("flake8");
+    let mut lines: Vec<&str> = printed.lines().collect();
+    let total = number(lines.pop().expect("the --count line"));
+    let l = lint("flake8", "flake8.sarif");
+    assert_eq!(l.errors + l.warnings + l.notes, total);
+    let pycodestyle = lines
+        .iter()
+        .filter(|c| c.starts_with('E') || c.starts_with('W'))
+        .count() as u64;
+    assert_eq!(l.errors, pycodestyle);
+    assert_eq!(l.warnings, total - pycodestyle);
+}

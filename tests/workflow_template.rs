@@ -100,3 +100,22 @@ fn the_action_builds_from_its_own_checkout_and_caches_the_build_by_its_sources()
         );
     }
 }
+
+#[test]
+fn the_optional_scheduled_job_reproduces_a_sample_sealed_and_only_on_schedule() {
+    let workflow = read("src/cli/templates/ci-attest-verify.yml");
+    // Optional: the trigger is there to uncomment, not on by default.
+    assert!(workflow.contains("  # schedule:\n  #   - cron:"), "{workflow}");
+    let job = workflow
+        .split("\n  reproduce:\n")
+        .nth(1)
+        .expect("a reproduce job");
+    assert!(job.contains("if: github.event_name == 'schedule'"));
+    assert!(job.contains("kernel.apparmor_restrict_unprivileged_userns=0"));
+    assert!(job.contains("reproduce --range \"$range\" --sample 10 --from git"));
+    assert!(job.contains("contents: read"));
+    assert!(!job.contains("write"), "the spot check writes nothing: {job}");
+    // The verify job does not run on the schedule.
+    let verify = workflow.split("\n  reproduce:\n").next().expect("verify job");
+    assert!(verify.contains("if: github.event_name != 'schedule'"));
+}

@@ -43,6 +43,8 @@ pub struct Args {
     /// Also write the JSON and markdown reports to <DIR>/audit.json and <DIR>/audit.md (never overwriting).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    attest: super::verdict::AttestArgs,
 }
 
 /// Audits; exit 0 when every commit is accepted, 1 when any is rejected.
@@ -51,6 +53,12 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let policy = Policy::load(&args.policy).map_err(Failure::usage)?;
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), false)?;
+    if args.offline && args.attest.keyless() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--offline forbids network use: it cannot be combined with --attest-verdict --keyless"
+        )));
+    }
+    let verdict_signer = args.attest.signer(false)?;
     let keys = stores::dir_store(&repo)?;
     let github = if args.from.is_github() {
         Some(github_client(&repo)?)
@@ -89,6 +97,19 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let audit = Judge::new(&policy, &keys, &trusted_root, at)
         .audit(&repo, &args.range, store)
         .map_err(usage_or_unavailable)?;
+    if let Some(signer) = &verdict_signer {
+        attest_each(
+            &super::verdict::Attester {
+                signer,
+                repo: &repo,
+                policy: (&args.policy, &policy.sha256),
+                verifier_id: args.attest.verifier_id(),
+                at,
+            },
+            store,
+            &audit,
+        )?;
+    }
     if let Some(dir) = &args.out {
         write_new(dir, "audit.json", &audit.to_json())?;
         write_new(dir, "audit.md", &audit.to_markdown())?;
@@ -106,6 +127,34 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     } else {
         EXIT_REJECTED
     })
+}
+
+/// Signs and stores one verdict per audited commit. The commit's bundles are read again so that
+/// each verdict names the bundles judged, by digest; a bundle that appeared in between (not in
+/// the report) is left out.
+fn attest_each(
+    attester: &super::verdict::Attester<'_>,
+    store: &dyn Store,
+    audit: &ci_attest::report::AuditReport,
+) -> Result<(), Failure> {
+    attester.store_public_key()?;
+    for report in &audit.commits {
+        let id = attester
+            .repo
+            .resolve(&report.commit)
+            .map_err(Failure::unavailable)?;
+        let commit = attester
+            .repo
+            .commit_info(&id)
+            .map_err(Failure::unavailable)?;
+        let mut fetched = store.fetch(&id).map_err(stores::store_failure)?;
+        fetched
+            .bundles
+            .retain(|b| report.bundles.iter().any(|r| r.location == b.location));
+        let location = attester.attest(store, &commit, report, &fetched)?;
+        eprintln!("verdict: {location} ({:?})", report.verdict);
+    }
+    Ok(())
 }
 
 fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), Failure> {

@@ -5,7 +5,8 @@ use ci_attest::collect::clean_name;
 use ci_attest::report::{CheckSummary, format_number, outcome_str};
 use std::path::PathBuf;
 
-/// Output formats of `inspect` (a claim, not a verdict: there is no markdown report of it).
+/// Output formats of `inspect` and `reproduce` (a claim or a comparison, not a verdict: there is
+/// no markdown report of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// For a person at a terminal.
@@ -37,6 +38,11 @@ pub fn run(args: Args) -> CmdResult {
         .unwrap_or_else(|| ci_attest::verify::material_kind(&summary).to_string());
     if ci_attest::verify::is_test_result_bundle(&stored.bytes) {
         return inspect_test_result(&args, &envelope.payload, &signer);
+    }
+    if ci_attest::verify::predicate_type_of_payload(&envelope.payload).as_deref()
+        == Some(ci_attest::vsa::VSA_PREDICATE_TYPE)
+    {
+        return inspect_verdict(&args, &envelope.payload, &signer);
     }
     let statement: ci_attest::statement::LocalRunStatement =
         serde_json::from_slice(&envelope.payload).map_err(|e| {
@@ -178,6 +184,80 @@ fn inspect_test_result(args: &Args, payload: &[u8], signer: &str) -> CmdResult {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// Shows a verdict (SLSA VSA v1): who verified what under which policy, and the result.
+fn inspect_verdict(args: &Args, payload: &[u8], signer: &str) -> CmdResult {
+    let (statement, _) = ci_attest::vsa::parse_vsa(payload).map_err(|findings| {
+        Failure::usage(anyhow::anyhow!(
+            "{}: the payload is not a SLSA VSA v1 statement: {}",
+            args.bundle.display(),
+            findings
+                .iter()
+                .map(|f| format!("{} ({})", f.message, f.found.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    })?;
+    let p = &statement.predicate;
+    match args.format {
+        Format::Json => {
+            let value = serde_json::json!({
+                "bundle": args.bundle.display().to_string(),
+                "verified": false,
+                "signer": signer,
+                "subject": statement.subject,
+                "predicateType": statement.predicate_type,
+                "predicate": p,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).map_err(Failure::unavailable)?
+            );
+        }
+        Format::Text => {
+            print_header(args, signer, &statement.subject, None);
+            println!(
+                "type     {} (verdict)",
+                clean_name(&statement.predicate_type)
+            );
+            println!("verifier {}", t(&p.verifier.id));
+            println!("time     {}", t(&p.time_verified));
+            println!("resource {}", t(&p.resource_uri));
+            println!("policy   {}", descriptor_uri(&p.policy));
+            println!(
+                "result   {} ({})",
+                p.verification_result.as_str(),
+                p.verified_levels
+                    .iter()
+                    .map(|l| t(l))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            for a in &p.input_attestations {
+                println!("  input  {}", descriptor_uri(a));
+            }
+            if let Some(d) = &p.details {
+                for f in d.findings.iter().filter(|f| f.severity == "error") {
+                    println!("  ✗ {}", clean_name(&f.code));
+                }
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// `uri  alg:digest ...`, cleaned for a terminal.
+fn descriptor_uri(d: &ci_attest::statement::ResourceDescriptor) -> String {
+    format!(
+        "{}  {}",
+        t(d.uri.as_deref().unwrap_or("-")),
+        d.digest
+            .iter()
+            .map(|(k, v)| format!("{}:{}", clean_name(k), clean_name(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }
 
 /// The lines every text view of a bundle starts with; unsigned-or-not, all text is cleaned.

@@ -1,13 +1,16 @@
 //! Command definitions, exit codes and error classification.
 
 mod audit;
+mod hook;
 mod init;
 mod inspect;
 mod keygen;
 mod push;
+mod reproduce;
 mod run;
 mod sign_bundle;
 mod stores;
+mod verdict;
 mod verify;
 mod verify_bundle;
 
@@ -114,7 +117,9 @@ enum Command {
     Run(run::Args),
     /// Verify a commit's attestations and judge them with a policy.
     ///
-    /// Exit 0 accepted, 1 rejected, 2 usage/config/policy error, 3 could not verify.
+    /// Exit 0 accepted, 1 rejected, 2 usage/config/policy error, 3 could not verify. With
+    /// --mode advisory (shadow mode) a rejection is reported in full but exits 0 and concludes
+    /// the check run `neutral`.
     ///
     /// Example: ci-attest verify --policy policies/default.toml --format json
     Verify(verify::Args),
@@ -143,10 +148,30 @@ enum Command {
     ///
     /// Example: ci-attest audit --range v1.0..main --policy policies/default.toml --at 2026-11-23T12:00:00Z --out audit/
     Audit(audit::Args),
+    /// Re-run an attested commit's checks, sealed as `run` does, and compare with the attestation.
+    ///
+    /// Selects the commit's newest trusted attestation (as `verify` with the policy would), runs
+    /// the same checks from scratch without signing anything, and compares each check's result,
+    /// test counts and failing tests, coverage (within `[reproduce] coverage_tolerance`) and lint
+    /// counts. Exit 0 when they agree, 1 when a figure differs (a `reproduction-mismatch` finding
+    /// per figure) or there is nothing to compare. `--range R --sample P` re-runs a share of a range
+    /// drawn with a seed (printed; `--seed` draws the same commits again).
+    ///
+    /// Example: ci-attest reproduce --range v1.0..main --sample 10
+    Reproduce(reproduce::Args),
     /// Sign a file or an in-toto statement keylessly (sigstore-conformance protocol).
     ///
     /// Example: ci-attest sign-bundle --identity-token $TOKEN --bundle a.sigstore.json a.txt
     SignBundle(sign_bundle::Args),
+    /// Install or remove the `pre-push` git hook that attests and pushes bundles before `git push`.
+    ///
+    /// The hook attests every pushed commit without a bundle from your key (git config
+    /// `ci-attest.hook = run`, the default) or refuses the push (`refuse`), then pushes the
+    /// commits' refs/ci-attest/* to the same remote before the branch. Also usable from the
+    /// pre-commit framework (`.pre-commit-hooks.yaml`, id `ci-attest`, stage pre-push).
+    ///
+    /// Example: ci-attest hook install
+    Hook(hook::Args),
     /// Print a shell completion script.
     ///
     /// Example (bash): ci-attest completions bash > ~/.local/share/bash-completion/completions/ci-attest
@@ -211,6 +236,8 @@ pub fn main() -> ExitCode {
         Command::Push(a) => push::run(&repo, a),
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Audit(a) => audit::run(&repo, a),
+        Command::Reproduce(a) => reproduce::run(&repo, a),
+        Command::Hook(a) => hook::run(&repo, a),
         Command::SignBundle(a) => sign_bundle::run(a),
         Command::Completions { shell } => completions(shell),
         Command::Man => man_page(),

@@ -84,9 +84,42 @@ enum Signing {
 }
 
 fn keyless_setup(args: &Args) -> Result<Signed, Failure> {
+    let (token, services) = keyless_token(&KeylessOptions {
+        signing_config: args.signing_config.as_deref(),
+        staging: args.staging,
+        fulcio_url: args.fulcio_url.as_deref(),
+        rekor_url: args.rekor_url.as_deref(),
+        tsa_url: args.tsa_url.as_deref(),
+        identity_token: args.identity_token.clone(),
+        device_code: args.device_code,
+    })?;
+    Ok(Signed::Keyless(token, services))
+}
+
+/// What keyless signing needs (of `run`, or of `verify`/`audit --attest-verdict`).
+pub(super) struct KeylessOptions<'a> {
+    pub signing_config: Option<&'a Path>,
+    pub staging: bool,
+    pub fulcio_url: Option<&'a str>,
+    pub rekor_url: Option<&'a str>,
+    pub tsa_url: Option<&'a str>,
+    pub identity_token: Option<String>,
+    pub device_code: bool,
+}
+
+/// The services and an OIDC token (explicit, ambient in GitHub Actions, or a login).
+pub(super) fn keyless_token(
+    o: &KeylessOptions<'_>,
+) -> Result<
+    (
+        Box<ci_attest::sign::oidc::IdentityToken>,
+        ci_attest::sign::keyless::Services,
+    ),
+    Failure,
+> {
     use ci_attest::sign::keyless::Services;
     use ci_attest::sign::oidc::{TokenOptions, TokenSources, obtain_token};
-    let mut services = match &args.signing_config {
+    let mut services = match o.signing_config {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| {
                 Failure::usage(anyhow::anyhow!("cannot read {}: {e}", path.display()))
@@ -94,29 +127,29 @@ fn keyless_setup(args: &Args) -> Result<Signed, Failure> {
             Services::from_signing_config(&bytes, std::time::SystemTime::now())
                 .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))?
         }
-        None if args.staging => Services::staging(),
+        None if o.staging => Services::staging(),
         None => Services::public_good(),
     };
-    if let Some(u) = &args.fulcio_url {
-        services.fulcio_url = u.clone();
+    if let Some(u) = o.fulcio_url {
+        services.fulcio_url = u.to_string();
     }
-    if let Some(u) = &args.rekor_url {
-        services.rekor_url = u.clone();
+    if let Some(u) = o.rekor_url {
+        services.rekor_url = u.to_string();
     }
-    if args.tsa_url.is_some() {
-        services.tsa_url = args.tsa_url.clone();
+    if let Some(u) = o.tsa_url {
+        services.tsa_url = Some(u.to_string());
     }
     let options = TokenOptions {
-        explicit: args.identity_token.clone(),
+        explicit: o.identity_token.clone(),
         interactive: std::io::stdin().is_terminal() && std::env::var_os("CI").is_none(),
-        force_device_code: args.device_code,
+        force_device_code: o.device_code,
         ..TokenOptions::default()
     };
     let sources = TokenSources::from_env(|name| std::env::var(name).ok());
     let notice = |message: &str| eprintln!("{message}");
     let (token, _source) = obtain_token(&options, &sources, std::time::SystemTime::now(), &notice)
         .map_err(Failure::usage)?;
-    Ok(Signed::Keyless(Box::new(token), services))
+    Ok((Box::new(token), services))
 }
 
 enum Signed {
@@ -175,7 +208,7 @@ impl Progress for CliProgress {
 }
 
 /// The signer's settings: `~/.config/ci-attest/config.toml`, then `.ci-attest.local.toml`.
-fn local_settings(
+pub(super) fn local_settings(
     repo: &Repo,
     home: Option<&Path>,
 ) -> Result<(LocalSettings, Vec<PathBuf>), Failure> {
@@ -199,17 +232,11 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     // The sandbox probe (two bwrap processes) runs while git finds the repository and the
     // revision and the settings and key are read; its answer is used unless the run is unsealed.
-    let probe = (!args.no_sandbox).then(|| {
-        std::thread::spawn(|| {
-            let root = rustix::process::geteuid().is_root();
-            Bubblewrap::detect(std::env::var_os("PATH").as_deref(), root)
-        })
-    });
+    let probe = start_probe(args.no_sandbox);
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let (settings, settings_files) = local_settings(&repo, home.as_deref())?;
     let signing_settings = settings.signing.clone().unwrap_or_default();
-    let store_dir = settings.store.clone().unwrap_or_default().dir;
 
     // Decide how to sign, and check the password, before minutes of tests; take no secret into
     // the run itself.
@@ -269,95 +296,25 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             password,
         }
     };
-    // Agent sockets named by the environment (ssh, gpg) live wherever the agent put them.
-    for var in ["SSH_AUTH_SOCK", "GPG_AGENT_INFO"] {
-        if let Some(v) = std::env::var_os(var) {
-            let path = PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default());
-            if path.is_absolute() {
-                hide.push(ci_attest::sandbox::hide_with_folder(&path, &keep));
-            }
-        }
-    }
-    if let Some(file) = &args.password_file {
-        let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
-        hide.push(file);
-    }
-
-    let store_root = repo.root().join(&store_dir);
-    let unsealed = args.no_sandbox || settings.isolation == Some(IsolationSetting::None);
-    let id = repo.resolve(&args.commit);
-    let detected = probe.map(std::thread::JoinHandle::join);
-    let isolation = if unsealed {
-        eprintln!(
-            "warning: checks run WITHOUT a sandbox: they can read the working tree, your files and credentials; the attestation records isolation: none"
-        );
-        IsolationChoice::None
-    } else {
-        let detected = detected.and_then(Result::ok).unwrap_or_else(|| {
-            Err(ci_attest::sandbox::Unavailable(
-                "expected the sandbox probe to answer, found that it stopped without an answer"
-                    .into(),
-            ))
-        });
-        match detected {
-            Ok(b) => IsolationChoice::Sandbox(b),
-            Err(e) => {
-                return Err(Failure::usage(anyhow::anyhow!(
-                    "{e}\nchecks are code from the commit and are sealed off from your machine by default; to run them unsealed anyway, pass --no-sandbox or set isolation = \"none\" in {LOCAL_SETTINGS_FILE} (the attestation then records isolation: none)"
-                )));
-            }
-        }
-    };
-
-    hide.push(store_root.clone());
-    let store = DirStore::new(&store_root);
-    let id = id.map_err(Failure::usage)?;
-    let log_dir = store.new_log_dir(&id).map_err(Failure::unavailable)?;
-    let sandboxed = matches!(isolation, IsolationChoice::Sandbox(_));
-    let env = ci_attest::sandbox::check_env(
-        &|name| std::env::var_os(name),
-        settings.pass_env.as_deref().unwrap_or_default(),
-        sandboxed,
-    );
-
-    // Ctrl-C / SIGTERM during the checks: kill them, remove the checkout, exit 130. After the
-    // checks, a signal does what it always does.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let default_now = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register_conditional_default(signal, default_now.clone());
-        let _ = signal_hook::flag::register(signal, interrupted.clone());
-    }
-    let options = RunOptions {
-        rev: id.as_str(),
-        config_override: args.config.as_deref(),
-        log_dir: &log_dir,
-        ignore: &[store_dir.as_path()],
-        isolation,
-        hide,
+    let keep: Vec<PathBuf> = keep.iter().map(|p| p.to_path_buf()).collect();
+    let sealed = Sealed {
+        repo: &repo,
+        settings: &settings,
         home,
-        uid: rustix::process::getuid().as_raw(),
-        env,
-        interrupted: &interrupted,
-        run_root: std::env::temp_dir(),
-        now: &std::time::SystemTime::now,
+        hide,
+        keep,
+        rev: &args.commit,
+        config_override: args.config.as_deref(),
+        password_file: args.password_file.as_deref(),
+        no_sandbox: args.no_sandbox,
         use_caches: !args.no_cache,
+        probe,
     };
-    let mut progress = CliProgress { bar: None };
-    let outcome = ci_attest::attest::run(&repo, &options, &mut progress);
-    default_now.store(true, Ordering::SeqCst);
-    let out = match outcome {
-        Ok(out) => out,
-        Err(AttestError::Run(RunError::Interrupted)) => {
-            return Err(Failure::interrupted(anyhow::anyhow!(
-                "interrupted: the checks were killed, the checkout removed, nothing signed"
-            )));
-        }
-        Err(e @ (AttestError::Config(_) | AttestError::NoConfig { .. })) => {
-            return Err(Failure::usage(e));
-        }
-        Err(e) => return Err(Failure::unavailable(e)),
-    };
+    let SealedRun {
+        out,
+        store,
+        log_dir,
+    } = sealed_run(sealed)?;
     for w in &out.warnings {
         eprintln!("warning: {w}");
     }
@@ -495,7 +452,179 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     })
 }
 
-fn read_password_file(path: &Path) -> Result<Vec<u8>, Failure> {
+/// What a sealed run of a commit's checks needs besides the repository: `run` and `reproduce`
+/// build it, [`sealed_run`] seals and runs.
+pub(super) struct Sealed<'a> {
+    pub repo: &'a Repo,
+    pub settings: &'a LocalSettings,
+    pub home: Option<PathBuf>,
+    /// Files and folders the checks must not see (settings files, the key...); the store, the
+    /// password file and agent sockets are added here.
+    pub hide: Vec<PathBuf>,
+    /// Folders a hidden file's folder must never be (the repository, home).
+    pub keep: Vec<PathBuf>,
+    pub rev: &'a str,
+    pub config_override: Option<&'a Path>,
+    pub password_file: Option<&'a Path>,
+    pub no_sandbox: bool,
+    pub use_caches: bool,
+    /// The sandbox probe started at the beginning of the command (None with --no-sandbox).
+    pub probe: Option<Probe>,
+}
+
+/// What the sandbox probe found.
+type ProbeAnswer = Result<Bubblewrap, ci_attest::sandbox::Unavailable>;
+
+/// The sandbox probe: still running beside the command, or its answer.
+pub(super) enum Probe {
+    /// Running in a thread.
+    Pending(std::thread::JoinHandle<ProbeAnswer>),
+    /// Answered (one probe for several runs).
+    Done(ProbeAnswer),
+}
+
+impl Probe {
+    /// The answer (waiting for it); `None` if the probe's thread stopped without one.
+    pub(super) fn answer(self) -> Option<ProbeAnswer> {
+        match self {
+            Probe::Pending(handle) => handle.join().ok(),
+            Probe::Done(answer) => Some(answer),
+        }
+    }
+}
+
+/// What a sealed run made.
+pub(super) struct SealedRun {
+    pub out: ci_attest::attest::RunOutput,
+    pub store: DirStore,
+    pub log_dir: PathBuf,
+}
+
+/// Starts the sandbox probe (two bwrap processes) in a thread, unless the run is unsealed.
+pub(super) fn start_probe(no_sandbox: bool) -> Option<Probe> {
+    (!no_sandbox).then(|| {
+        Probe::Pending(std::thread::spawn(|| {
+            let root = rustix::process::geteuid().is_root();
+            Bubblewrap::detect(std::env::var_os("PATH").as_deref(), root)
+        }))
+    })
+}
+
+/// Seals and runs the commit's checks: the sandbox (or none, said loudly), the hidden paths,
+/// the check environment, Ctrl-C handling; a usage or unavailable failure when it cannot run.
+pub(super) fn sealed_run(sealed: Sealed<'_>) -> Result<SealedRun, Failure> {
+    let Sealed {
+        repo,
+        settings,
+        home,
+        mut hide,
+        keep,
+        rev,
+        config_override,
+        password_file,
+        no_sandbox,
+        use_caches,
+        probe,
+    } = sealed;
+    let keep: Vec<&Path> = keep.iter().map(PathBuf::as_path).collect();
+    let store_dir = settings.store.clone().unwrap_or_default().dir;
+    // Agent sockets named by the environment (ssh, gpg) live wherever the agent put them.
+    for var in ["SSH_AUTH_SOCK", "GPG_AGENT_INFO"] {
+        if let Some(v) = std::env::var_os(var) {
+            let path = PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default());
+            if path.is_absolute() {
+                hide.push(ci_attest::sandbox::hide_with_folder(&path, &keep));
+            }
+        }
+    }
+    if let Some(file) = password_file {
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        hide.push(file);
+    }
+
+    let store_root = repo.root().join(&store_dir);
+    let unsealed = no_sandbox || settings.isolation == Some(IsolationSetting::None);
+    let id = repo.resolve(rev);
+    let detected = probe.and_then(Probe::answer);
+    let isolation = if unsealed {
+        eprintln!(
+            "warning: checks run WITHOUT a sandbox: they can read the working tree, your files and credentials; the attestation records isolation: none"
+        );
+        IsolationChoice::None
+    } else {
+        let detected = detected.unwrap_or_else(|| {
+            Err(ci_attest::sandbox::Unavailable(
+                "expected the sandbox probe to answer, found that it stopped without an answer"
+                    .into(),
+            ))
+        });
+        match detected {
+            Ok(b) => IsolationChoice::Sandbox(b),
+            Err(e) => {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "{e}\nchecks are code from the commit and are sealed off from your machine by default; to run them unsealed anyway, pass --no-sandbox or set isolation = \"none\" in {LOCAL_SETTINGS_FILE} (the attestation then records isolation: none)"
+                )));
+            }
+        }
+    };
+
+    hide.push(store_root.clone());
+    let store = DirStore::new(&store_root);
+    let id = id.map_err(Failure::usage)?;
+    let log_dir = store.new_log_dir(&id).map_err(Failure::unavailable)?;
+    let sandboxed = matches!(isolation, IsolationChoice::Sandbox(_));
+    let env = ci_attest::sandbox::check_env(
+        &|name| std::env::var_os(name),
+        settings.pass_env.as_deref().unwrap_or_default(),
+        sandboxed,
+    );
+
+    // Ctrl-C / SIGTERM during the checks: kill them, remove the checkout, exit 130. After the
+    // checks, a signal does what it always does.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let default_now = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_default(signal, default_now.clone());
+        let _ = signal_hook::flag::register(signal, interrupted.clone());
+    }
+    let options = RunOptions {
+        rev: id.as_str(),
+        config_override,
+        log_dir: &log_dir,
+        ignore: &[store_dir.as_path()],
+        isolation,
+        hide,
+        home,
+        uid: rustix::process::getuid().as_raw(),
+        env,
+        interrupted: &interrupted,
+        run_root: std::env::temp_dir(),
+        now: &std::time::SystemTime::now,
+        use_caches,
+    };
+    let mut progress = CliProgress { bar: None };
+    let outcome = ci_attest::attest::run(repo, &options, &mut progress);
+    default_now.store(true, Ordering::SeqCst);
+    let out = match outcome {
+        Ok(out) => out,
+        Err(AttestError::Run(RunError::Interrupted)) => {
+            return Err(Failure::interrupted(anyhow::anyhow!(
+                "interrupted: the checks were killed, the checkout removed, nothing signed"
+            )));
+        }
+        Err(e @ (AttestError::Config(_) | AttestError::NoConfig { .. })) => {
+            return Err(Failure::usage(e));
+        }
+        Err(e) => return Err(Failure::unavailable(e)),
+    };
+    Ok(SealedRun {
+        out,
+        store,
+        log_dir,
+    })
+}
+
+pub(super) fn read_password_file(path: &Path) -> Result<Vec<u8>, Failure> {
     let mut text = std::fs::read(path).map_err(|e| {
         Failure::usage(anyhow::anyhow!(
             "cannot read password file {}: {e}",
@@ -512,7 +641,11 @@ fn read_password_file(path: &Path) -> Result<Vec<u8>, Failure> {
     Ok(text)
 }
 
-fn decrypt(path: &Path, pem: &str, password: Option<&[u8]>) -> Result<SigningKey, Failure> {
+pub(super) fn decrypt(
+    path: &Path,
+    pem: &str,
+    password: Option<&[u8]>,
+) -> Result<SigningKey, Failure> {
     SigningKey::from_pkcs8_pem(pem.as_bytes(), password)
         .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))
 }

@@ -8,7 +8,7 @@ use ci_attest::git::Repo;
 use ci_attest::github::{Conclusion, GitHub, StatusState};
 use ci_attest::judge::Judge;
 use ci_attest::policy::Policy;
-use ci_attest::report::{Report, Verdict};
+use ci_attest::report::{Mode, Report, Verdict};
 use ci_attest::store::{Fetched, Store, StoredBundle};
 use clap::ValueEnum;
 use std::io::{Read, Write};
@@ -21,6 +21,26 @@ pub enum ReportTo {
     Check,
     /// A commit status `ci-attest` (needs `statuses: write`).
     Status,
+}
+
+/// Whether the verdict counts (`--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// A rejection fails: exit 1, check run `failure`, commit status `failure`.
+    Enforce,
+    /// Shadow mode: the full verdict is reported, but a rejection exits 0, the check run
+    /// concludes `neutral` and a commit status is `success` with an "advisory: rejected"
+    /// description. Exit 2 and 3 (could not verify) stay.
+    Advisory,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Enforce => Mode::Enforce,
+            ModeArg::Advisory => Mode::Advisory,
+        }
+    }
 }
 
 /// Arguments of `verify`.
@@ -63,6 +83,17 @@ pub struct Args {
     /// GITHUB_REPOSITORY and GITHUB_API_URL as in GitHub Actions).
     #[arg(long, value_enum, value_name = "KIND")]
     report: Option<ReportTo>,
+    /// Judge the commit's signed verdicts (SLSA VSA bundles) instead of its local-run bundles:
+    /// the newest verdict from a (signer, verifier id) pair the policy's `[[verifier]]` list names
+    /// must say PASSED, e.g. `verify --verdict --policy policies/verdicts.toml`.
+    #[arg(long, conflicts_with = "attest_verdict")]
+    verdict: bool,
+    #[command(flatten)]
+    attest: super::verdict::AttestArgs,
+    /// `advisory` reports the verdict without enforcing it (shadow mode, beside hosted CI):
+    /// exit 0 on rejection, check run `neutral` (see docs/migration.md).
+    #[arg(long, value_enum, default_value_t = ModeArg::Enforce, value_name = "MODE")]
+    mode: ModeArg,
 }
 
 /// Verifies and reports.
@@ -72,12 +103,22 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
     let id = repo.resolve(&args.commit).map_err(Failure::usage)?;
     let commit = repo.commit_info(&id).map_err(Failure::unavailable)?;
-
-    if args.offline && (args.from != StoreKind::Dir || args.report.is_some()) {
+    if args.verdict && policy.verifiers.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!(
-            "--offline forbids network use: it cannot be combined with --from git, --from github or --report"
+            "{}: --verdict expected at least one `[[verifier]]` entry (signer and id) in the policy, found none",
+            policy.file
         )));
     }
+
+    if args.offline
+        && (args.from != StoreKind::Dir || args.report.is_some() || args.attest.keyless())
+    {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--offline forbids network use: it cannot be combined with --from git, --from github, --report or --attest-verdict --keyless"
+        )));
+    }
+    // The verdict's key is decrypted (or the token obtained) before judging: a wrong password fails first.
+    let verdict_signer = args.attest.signer(args.staging)?;
     // One client per process, for the store and the report alike.
     let github = if args.report.is_some() || (args.bundle.is_empty() && args.from.is_github()) {
         Some(github_client(&repo)?)
@@ -105,23 +146,64 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         store.fetch(&id).map_err(store_failure)?
     };
     let trusted_root = super::trusted_root(args.trusted_root.as_deref(), args.staging)?;
-    let report = Judge::new(&policy, &keys, &trusted_root, at).commit(&commit, &bundles);
+    let judge = Judge::new(&policy, &keys, &trusted_root, at);
+    let report = if args.verdict {
+        judge.verdict(&commit, &bundles)
+    } else {
+        judge.commit(&commit, &bundles)
+    };
+    let mode = Mode::from(args.mode);
     let rendered = match args.format {
-        Format::Text => report.to_text(),
-        Format::Json => report.to_json(),
-        Format::Markdown => report.to_markdown(),
+        Format::Text => report.to_text_as(mode),
+        Format::Json => report.to_json_as(mode),
+        Format::Markdown => report.to_markdown_as(mode),
     };
     print!("{rendered}");
     let _ = std::io::stdout().flush();
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        append_step_summary(Path::new(&path), &report.to_markdown())?;
+        append_step_summary(Path::new(&path), &report.to_markdown_as(mode))?;
+    }
+    // In GitHub Actions, the verdict as a step output: in advisory mode the exit code no longer
+    // tells a rejection from an acceptance.
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+        let verdict = match report.verdict {
+            Verdict::Accepted => "accepted",
+            Verdict::Rejected => "rejected",
+        };
+        append_to(
+            Path::new(&path),
+            "GITHUB_OUTPUT",
+            &format!("verdict={verdict}\n"),
+        )?;
+    }
+    if let Some(signer) = &verdict_signer {
+        let attester = super::verdict::Attester {
+            signer,
+            repo: &repo,
+            policy: (&args.policy, &policy.sha256),
+            verifier_id: args.attest.verifier_id(),
+            at,
+        };
+        attester.store_public_key()?;
+        // --bundle files are judged from outside any store: the verdict goes to the dir store.
+        let from = if args.bundle.is_empty() {
+            args.from
+        } else {
+            StoreKind::Dir
+        };
+        let store = stores::open(from, &repo, &args.remote, github.as_ref())?;
+        let location = attester.attest(store.as_ref(), &commit, &report, &bundles)?;
+        eprintln!(
+            "verdict: {location} (SLSA VSA, signed by {})",
+            signer.describe()
+        );
     }
     if let (Some(kind), Some(gh)) = (args.report, github.as_ref()) {
-        set_on_github(gh, kind, &report)?;
+        set_on_github(gh, kind, &report, mode)?;
     }
-    Ok(match report.verdict {
-        Verdict::Accepted => EXIT_OK,
-        Verdict::Rejected => EXIT_REJECTED,
+    Ok(match (report.verdict, mode) {
+        (Verdict::Accepted, _) | (Verdict::Rejected, Mode::Advisory) => EXIT_OK,
+        (Verdict::Rejected, Mode::Enforce) => EXIT_REJECTED,
     })
 }
 
@@ -145,21 +227,27 @@ pub fn read_bundle(path: &Path) -> Result<StoredBundle, Failure> {
 
 /// Appends the markdown report to the job summary file of GitHub Actions.
 fn append_step_summary(path: &Path, markdown: &str) -> Result<(), Failure> {
+    append_to(path, "GITHUB_STEP_SUMMARY", &format!("{markdown}\n"))
+}
+
+/// Appends `text` to a file GitHub Actions named in the environment variable `var`.
+fn append_to(path: &Path, var: &str, text: &str) -> Result<(), Failure> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .and_then(|mut f| f.write_all(format!("{markdown}\n").as_bytes()))
+        .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(|e| {
             Failure::unavailable(anyhow::anyhow!(
-                "cannot append to GITHUB_STEP_SUMMARY {}: {e}",
+                "cannot append to {var} {}: {e}",
                 path.display()
             ))
         })
 }
 
-/// The one-line verdict used as check-run title and status description.
-fn headline(report: &Report) -> String {
+/// The one-line verdict used as check-run title and status description; in advisory mode a
+/// rejection reads `ci-attest: advisory: rejected: ...`.
+fn headline(report: &Report, mode: Mode) -> String {
     match report.verdict {
         Verdict::Accepted => "ci-attest: accepted".to_string(),
         Verdict::Rejected => {
@@ -172,7 +260,11 @@ fn headline(report: &Report) -> String {
             let mut codes: Vec<&str> = errors.iter().map(|f| f.code.as_str()).collect();
             codes.dedup();
             format!(
-                "ci-attest: rejected: {n} finding{} ({})",
+                "ci-attest: {}rejected: {n} finding{} ({})",
+                match mode {
+                    Mode::Enforce => "",
+                    Mode::Advisory => "advisory: ",
+                },
                 if n == 1 { "" } else { "s" },
                 codes.join(", ")
             )
@@ -181,21 +273,26 @@ fn headline(report: &Report) -> String {
 }
 
 /// Creates the check run or commit status for the verdict.
-fn set_on_github(gh: &GitHub, kind: ReportTo, report: &Report) -> Result<(), Failure> {
+///
+/// Advisory mode: a rejection is a `neutral` check run, and a `success` commit status whose
+/// description starts with "advisory: rejected" (statuses have no neutral state; `failure` would
+/// mark every pull request red while the team is only watching, and GitHub's branch protection
+/// counts a neutral check run as passing too, so both forms block exactly nothing).
+fn set_on_github(gh: &GitHub, kind: ReportTo, report: &Report, mode: Mode) -> Result<(), Failure> {
     let accepted = report.verdict == Verdict::Accepted;
     match kind {
         ReportTo::Check => {
-            let conclusion = if accepted {
-                Conclusion::Success
-            } else {
-                Conclusion::Failure
+            let conclusion = match (accepted, mode) {
+                (true, _) => Conclusion::Success,
+                (false, Mode::Advisory) => Conclusion::Neutral,
+                (false, Mode::Enforce) => Conclusion::Failure,
             };
             let url = gh
                 .create_check_run(
                     &report.commit,
                     conclusion,
-                    &headline(report),
-                    &report.to_markdown(),
+                    &headline(report, mode),
+                    &report.to_markdown_as(mode),
                 )
                 .map_err(github_failure)?;
             eprintln!(
@@ -205,12 +302,12 @@ fn set_on_github(gh: &GitHub, kind: ReportTo, report: &Report) -> Result<(), Fai
             );
         }
         ReportTo::Status => {
-            let state = if accepted {
+            let state = if accepted || mode == Mode::Advisory {
                 StatusState::Success
             } else {
                 StatusState::Failure
             };
-            let description = headline(report);
+            let description = headline(report, mode);
             let description = description.trim_start_matches("ci-attest: ");
             gh.create_commit_status(&report.commit, state, description, None)
                 .map_err(github_failure)?;

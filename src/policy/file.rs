@@ -6,8 +6,8 @@
 
 use super::rules::RuleError;
 use super::{
-    KeylessIdentity, MAX_RULES, POLICY_VERSION, Policy, PolicyError, Require, Rule, Select, Signer,
-    SignerIdentity, Threshold,
+    KeylessIdentity, MAX_RULES, POLICY_VERSION, Policy, PolicyError, Reproduce, Require, Rule,
+    Select, Signer, SignerIdentity, Threshold, TrustedVerifier,
 };
 use crate::finding::Origin;
 use crate::statement::{IsolationMode, METRICS};
@@ -165,13 +165,78 @@ impl Source<'_> {
             None => Vec::new(),
         };
         let rules = self.rules(raw.rule.unwrap_or_default())?;
+        let reproduce = match raw.reproduce {
+            Some(r) => self.reproduce(r)?,
+            None => Reproduce::default(),
+        };
+        let verifiers = self.verifiers(raw.verifier, &signers)?;
         Ok(Policy {
             file: self.label.to_string(),
             signers,
             require,
             thresholds,
             rules,
+            reproduce,
+            verifiers,
+            sha256: hex::encode(Sha256::digest(self.text.as_bytes())),
         })
+    }
+
+    /// `[[verifier]]` entries: each names a declared signer, a non-empty id and optionally a
+    /// policy digest of 64 lowercase hex digits.
+    fn verifiers(
+        &self,
+        raw: Option<Vec<Spanned<RawVerifier>>>,
+        signers: &[Signer],
+    ) -> Result<Vec<TrustedVerifier>, PolicyError> {
+        let mut out = Vec::new();
+        for v in raw.unwrap_or_default() {
+            let v = v.into_inner();
+            let signer = v.signer.get_ref().trim();
+            if !signers.iter().any(|s| s.name == signer) {
+                let names: Vec<&str> = signers.iter().map(|s| s.name.as_str()).collect();
+                return Err(self.error(
+                    v.signer.span(),
+                    format!(
+                        "verifier signer `{signer}`: expected the name of a `[[signer]]` ({}), found none by that name",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            let id = v.id.get_ref().trim();
+            if id.is_empty() || !id.contains(':') {
+                return Err(self.error(
+                    v.id.span(),
+                    format!("verifier id: expected a URI such as `https://ci-attest.dev/verifier`, found {id:?}"),
+                ));
+            }
+            let policy_sha256 = match &v.policy_sha256 {
+                Some(d) => {
+                    let hex = d.get_ref();
+                    if hex.len() != 64
+                        || !hex
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    {
+                        return Err(self.error(
+                            d.span(),
+                            format!(
+                                "policy_sha256: expected 64 lowercase hex digits, found {hex:?}"
+                            ),
+                        ));
+                    }
+                    Some(hex.clone())
+                }
+                None => None,
+            };
+            out.push(TrustedVerifier {
+                signer: signer.to_string(),
+                id: id.to_string(),
+                policy_sha256,
+                origin: self.origin(v.signer.span().start),
+            });
+        }
+        Ok(out)
     }
 
     fn signers(
@@ -595,6 +660,25 @@ impl Source<'_> {
         })
     }
 
+    fn reproduce(&self, raw: RawReproduce) -> Result<Reproduce, PolicyError> {
+        let coverage_tolerance = match raw.coverage_tolerance {
+            Some(t) => {
+                let v = *t.get_ref();
+                if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
+                    return Err(self.error(
+                        t.span(),
+                        format!(
+                            "`coverage_tolerance` is in percentage points: expected a number from 0 to 100 (e.g. 0.5), found {v}"
+                        ),
+                    ));
+                }
+                Some((v, self.origin(t.span().start)))
+            }
+            None => None,
+        };
+        Ok(Reproduce { coverage_tolerance })
+    }
+
     fn thresholds(&self, raw: RawThresholds) -> Result<Vec<Threshold>, PolicyError> {
         if let Some((group, span)) = raw.empty_groups.first() {
             return Err(self.error(
@@ -877,6 +961,8 @@ struct RawPolicy {
     thresholds: Option<RawThresholds>,
     #[serde(default)]
     rule: Option<Vec<Spanned<RawRule>>>,
+    reproduce: Option<RawReproduce>,
+    verifier: Option<Vec<Spanned<RawVerifier>>>,
 }
 
 #[derive(Deserialize)]
@@ -889,6 +975,28 @@ struct RawRule {
     name: Option<Spanned<String>>,
     expr: Spanned<String>,
     message: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `[reproduce]` table (`coverage_tolerance`)"
+)]
+struct RawReproduce {
+    #[serde(default)]
+    coverage_tolerance: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `[[verifier]]` table with `signer`, `id` and optionally `policy_sha256`"
+)]
+struct RawVerifier {
+    signer: Spanned<String>,
+    id: Spanned<String>,
+    #[serde(default)]
+    policy_sha256: Option<Spanned<String>>,
 }
 
 /// The `[[signer]]` array of tables.
@@ -1252,6 +1360,45 @@ repository = "https://github.com/acme/app"
         let p = policy("");
         assert!(p.thresholds.is_empty());
         assert_eq!(p.require, Require::default());
+    }
+
+    #[test]
+    fn verifier_entries_load_with_their_signer_id_and_policy_digest() {
+        let p = Policy::parse(
+            &format!(
+                "{SIGNER}\n[[verifier]]\nsigner = \"alice\"\nid = \"https://ci-attest.dev/verifier\"\npolicy_sha256 = \"{}\"\n",
+                "ab".repeat(32)
+            ),
+            "p.toml",
+            Path::new("."),
+        )
+        .expect("loads");
+        assert_eq!(p.verifiers.len(), 1);
+        assert_eq!(p.verifiers[0].signer, "alice");
+        assert_eq!(p.verifiers[0].id, "https://ci-attest.dev/verifier");
+        assert_eq!(p.verifiers[0].policy_sha256, Some("ab".repeat(32)));
+        assert_eq!(p.verifiers[0].origin.line, 6);
+        assert_eq!(p.sha256.len(), 64);
+    }
+
+    #[test]
+    fn a_verifier_must_name_a_declared_signer_a_uri_and_a_hex_digest() {
+        let e = error(&format!(
+            "{SIGNER}\n[[verifier]]\nsigner = \"bob\"\nid = \"https://x.example/v\"\n"
+        ));
+        assert_at(&e, 6, 10, "verifier signer `bob`");
+        let e = error(&format!(
+            "{SIGNER}\n[[verifier]]\nsigner = \"alice\"\nid = \"v1\"\n"
+        ));
+        assert_at(&e, 7, 6, "expected a URI");
+        let e = error(&format!(
+            "{SIGNER}\n[[verifier]]\nsigner = \"alice\"\nid = \"https://x.example/v\"\npolicy_sha256 = \"AB\"\n"
+        ));
+        assert_at(&e, 8, 17, "64 lowercase hex");
+        let e = error(&format!(
+            "{SIGNER}\n[[verifier]]\nsigner = \"alice\"\nid = \"https://x.example/v\"\nkey = \"k\"\n"
+        ));
+        assert!(e.message.contains("unknown field"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod evaluate;
 mod file;
 mod rules;
 
+pub(crate) use evaluate::normalise_repository;
 pub use evaluate::{CLOCK_SKEW, evaluate};
 pub use file::{MAX_KEY_FILE_SIZE, MAX_POLICY_SIZE};
 pub use rules::{MAX_RULE_EXPR_CHARS, MAX_RULES, Rule, VARIABLES};
@@ -41,6 +42,35 @@ pub struct Policy {
     pub thresholds: Vec<Threshold>,
     /// `[[rule]]` CEL expressions, in file order (each compiled and checked when loaded).
     pub rules: Vec<Rule>,
+    /// How `ci-attest reproduce` compares a re-run with the attestation.
+    pub reproduce: Reproduce,
+    /// Trusted verifiers of `verify --verdict`: (signer, `verifier.id`) pairs, in file order.
+    pub verifiers: Vec<TrustedVerifier>,
+    /// Lowercase hex sha256 of the policy text as loaded (a VSA records it as `policy.digest`).
+    pub sha256: String,
+}
+
+/// The `[reproduce]` table: how close a re-run must come to the attested figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Reproduce {
+    /// Largest accepted difference of a coverage percentage, in percentage points (default 0).
+    pub coverage_tolerance: Option<(f64, Origin)>,
+}
+
+/// A `[[verifier]]` entry: a verdict (SLSA VSA) counts only when signed by `signer` and naming
+/// `id` as its `verifier.id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TrustedVerifier {
+    /// The name of the `[[signer]]` whose signature a verdict must carry.
+    pub signer: String,
+    /// The `verifier.id` the verdict must name, compared exactly.
+    pub id: String,
+    /// When given, the sha256 (lowercase hex) of the policy file the verdict must have applied.
+    pub policy_sha256: Option<String>,
+    /// Where the entry is.
+    pub origin: Origin,
 }
 
 impl Policy {

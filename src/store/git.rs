@@ -489,6 +489,10 @@ impl GitStore {
                 "push".to_string(),
                 "--porcelain".into(),
                 "--no-follow-tags".into(),
+                // Bundle refs are not code: no pre-push hook runs for them (ci-attest's own hook
+                // pushes them from inside a pre-push hook, and a hook manager would try to treat
+                // their blobs as commits).
+                "--no-verify".into(),
                 "--end-of-options".into(),
                 self.remote.clone(),
             ];

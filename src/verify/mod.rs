@@ -288,7 +288,7 @@ pub fn parse_statement(payload: &[u8], findings: &mut Vec<Finding>) -> Option<Lo
     }
 }
 
-fn check_subject(
+pub(crate) fn check_subject(
     subjects: &[crate::statement::ResourceDescriptor],
     commit: &CommitInfo,
     findings: &mut Vec<Finding>,

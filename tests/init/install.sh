@@ -5,7 +5,10 @@
 #   - wheels/      a wheelhouse of requirements.txt (pytest, pytest-cov, coverage, ruff, setuptools);
 #   - npm-cache/   npm's cache filled from npm-jest/package-lock.json (jest 29, jest-junit 16);
 #   - corepack/    COREPACK_HOME holding pnpm as pnpm-vitest/package.json's packageManager pins it;
-#   - pnpm-store/  pnpm's store filled from pnpm-vitest/pnpm-lock.yaml (vitest 2, coverage-v8).
+#   - pnpm-store/  pnpm's store filled from pnpm-vitest/pnpm-lock.yaml (vitest 2, coverage-v8);
+#   - bun/         bun (the npm package, which carries the binary) as bun-tool/package.json pins it;
+#   - corepack-yarn/ COREPACK_HOME holding yarn 4 as yarn-node/package.json pins it (corepack fetches
+#                  Yarn 2+ from repo.yarnpkg.com unless COREPACK_NPM_REGISTRY names an npm registry).
 # Each folder is rebuilt only when its inputs changed (a copy of them is kept as the stamp).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -46,4 +49,21 @@ if ! current corepack pnpm-vitest/package.json || ! current pnpm-store pnpm-vite
   stamp corepack pnpm-vitest/package.json
   stamp pnpm-store pnpm-vitest/pnpm-lock.yaml
 fi
-echo "init/install: done (wheels, npm-cache, corepack with $pnpm_pin, pnpm-store)"
+if ! current bun bun-tool/package.json; then
+  rm -rf bun && mkdir -p bun
+  cp bun-tool/package.json bun/
+  (cd bun && npm install --no-audit --no-fund --loglevel=error >/dev/null && ./node_modules/.bin/bun --version >/dev/null)
+  stamp bun bun-tool/package.json
+fi
+
+yarn_pin="$(node -p 'require("./yarn-node/package.json").packageManager')"
+if ! current corepack-yarn yarn-node/package.json; then
+  rm -rf corepack-yarn
+  cp yarn-node/package.json "$scratch/"
+  export COREPACK_HOME="$here/corepack-yarn" COREPACK_ENABLE_DOWNLOAD_PROMPT=0
+  export COREPACK_NPM_REGISTRY="${COREPACK_NPM_REGISTRY:-$(npm config get registry | sed 's#/*$##')}"
+  (cd "$scratch" && corepack yarn --version >/dev/null 2>&1) \
+    || (cd "$scratch" && COREPACK_INTEGRITY_KEYS=0 corepack yarn --version >/dev/null)
+  stamp corepack-yarn yarn-node/package.json
+fi
+echo "init/install: done (wheels, npm-cache, corepack with $pnpm_pin and $yarn_pin, pnpm-store)"

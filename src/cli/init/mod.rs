@@ -25,6 +25,11 @@ pub struct Args {
     /// Replace files that already exist (without it, existing files are kept).
     #[arg(long)]
     force: bool,
+    /// Write the verifier workflow in advisory (shadow) mode: it reports every verdict but a
+    /// rejection concludes `neutral` instead of failing; switch `mode:` to `enforce` when the team
+    /// relies on it (docs/migration.md).
+    #[arg(long)]
+    advisory: bool,
 }
 
 /// What the machine offers, as far as the configuration depends on it (probed by the CLI, so the
@@ -291,6 +296,15 @@ pub fn verifier_workflow() -> String {
     verifier_workflow_at(SOURCE_COMMIT)
 }
 
+/// The line of the workflow that sets the action's `mode`, as the template has it.
+const ENFORCE_LINE: &str = "          mode: enforce #";
+
+/// The verifier workflow in advisory (shadow) mode: the template's one `mode:` line changed.
+pub fn advisory_workflow(workflow: &str) -> String {
+    debug_assert_eq!(workflow.matches(ENFORCE_LINE).count(), 1);
+    workflow.replacen(ENFORCE_LINE, "          mode: advisory #", 1)
+}
+
 const LOCAL_SETTINGS: &str = "# This signer's settings (keep out of git): which key signs, where bundles go, extra\n\
 # environment for the checks (pass_env = [...]), isolation.\n[signing]\nkey = \"keys/ci-attest.key\"\n";
 
@@ -395,7 +409,11 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         ("policies/default.toml".to_string(), policy_text(&plan)),
         (
             ".github/workflows/ci-attest-verify.yml".to_string(),
-            verifier_workflow(),
+            if args.advisory {
+                advisory_workflow(&verifier_workflow())
+            } else {
+                verifier_workflow()
+            },
         ),
     ];
     files.extend(plan.extra.iter().cloned());
@@ -513,7 +531,19 @@ mod tests {
 
 #[cfg(test)]
 mod workflow_tests {
-    use super::verifier_workflow_at;
+    use super::{advisory_workflow, verifier_workflow_at};
+
+    #[test]
+    fn the_workflow_enforces_by_default_and_init_advisory_changes_only_its_mode_line() {
+        let w = verifier_workflow_at(None);
+        assert_eq!(w.matches("\n          mode: enforce #").count(), 1, "{w}");
+        let a = advisory_workflow(&w);
+        assert_eq!(a.matches("\n          mode: advisory #").count(), 1, "{a}");
+        assert!(!a.contains("mode: enforce"), "{a}");
+        let changed: Vec<_> = w.lines().zip(a.lines()).filter(|(x, y)| x != y).collect();
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        assert_eq!(w.lines().count(), a.lines().count());
+    }
 
     #[test]
     fn the_workflow_pins_the_action_to_the_source_commit_when_known() {

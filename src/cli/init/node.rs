@@ -68,6 +68,8 @@ enum Runner {
     Jest,
     /// `node --test`.
     Node,
+    /// `bun test`, bun's own runner.
+    Bun,
     /// Only a `test` script: run it, judged by exit code.
     Script,
     None,
@@ -86,8 +88,15 @@ struct Project {
     jest_junit: bool,
     eslint: bool,
     eslint_sarif: bool,
+    /// Yarn 2+ installs into node_modules (`nodeLinker: node-modules` or `pnpm` in .yarnrc.yml)
+    /// rather than Plug'n'Play.
+    yarn_node_modules: bool,
+    /// oxlint is configured (a config file or the dependency), and whether it is a dependency.
     oxlint: bool,
+    oxlint_dep: bool,
+    /// Biome likewise.
     biome: bool,
+    biome_dep: bool,
 }
 
 fn detect(root: &Path) -> Project {
@@ -145,6 +154,8 @@ fn detect(root: &Path) -> Project {
         Runner::Jest
     } else if test_script.contains("node --test") {
         Runner::Node
+    } else if test_script.contains("bun test") {
+        Runner::Bun
     } else if !test_script.is_empty() && !test_script.contains("no test specified") {
         Runner::Script
     } else {
@@ -171,8 +182,16 @@ fn detect(root: &Path) -> Project {
                 ".eslintrc.yaml",
             ]) || package.get("eslintConfig").is_some()),
         eslint_sarif: has_dep("@microsoft/eslint-formatter-sarif"),
+        yarn_node_modules: std::fs::read_to_string(root.join(".yarnrc.yml")).is_ok_and(|t| {
+            t.lines().any(|l| {
+                let l = l.trim();
+                l.starts_with("nodeLinker:") && !l.contains("pnp")
+            })
+        }),
         oxlint: has_dep("oxlint") || any(&[".oxlintrc.json", "oxlintrc.json"]),
+        oxlint_dep: has_dep("oxlint"),
         biome: has_dep("@biomejs/biome") || any(&["biome.json", "biome.jsonc"]),
+        biome_dep: has_dep("@biomejs/biome"),
     }
 }
 
@@ -196,6 +215,13 @@ fn prelude(pm: Manager) -> Vec<String> {
         "export COREPACK_ENABLE_DOWNLOAD_PROMPT=0 npm_config_update_notifier=false".into(),
         "[ -w \"$HOME/.npm\" ] || export npm_config_cache=\"${npm_config_cache:-/tmp/.npm}\"".into(),
     ]);
+    if pm == (Manager::Yarn { berry: true }) {
+        // Yarn 2+ keeps its package cache in ~/.yarn/berry, read-only in the sealed run unless it
+        // is a mounted [[cache]].
+        lines.push(
+            "[ -w \"$HOME/.yarn/berry\" ] || export YARN_GLOBAL_FOLDER=\"${YARN_GLOBAL_FOLDER:-/tmp/.yarn/berry}\"; export YARN_ENABLE_TELEMETRY=0".into(),
+        );
+    }
     lines
 }
 
@@ -269,13 +295,28 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             } else {
                 "node"
             };
+            let mut exclude = "";
+            if pm == (Manager::Yarn { berry: true }) && !p.yarn_node_modules {
+                // Yarn's loader (.pnp.cjs) would count as covered code; node >= 22.5 can leave it out.
+                test_run.push("pnp_exclude=; node -e 'const [a, b] = process.versions.node.split(\".\").map(Number); process.exit(a > 22 || (a === 22 && b >= 5) ? 0 : 1)' && pnp_exclude='--test-coverage-exclude=.pnp.*'".to_string());
+                exclude = " $pnp_exclude";
+                notes.push("under node < 22.5 the coverage of `yarn node --test` also counts yarn's .pnp.cjs loader (node 22.5 adds --test-coverage-exclude, which the check uses there)".into());
+            }
             test_run.push(format!(
-                "{node} --test --experimental-test-coverage --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination={junit} --test-reporter=lcov --test-reporter-destination={lcov}"
+                "{node} --test --experimental-test-coverage{exclude} --test-reporter=spec --test-reporter-destination=stdout --test-reporter=junit --test-reporter-destination={junit} --test-reporter=lcov --test-reporter-destination={lcov}"
             ));
             test_run[setup.len()] = format!("rm -rf {REPORTS} && mkdir -p {REPORTS}/coverage");
             coverage = true;
             test_comment =
                 "node's test runner (node >= 20.11 for the lcov reporter): JUnit XML and LCOV.";
+        }
+        Runner::Bun => {
+            test_run.push(format!(
+                "bun test --reporter=junit --reporter-outfile={junit} --coverage --coverage-reporter=text --coverage-reporter=lcov --coverage-dir={REPORTS}/coverage"
+            ));
+            test_run[setup.len()] = format!("rm -rf {REPORTS} && mkdir -p {REPORTS}/coverage");
+            coverage = true;
+            test_comment = "bun's test runner: JUnit XML and LCOV.";
         }
         Runner::Script | Runner::None => {
             test_comment = "";
@@ -357,18 +398,64 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             ));
         }
     } else if p.oxlint || p.biome {
-        let tool = if p.oxlint { "oxlint" } else { "biome" };
-        trailer.push(format!(
-            "# {tool} is configured, but ci-attest reads lint results as SARIF or clippy JSON only: add a\n\
-             # lint check once {tool} writes SARIF in your version (kind = \"lint\", format = \"sarif\")."
-        ));
-        notes.push(format!(
-            "{tool} is configured but no lint check was written (ci-attest reads SARIF): see the comment in .ci-attest.toml"
-        ));
+        // Both write SARIF to stdout (oxlint >= 1.0 `--format sarif`, Biome 2 `--reporter=sarif`)
+        // and exit 1 on errors, as eslint does.
+        let (tool, package, dep, command) = if p.oxlint {
+            (
+                "oxlint",
+                "oxlint",
+                p.oxlint_dep,
+                format!("{x} oxlint --format sarif"),
+            )
+        } else {
+            (
+                "biome",
+                "@biomejs/biome",
+                p.biome_dep,
+                format!("{x} biome lint --reporter=sarif ."),
+            )
+        };
+        let report = format!("{REPORTS}/{tool}.sarif");
+        let mut run = prelude(pm);
+        run.push(format!("mkdir -p {REPORTS}"));
+        run.push(format!("{command} > {report}"));
+        if dep {
+            checks.push(Check {
+                name: "lint",
+                kind: "lint",
+                comment: vec![format!("{tool} to SARIF.")],
+                run,
+                reports: vec![("sarif", report)],
+            });
+            thresholds.push("\"lint.errors\" = { max = 0 }".into());
+        } else {
+            trailer.push(format!(
+                "# {tool} is configured but not a dependency, so the checkout has no {tool} to run: add it\n\
+                 # (`{} add -D {package}`), then a check:\n\
+                 # [[check]]\n# name = \"lint\"\n# kind = \"lint\"\n\
+                 # run = \"mkdir -p {REPORTS} && {command} > {report}\"\n\
+                 # reports = [{{ format = \"sarif\", path = \"{report}\" }}]",
+                pm.name()
+            ));
+            notes.push(format!(
+                "{tool} is configured but not a dependency: no lint check yet (see the comment in .ci-attest.toml)"
+            ));
+        }
     }
     let mut caches = Vec::new();
     if let Some(lock) = p.lockfile {
-        if pm == Manager::Npm {
+        if pm == (Manager::Yarn { berry: true }) && !p.yarn_node_modules {
+            // Plug'n'Play: no node_modules (yarn removes one it finds, and a mounted cache cannot
+            // be removed); the packages live in yarn's global cache.
+            if tools.home_has(".yarn/berry") {
+                caches.push(Cache {
+                    path: "~/.yarn/berry".into(),
+                    key: Vec::new(),
+                });
+            } else {
+                notes.push("yarn downloads every package in each run: `mkdir -p ~/.yarn/berry` and add `[[cache]] path = \"~/.yarn/berry\"` to keep them".into());
+            }
+        } else if pm == Manager::Npm {
             // `npm ci` empties node_modules whatever it holds: npm's download cache is what helps.
             if tools.home_has(".npm") {
                 caches.push(Cache {
@@ -396,6 +483,7 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
             Runner::Vitest => "vitest",
             Runner::Jest => "jest",
             Runner::Node => "node --test",
+            Runner::Bun => "bun test",
             Runner::Script => "test script",
             Runner::None => "no test runner found",
         }
@@ -491,6 +579,106 @@ mod tests {
         assert!(
             text.contains("mkdir -p .ci-attest/reports/coverage"),
             "{text}"
+        );
+        // Plug'n'Play: yarn removes a node_modules it finds, which a mounted cache cannot be.
+        assert!(!text.contains("path = \"node_modules\""), "{text}");
+        assert!(text.contains("export YARN_GLOBAL_FOLDER="), "{text}");
+        assert!(
+            text.contains("--experimental-test-coverage $pnp_exclude"),
+            "{text}"
+        );
+        let (text, _) = config_for(
+            &[
+                (
+                    "package.json",
+                    r#"{"packageManager": "yarn@4.5.0", "scripts": {"test": "node --test"}}"#,
+                ),
+                ("yarn.lock", ""),
+                (".yarnrc.yml", "nodeLinker: node-modules\n"),
+            ],
+            &Tools::default(),
+        );
+        assert!(text.contains("path = \"node_modules\""), "{text}");
+    }
+
+    #[test]
+    fn bun_and_its_test_runner() {
+        let (text, plan) = config_for(
+            &[
+                (
+                    "package.json",
+                    r#"{"scripts": {"test": "bun test"}, "devDependencies": {"zod": "3"}}"#,
+                ),
+                ("bun.lock", "{}"),
+            ],
+            &Tools::default(),
+        );
+        assert!(text.contains("bun install --frozen-lockfile"), "{text}");
+        assert!(
+            text.contains("bun test --reporter=junit --reporter-outfile=.ci-attest/reports/junit.xml --coverage"),
+            "{text}"
+        );
+        assert!(text.contains("kind = \"tests\""), "{text}");
+        assert!(
+            text.contains("path = \".ci-attest/reports/coverage/lcov.info\""),
+            "{text}"
+        );
+        assert!(plan.summary.contains("bun test"), "{}", plan.summary);
+    }
+
+    #[test]
+    fn oxlint_and_biome_write_sarif_when_they_are_dependencies() {
+        let (text, _) = config_for(
+            &[
+                (
+                    "package.json",
+                    r#"{"devDependencies": {"vitest": "3", "oxlint": "1.20.0"}}"#,
+                ),
+                ("pnpm-lock.yaml", ""),
+                (".oxlintrc.json", "{}"),
+            ],
+            &Tools::default(),
+        );
+        assert!(
+            text.contains(
+                "corepack pnpm exec oxlint --format sarif > .ci-attest/reports/oxlint.sarif"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("{ format = \"sarif\", path = \".ci-attest/reports/oxlint.sarif\" }"),
+            "{text}"
+        );
+        let (text, _) = config_for(
+            &[
+                (
+                    "package.json",
+                    r#"{"devDependencies": {"jest": "29", "@biomejs/biome": "2.2.0"}}"#,
+                ),
+                ("package-lock.json", "{}"),
+                ("biome.json", "{}"),
+            ],
+            &Tools::default(),
+        );
+        assert!(
+            text.contains("biome lint --reporter=sarif . > .ci-attest/reports/biome.sarif"),
+            "{text}"
+        );
+        // Configured but not installed: a comment saying what to add, no check that cannot run.
+        let (text, plan) = config_for(
+            &[
+                ("package.json", r#"{"devDependencies": {"jest": "29"}}"#),
+                ("package-lock.json", "{}"),
+                ("biome.json", "{}"),
+            ],
+            &Tools::default(),
+        );
+        assert!(text.contains("# (`npm add -D @biomejs/biome`)"), "{text}");
+        assert!(!text.contains("name = \"lint\"\nkind"), "{text}");
+        assert!(
+            plan.notes.iter().any(|n| n.contains("biome")),
+            "{:?}",
+            plan.notes
         );
     }
 

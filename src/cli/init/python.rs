@@ -264,7 +264,7 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
         "\"tests.total\" = { min = 1 }".to_string(),
         "\"coverage.lines\" = { min = 80.0 }".to_string(),
     ];
-    let mut trailer = Vec::new();
+    let trailer = Vec::new();
     if p.ruff {
         checks.push(Check {
             name: "lint",
@@ -285,15 +285,24 @@ fn plan_for(p: &Project, tools: &Tools) -> Plan {
         });
         thresholds.push("\"lint.errors\" = { max = 0 }".into());
     } else if p.flake8 {
-        trailer.push(
-            "# flake8 is configured, but it writes no format ci-attest reads (SARIF): a lint check needs\n\
-             # a SARIF formatter plugin, or ruff (`ruff check --output-format sarif`), which reads most\n\
-             # flake8 rules from [tool.ruff]."
-                .to_string(),
-        );
-        notes.push(
-            "flake8 writes no SARIF: no lint check (see the comment in .ci-attest.toml)".into(),
-        );
+        checks.push(Check {
+            name: "lint",
+            kind: "lint",
+            comment: vec![
+                "flake8, as the project configures it, to SARIF through the flake8-sarif formatter".into(),
+                "(pycodestyle's E/W codes are errors, pyflakes' F codes warnings).".into(),
+            ],
+            run: vec![
+                ".venv/bin/python -m pip install --quiet --disable-pip-version-check flake8 flake8-sarif".into(),
+                format!("mkdir -p {REPORTS}"),
+                format!(
+                    ".venv/bin/flake8 --exit-zero --format=sarif --output-file={REPORTS}/flake8.sarif ."
+                ),
+                ".venv/bin/flake8 --exit-zero --count --statistics .".into(),
+            ],
+            reports: vec![("sarif", format!("{REPORTS}/flake8.sarif"))],
+        });
+        thresholds.push("\"lint.errors\" = { max = 0 }".into());
     }
     let mut caches = vec![Cache {
         path: ".venv".into(),
@@ -383,7 +392,12 @@ mod tests {
         );
         assert!(text.contains("--cov=calc "), "{text}");
         assert!(!text.contains("ruff check --exit-zero"), "{text}");
-        assert!(text.contains("# flake8 is configured"), "{text}");
+        assert!(
+            text.contains(
+                "flake8 --exit-zero --format=sarif --output-file=.ci-attest/reports/flake8.sarif ."
+            ),
+            "{text}"
+        );
         assert!(plan.summary.contains("flat"), "{}", plan.summary);
     }
 
