@@ -129,6 +129,14 @@ codes! {
     CoveragePercentInconsistent = "coverage-percent-inconsistent",
     /// Two checks of the statement share one name.
     CheckNameDuplicate = "check-name-duplicate",
+    /// A policy `[[rule]]` (a CEL expression over the statement) is false.
+    RuleFailed = "rule-failed",
+    /// A policy `[[rule]]` could not be evaluated on the statement (a field it lacks, a type
+    /// error) or did not give a bool; an error is never a pass.
+    RuleError = "rule-error",
+    /// Fewer distinct verified signers than `[require] signers` have a passing bundle for the
+    /// commit.
+    SignersThresholdNotMet = "signers-threshold-not-met",
     /// An independent re-run of the commit (`ci-attest reproduce`) got another figure than the
     /// attestation claims.
     ReproductionMismatch = "reproduction-mismatch",
@@ -223,6 +231,15 @@ impl Code {
             }
             Code::PackageTampered => {
                 "ask whoever exported the package for a fresh copy (`ci-attest audit --export`); do not trust this one"
+            }
+            Code::RuleFailed => {
+                "fix what the rule checks and run `ci-attest run` again, or change the rule"
+            }
+            Code::RuleError => {
+                "make the rule guard what a statement may lack (`has(...)`, `\"name\" in checks`), or fix the rule"
+            }
+            Code::SignersThresholdNotMet => {
+                "have more of the trusted signers run `ci-attest run` on this commit, each with their own key or identity"
             }
             Code::VerifierUntrusted => {
                 "add a `[[verifier]]` entry (signer and id) to the policy only if you trust that verifier"

@@ -13,9 +13,9 @@
 //! the verdict given at `T`. Ties keep store order (the later one wins). When every verified bundle
 //! is from after `T`, the earliest is judged, and the policy rejects it as from the future.
 
-use crate::finding::{Code, Finding};
+use crate::finding::{Code, Finding, clip};
 use crate::git::{CommitInfo, GitError, Repo};
-use crate::policy::{CLOCK_SKEW, KeylessIdentity, Policy, SignerIdentity};
+use crate::policy::{CLOCK_SKEW, KeylessIdentity, Policy, Select, SignerIdentity};
 use crate::report::{
     AUDIT_SCHEMA, AuditReport, BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict,
 };
@@ -25,7 +25,7 @@ use crate::test_result::TEST_RESULT_PREDICATE_TYPE;
 use crate::trust::TrustedRoot;
 use crate::verify::cert::{IdentityMatcher, SanRegex};
 use crate::verify::{
-    Context, ParsedBundle, Signers, TrustedIdentity, TrustedKey, VerifiedStatement,
+    Context, ParsedBundle, Signers, TrustedIdentity, TrustedKey, VerifiedSigner, VerifiedStatement,
     predicate_type_of_payload, verify_parsed,
 };
 use std::time::SystemTime;
@@ -292,8 +292,10 @@ impl<'a> Judge<'a> {
             .filter(|(_, s)| in_time(s))
             .max_by_key(|(i, s)| (s.signed_at(), *i))
             .or_else(|| verified.iter().min_by_key(|(i, s)| (s.signed_at(), *i)));
-        let findings = match newest {
-            Some((i, statement)) => {
+        let many = self.judge_many(&verified, &mut reports);
+        let findings = match (many, newest) {
+            (Some(findings), _) => findings,
+            (None, Some((i, statement))) => {
                 let i = *i;
                 for (j, s) in &verified {
                     if *j != i && !in_time(s) {
@@ -316,7 +318,7 @@ impl<'a> Judge<'a> {
                 reports[i].findings = findings.clone();
                 findings
             }
-            None => {
+            (None, None) => {
                 let mut findings: Vec<Finding> = reports
                     .iter()
                     .flat_map(|r| r.findings.iter().filter(|f| f.is_error()).cloned())
@@ -358,6 +360,126 @@ impl<'a> Judge<'a> {
             bundles: reports,
             findings,
         }
+    }
+
+    /// `[require] signers = k` and `select = "all"`: judges every bundle the selection names
+    /// instead of the one newest, and counts the distinct verified identities whose bundles
+    /// pass. `None` when the policy sets neither, or when no verified bundle is signed in time
+    /// (then the newest-bundle path rejects the earliest as from the future).
+    fn judge_many(
+        &self,
+        verified: &[(usize, VerifiedStatement)],
+        reports: &mut [BundleReport],
+    ) -> Option<Vec<Finding>> {
+        let require = &self.policy.require;
+        let select = require.selection();
+        if require.signers.is_none() && select == Select::Newest {
+            return None;
+        }
+        let limit = self.at.checked_add(CLOCK_SKEW);
+        let in_time = |s: &VerifiedStatement| limit.is_none_or(|l| s.signed_at() <= l);
+        let candidates: Vec<&(usize, VerifiedStatement)> =
+            verified.iter().filter(|(_, s)| in_time(s)).collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        for (j, s) in verified.iter().filter(|(_, s)| !in_time(s)) {
+            reports[*j].findings.push(
+                Finding::info(
+                    Code::AttestationFromFuture,
+                    "signed after the verification time: not considered for a verdict at that time",
+                )
+                .expected_found(
+                    format!("signed no later than {}", crate::attest::rfc3339(self.at)),
+                    format!("signed at {}", crate::attest::rfc3339(s.signed_at())),
+                ),
+            );
+        }
+        // Under `newest`, each identity's newest bundle (ties: the later in store order) stands
+        // for it; under `all`, every one of its bundles does.
+        let chosen: Vec<&(usize, VerifiedStatement)> = match select {
+            Select::All => candidates,
+            Select::Newest => {
+                let mut newest: Vec<&(usize, VerifiedStatement)> = Vec::new();
+                for c in candidates {
+                    let id = identity_of(c.1.verified_signer());
+                    match newest
+                        .iter_mut()
+                        .find(|n| identity_of(n.1.verified_signer()) == id)
+                    {
+                        Some(n) if (c.1.signed_at(), c.0) > (n.1.signed_at(), n.0) => *n = c,
+                        Some(_) => {}
+                        None => newest.push(c),
+                    }
+                }
+                newest.sort_by_key(|(i, _)| *i);
+                newest
+            }
+        };
+        // Per identity (in store order of first appearance): its name and whether every judged
+        // bundle of it passed.
+        let mut identities: Vec<(String, String, bool)> = Vec::new();
+        let mut passing_findings = Vec::new();
+        let mut failing_findings = Vec::new();
+        for (i, statement) in chosen {
+            let mut findings = reports[*i].findings.clone();
+            findings.extend(crate::policy::evaluate(self.policy, statement, self.at));
+            findings.extend(self.trust.broken.iter().cloned());
+            let passed = !findings.iter().any(Finding::is_error);
+            reports[*i].selected = true;
+            reports[*i].findings = findings.clone();
+            if passed {
+                passing_findings.extend(findings);
+            } else {
+                failing_findings.extend(findings);
+            }
+            let id = identity_of(statement.verified_signer());
+            match identities.iter_mut().find(|(known, _, _)| *known == id) {
+                Some(entry) => entry.2 &= passed,
+                None => identities.push((id, statement.signer().to_string(), passed)),
+            }
+        }
+        let passing: Vec<String> = identities
+            .iter()
+            .filter(|(_, _, ok)| *ok)
+            .map(|(id, name, _)| format!("{name} ({id})"))
+            .collect();
+        let wanted = require.signers.as_ref().map_or(1, |(k, _)| *k);
+        let mut findings = passing_findings;
+        // Under `all` any failing bundle rejects; under `newest` a failing signer only counts
+        // as one that did not pass.
+        if select == Select::All || passing.len() < wanted {
+            findings.extend(failing_findings);
+        }
+        if passing.len() < wanted {
+            findings.push(
+                Finding::error(
+                    Code::SignersThresholdNotMet,
+                    format!(
+                        "{} of the {wanted} distinct signers the policy requires have a passing bundle for this commit",
+                        passing.len()
+                    ),
+                )
+                .expected_found(
+                    format!(
+                        "{wanted} distinct verified signers (key fingerprints or keyless identities), each with a passing bundle ({} selection)",
+                        select.as_str()
+                    ),
+                    format!(
+                        "{} passing of {} verified signer(s){}",
+                        passing.len(),
+                        identities.len(),
+                        if passing.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", clip(&passing.join(", ")))
+                        }
+                    ),
+                )
+                .origin(require.signers.as_ref().map(|(_, o)| o.clone())),
+            );
+        }
+        Some(findings)
     }
 
     /// Parses and verifies one bundle; its report line and, if it verified, its statement.
@@ -495,6 +617,15 @@ impl<'a> Judge<'a> {
     }
 }
 
+/// A verified signer's identity, as `signers = k` counts them: the key fingerprint, or the
+/// certificate's issuer and SAN (one policy entry with an identity regex may match several).
+fn identity_of(s: &VerifiedSigner) -> String {
+    match s {
+        VerifiedSigner::Key { fingerprint, .. } => fingerprint.clone(),
+        VerifiedSigner::Keyless { issuer, san, .. } => format!("{issuer} {san}"),
+    }
+}
+
 /// Codes whose requirement is the policy's signer list.
 fn signer_code(code: Code) -> bool {
     matches!(
@@ -591,5 +722,157 @@ mod tests {
                 .iter()
                 .any(|f| f.code == Code::NoAttestation)
         );
+    }
+}
+
+/// `signers = k` and `select` as a truth table: k-of-n over distinct identities, duplicates,
+/// bundles from after the verification time, store order.
+#[cfg(test)]
+mod signer_threshold_tests {
+    use super::*;
+    use crate::policy::test_support::{at, policy, predicate, tests_check};
+    use crate::statement::{LocalRunStatement, PREDICATE_TYPE, STATEMENT_TYPE, Statement};
+    use crate::verify::TimeSource;
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    /// A bundle: which identity signed (3 and 4 are keyless SANs of one policy entry), whether
+    /// it passes, its signing second, and whether it is from after the verification time.
+    type Spec = (u8, bool, u8, bool);
+
+    fn base() -> SystemTime {
+        at("2026-11-01T12:00:00Z")
+    }
+
+    fn verdict_time() -> SystemTime {
+        base() + Duration::from_secs(3600)
+    }
+
+    fn statement(&(id, pass, second, late): &Spec) -> VerifiedStatement {
+        let p = predicate(vec![tests_check(3, u64::from(!pass), 0)]);
+        let signer = if id < 3 {
+            VerifiedSigner::Key {
+                name: format!("key-{id}"),
+                fingerprint: format!("sha256:{id}"),
+            }
+        } else {
+            VerifiedSigner::Keyless {
+                name: "ci".into(),
+                issuer: "https://issuer.example".into(),
+                san: format!("https://example.com/workflow-{id}"),
+            }
+        };
+        let t = if late {
+            verdict_time() + Duration::from_secs(7200 + u64::from(second))
+        } else {
+            base() + Duration::from_secs(u64::from(second))
+        };
+        let s: LocalRunStatement = Statement {
+            statement_type: STATEMENT_TYPE.into(),
+            subject: vec![],
+            predicate_type: PREDICATE_TYPE.into(),
+            predicate: p,
+        };
+        VerifiedStatement::new(s, signer, (t, TimeSource::SignerClaim), 0)
+    }
+
+    /// The oracle: the verdict the documentation promises.
+    fn oracle(specs: &[Spec], k: Option<usize>, all: bool) -> Option<bool> {
+        if k.is_none() && !all {
+            return None;
+        }
+        let timely: Vec<(usize, &Spec)> = specs.iter().enumerate().filter(|(_, s)| !s.3).collect();
+        if timely.is_empty() {
+            return None;
+        }
+        let chosen: Vec<&Spec> = if all {
+            timely.iter().map(|(_, s)| *s).collect()
+        } else {
+            let mut newest: Vec<(usize, &Spec)> = Vec::new();
+            for (i, s) in timely {
+                match newest.iter_mut().find(|(_, n)| n.0 == s.0) {
+                    Some(n) if (s.2, i) > (n.1.2, n.0) => *n = (i, s),
+                    Some(_) => {}
+                    None => newest.push((i, s)),
+                }
+            }
+            newest.into_iter().map(|(_, s)| s).collect()
+        };
+        let mut ids: Vec<u8> = chosen.iter().map(|s| s.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let passing = ids
+            .iter()
+            .filter(|id| chosen.iter().filter(|s| s.0 == **id).all(|s| s.1))
+            .count();
+        let every = chosen.iter().all(|s| s.1);
+        Some(passing >= k.unwrap_or(1) && (!all || every))
+    }
+
+    fn judged(specs: &[Spec], k: Option<usize>, all: bool) -> Option<(bool, Vec<Finding>)> {
+        let mut rules = String::from(
+            "[[signer]]\nname = \"ci\"\nissuer = \"https://issuer.example\"\nidentity_regex = 'https://example\\.com/.*'\n\n[require]\nchecks = [\"tests\"]\n",
+        );
+        if let Some(k) = k {
+            rules.push_str(&format!("signers = {k}\n"));
+        }
+        if all {
+            rules.push_str("select = \"all\"\n");
+        }
+        let policy = policy(&rules);
+        let root = TrustedRoot::production();
+        let judge = Judge::new(&policy, &NoKeys, &root, verdict_time());
+        let verified: Vec<(usize, VerifiedStatement)> =
+            specs.iter().map(statement).enumerate().collect();
+        let mut reports: Vec<BundleReport> = (0..specs.len())
+            .map(|i| BundleReport::unverified(format!("b{i}"), vec![]))
+            .collect();
+        let findings = judge.judge_many(&verified, &mut reports)?;
+        Some((!findings.iter().any(Finding::is_error), findings))
+    }
+
+    #[test]
+    fn two_of_three_with_one_failing_signer() {
+        let specs = [
+            (0, true, 0, false),
+            (1, false, 1, false),
+            (2, true, 2, false),
+        ];
+        assert_eq!(judged(&specs, Some(2), false).map(|v| v.0), Some(true));
+        let (ok, f) = judged(&specs, Some(3), false).expect("judged");
+        assert!(!ok);
+        assert!(f.iter().any(|f| f.code == Code::SignersThresholdNotMet));
+        // Under `all` the failing signer rejects whatever k.
+        assert_eq!(judged(&specs, Some(2), true).map(|v| v.0), Some(false));
+    }
+
+    #[test]
+    fn one_identity_signing_twice_is_one_signer() {
+        let specs = [(0, true, 0, false), (0, true, 1, false)];
+        assert_eq!(judged(&specs, Some(2), false).map(|v| v.0), Some(false));
+        // Two SANs under one keyless policy entry are two identities.
+        let specs = [(3, true, 0, false), (4, true, 1, false)];
+        assert_eq!(judged(&specs, Some(2), false).map(|v| v.0), Some(true));
+    }
+
+    #[test]
+    fn without_signers_or_all_the_newest_bundle_path_decides() {
+        assert!(judged(&[(0, true, 0, false)], None, false).is_none());
+        // Only bundles from the future: the newest-bundle path rejects them as such.
+        assert!(judged(&[(0, true, 0, true)], Some(1), true).is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_verdict_is_the_documented_k_of_n(
+            specs in prop::collection::vec((0u8..5, any::<bool>(), 0u8..4, prop::bool::weighted(0.15)), 0..7),
+            k in prop::option::of(1usize..5),
+            all in any::<bool>(),
+        ) {
+            let got = judged(&specs, k, all).map(|v| v.0);
+            prop_assert_eq!(got, oracle(&specs, k, all), "{:?} k={:?} all={}", specs, k, all);
+        }
     }
 }

@@ -19,7 +19,7 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 /// Returns every finding, in the order: signing time (future, `max_age`; the verified time the
 /// verifier attached, see [`VerifiedStatement::signed_at`]), transparency log, pristine checkout,
 /// isolation, configuration source, repository, required checks (in policy order), thresholds (in
-/// policy order). The statement meets the policy when no finding is an error: the only
+/// policy order), `[[rule]]`s (in policy order). The statement meets the policy when no finding is an error: the only
 /// non-rejecting finding is the info-level `config-not-from-commit` that reports a `run --config`
 /// override the policy does not forbid. Signer trust is not judged here: the verifier has already
 /// matched the signer against [`Policy::signers`].
@@ -36,6 +36,11 @@ pub fn evaluate(policy: &Policy, statement: &VerifiedStatement, now: SystemTime)
     required_checks(policy, p, &mut findings);
     for t in &policy.thresholds {
         threshold(t, p, &mut findings);
+    }
+    if !policy.rules.is_empty() {
+        // One environment per statement, shared by its rules.
+        let env = super::rules::Environment::of(statement);
+        findings.extend(policy.rules.iter().filter_map(|r| r.judge(&env)));
     }
     findings
 }

@@ -4,9 +4,10 @@
 //! ([`toml::Spanned`]) and deny unknown keys; then each rule is validated and converted into the
 //! public model, turning spans into 1-based `line:column` positions.
 
+use super::rules::RuleError;
 use super::{
-    KeylessIdentity, POLICY_VERSION, Policy, PolicyError, Reproduce, Require, Signer,
-    SignerIdentity, Threshold, TrustedVerifier,
+    KeylessIdentity, MAX_RULES, POLICY_VERSION, Policy, PolicyError, Reproduce, Require, Rule,
+    Select, Signer, SignerIdentity, Threshold, TrustedVerifier,
 };
 use crate::finding::Origin;
 use crate::statement::{IsolationMode, METRICS};
@@ -192,13 +193,14 @@ impl Source<'_> {
         }
         let signers = self.signers(raw.signer, base_dir)?;
         let require = match raw.require {
-            Some(r) => self.require(r)?,
+            Some(r) => self.require(r, &signers)?,
             None => Require::default(),
         };
         let thresholds = match raw.thresholds {
             Some(t) => self.thresholds(t)?,
             None => Vec::new(),
         };
+        let rules = self.rules(raw.rule.unwrap_or_default())?;
         let reproduce = match raw.reproduce {
             Some(r) => self.reproduce(r)?,
             None => Reproduce::default(),
@@ -209,6 +211,7 @@ impl Source<'_> {
             signers,
             require,
             thresholds,
+            rules,
             reproduce,
             verifiers,
             sha256: hex::encode(Sha256::digest(self.text.as_bytes())),
@@ -489,7 +492,67 @@ impl Source<'_> {
         }
     }
 
-    fn require(&self, raw: RawRequire) -> Result<Require, PolicyError> {
+    fn rules(&self, raw: Vec<Spanned<RawRule>>) -> Result<Vec<Rule>, PolicyError> {
+        if let Some(extra) = raw.get(MAX_RULES) {
+            return Err(self.error(
+                extra.span(),
+                format!(
+                    "too many rules: expected at most {MAX_RULES} `[[rule]]` tables, found {}",
+                    raw.len()
+                ),
+            ));
+        }
+        let mut out: Vec<Rule> = Vec::with_capacity(raw.len());
+        for r in raw {
+            let r = r.into_inner();
+            let name = match &r.name {
+                Some(n) if n.get_ref().trim().is_empty() => {
+                    return Err(self.error(
+                        n.span(),
+                        "rule name is empty: expected a name, or no `name` key",
+                    ));
+                }
+                Some(n) => {
+                    let name = n.get_ref().trim();
+                    if let Some(prev) = out.iter().find(|p| p.name.as_deref() == Some(name)) {
+                        return Err(self.error(
+                            n.span(),
+                            format!(
+                                "duplicate rule name `{}`: expected unique names, found it \
+                                 already declared at {}",
+                                truncate(name, 100),
+                                prev.origin
+                            ),
+                        ));
+                    }
+                    Some(name.to_string())
+                }
+                None => None,
+            };
+            let message = r.message.get_ref().trim();
+            if message.is_empty() {
+                return Err(self.error(
+                    r.message.span(),
+                    "rule message is empty: expected what a rejection should say",
+                ));
+            }
+            let expr_span = r.expr.span();
+            let origin = self.origin(expr_span.start);
+            let rule = Rule::compile(name, r.expr.get_ref(), message.to_string(), origin).map_err(
+                |RuleError { offset, message }| {
+                    let raw_text = self.text.get(expr_span.clone()).unwrap_or("");
+                    let at = offset.map_or(expr_span.start, |o| {
+                        expr_span.start + raw_offset_in_string(raw_text, o)
+                    });
+                    self.error(at..at, message)
+                },
+            )?;
+            out.push(rule);
+        }
+        Ok(out)
+    }
+
+    fn require(&self, raw: RawRequire, signers: &[Signer]) -> Result<Require, PolicyError> {
         let mut checks: Vec<(String, Origin)> = Vec::new();
         for c in raw.checks.unwrap_or_default() {
             let name = c.get_ref().trim();
@@ -578,6 +641,54 @@ impl Source<'_> {
         let from_scratch = raw
             .from_scratch
             .map(|c| (*c.get_ref(), self.origin(c.span().start)));
+        let signer_threshold = match raw.signers {
+            None => None,
+            Some(k) => {
+                let n = *k.get_ref();
+                let can_count = signers
+                    .iter()
+                    .all(|s| matches!(s.identity, SignerIdentity::Key { .. }));
+                if !(1..=MAX_SIGNERS_THRESHOLD).contains(&n) {
+                    return Err(self.error(
+                        k.span(),
+                        format!(
+                            "signers = {n}: expected a number of distinct signers from 1 to \
+                             {MAX_SIGNERS_THRESHOLD}"
+                        ),
+                    ));
+                }
+                if can_count && n as usize > signers.len() {
+                    return Err(self.error(
+                        k.span(),
+                        format!(
+                            "signers = {n} can never be met: expected at most the number of \
+                             trusted key signers, found {} `[[signer]]` key(s)",
+                            signers.len()
+                        ),
+                    ));
+                }
+                Some((n as usize, self.origin(k.span().start)))
+            }
+        };
+        let select = match raw.select {
+            None => None,
+            Some(s) => {
+                let chosen = match s.get_ref().as_str() {
+                    "newest" => Select::Newest,
+                    "all" => Select::All,
+                    other => {
+                        return Err(self.error(
+                            s.span(),
+                            format!(
+                                "unknown select `{}`: expected one of \"newest\", \"all\"",
+                                truncate(other, 100)
+                            ),
+                        ));
+                    }
+                };
+                Some((chosen, self.origin(s.span().start)))
+            }
+        };
         Ok(Require {
             checks,
             max_age,
@@ -587,6 +698,8 @@ impl Source<'_> {
             isolation,
             config_from_commit,
             from_scratch,
+            signers: signer_threshold,
+            select,
         })
     }
 
@@ -727,6 +840,81 @@ impl Source<'_> {
     }
 }
 
+/// The largest `signers = k` a policy may ask for.
+const MAX_SIGNERS_THRESHOLD: i64 = 64;
+
+/// The byte offset, within a TOML string token `raw` (quotes included), of the decoded string's
+/// byte `decoded`: escapes (`\n`, `\u00e9`...) and a multi-line string's first newline and
+/// line-ending backslashes take raw bytes that decode to fewer (or no) bytes.
+fn raw_offset_in_string(raw: &str, decoded: usize) -> usize {
+    let (delim, basic) = if raw.starts_with("\"\"\"") {
+        (3, true)
+    } else if raw.starts_with("'''") {
+        (3, false)
+    } else if raw.starts_with('"') {
+        (1, true)
+    } else if raw.starts_with('\'') {
+        (1, false)
+    } else {
+        return 0;
+    };
+    let mut i = delim;
+    if delim == 3 {
+        if raw[i..].starts_with("\r\n") {
+            i += 2;
+        } else if raw[i..].starts_with('\n') {
+            i += 1;
+        }
+    }
+    let mut seen = 0;
+    let bytes = raw.as_bytes();
+    while i < raw.len() && seen < decoded {
+        let Some(c) = raw[i..].chars().next() else {
+            break;
+        };
+        if basic && c == '\\' {
+            let next = bytes.get(i + 1).copied().unwrap_or(b' ');
+            match next {
+                b'u' | b'U' => {
+                    let n = if next == b'u' { 4 } else { 8 };
+                    let cp = raw
+                        .get(i + 2..i + 2 + n)
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .and_then(char::from_u32)
+                        .map_or(1, char::len_utf8);
+                    seen += cp;
+                    i += 2 + n;
+                }
+                b' ' | b'\t' | b'\n' | b'\r' if delim == 3 => {
+                    // A line-ending backslash: it and the whitespace after it decode to nothing.
+                    i += 1;
+                    while i < raw.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+                        i += 1;
+                    }
+                }
+                _ => {
+                    seen += 1;
+                    i += 2;
+                }
+            }
+        } else {
+            seen += c.len_utf8();
+            i += c.len_utf8();
+        }
+    }
+    // A decoded position just after a line-ending backslash is the first character after it.
+    if basic && delim == 3 && bytes.get(i) == Some(&b'\\') {
+        let mut j = i + 1;
+        while j < raw.len() && matches!(bytes[j], b' ' | b'\t' | b'\n' | b'\r') {
+            j += 1;
+        }
+        if j > i + 1 && bytes[i + 1..j].contains(&b'\n') {
+            i = j;
+        }
+    }
+    i.min(raw.len())
+}
+
 /// Metrics measured in percent (0 to 100): a bound between 0 and 1 is taken for a fraction
 /// written by mistake and refused.
 const PERCENT_METRICS: &[&str] = &["pass_rate", "lines", "branches", "functions"];
@@ -815,8 +1003,21 @@ struct RawPolicy {
     #[serde(default)]
     thresholds: Option<RawThresholds>,
     #[serde(default)]
+    rule: Option<Vec<Spanned<RawRule>>>,
     reproduce: Option<RawReproduce>,
     verifier: Option<Vec<Spanned<RawVerifier>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `[[rule]]` table with `expr`, `message` and optionally `name`"
+)]
+struct RawRule {
+    #[serde(default)]
+    name: Option<Spanned<String>>,
+    expr: Spanned<String>,
+    message: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -886,7 +1087,7 @@ struct RawSigner {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a `[require]` table (`checks`, `max_age`, `pristine`, `repository`, `tlog`, `isolation`, `config_from_commit`, `from_scratch`)"
+    expecting = "a `[require]` table (`checks`, `max_age`, `pristine`, `repository`, `tlog`, `isolation`, `config_from_commit`, `from_scratch`, `signers`, `select`)"
 )]
 struct RawRequire {
     #[serde(default)]
@@ -905,6 +1106,10 @@ struct RawRequire {
     config_from_commit: Option<Spanned<bool>>,
     #[serde(default)]
     from_scratch: Option<Spanned<bool>>,
+    #[serde(default)]
+    signers: Option<Spanned<i64>>,
+    #[serde(default)]
+    select: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1611,5 +1816,34 @@ repository = "https://github.com/acme/app"
     fn columns_count_characters_not_bytes() {
         let e = error(&format!("{SIGNER}[require]\nchecks = [\"äöü\", \"äöü\"]\n"));
         assert_at(&e, 5, 18, "required twice");
+    }
+
+    #[test]
+    fn decoded_offsets_map_back_through_each_kind_of_toml_string() {
+        // Literal strings hold their text as is.
+        assert_eq!(raw_offset_in_string("'a.b'", 2), 3);
+        assert_eq!(raw_offset_in_string("'''\na.b'''", 2), 6);
+        // Basic strings: each escape is one decoded character (or the bytes of its code point).
+        assert_eq!(raw_offset_in_string(r#""\"x\" y""#, 4), 7);
+        assert_eq!(raw_offset_in_string(r#""\u00e9 y""#, 3), 8);
+        // A multi-line string's first newline and line-ending backslashes decode to nothing.
+        assert_eq!(raw_offset_in_string("\"\"\"\na \\\n   b\"\"\"", 2), 11);
+        // Past the end stays inside the token.
+        assert_eq!(raw_offset_in_string("'ab'", 99), 4);
+    }
+
+    #[test]
+    fn signers_and_select_load_with_their_positions() {
+        const KEYLESS: &str = "[[signer]]\nname = \"ci\"\nissuer = \"https://i\"\nidentity_regex = '.*'\n\n[require]\n";
+        let p = parse(&format!("{SIGNER}{KEYLESS}signers = 2\nselect = \"all\"\n")).expect("loads");
+        let (k, at) = p.require.signers.clone().expect("signers");
+        assert_eq!((k, at.line, at.column), (2, 10, 11));
+        assert_eq!(p.require.selection(), crate::policy::Select::All);
+        assert_eq!(
+            policy("").require.selection(),
+            crate::policy::Select::Newest
+        );
+        // With a keyless entry, more signers than entries can be met (one regex, many SANs).
+        assert!(parse(&format!("{SIGNER}{KEYLESS}signers = 5\n")).is_ok());
     }
 }

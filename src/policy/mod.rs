@@ -9,14 +9,17 @@
 //! inconsistent rule is a [`PolicyError`] carrying the policy file's `line:column`, because a security
 //! policy that silently ignores a misspelt rule is a hole. Evaluation ([`evaluate`]) never stops at the
 //! first problem: it returns every [`Finding`](crate::finding::Finding), each pointing back at the
-//! policy line that required it. The file format is documented in `docs/policy.md`.
+//! policy line that required it. `[[rule]]` entries add CEL expressions over the statement
+//! ([`Rule`]). The file format is documented in `docs/policy.md`.
 
 mod evaluate;
 mod file;
+mod rules;
 
 pub(crate) use evaluate::normalise_repository;
 pub use evaluate::{CLOCK_SKEW, evaluate};
 pub use file::{MAX_KEY_FILE_SIZE, MAX_POLICY_SIZE};
+pub use rules::{MAX_RULE_EXPR_CHARS, MAX_RULES, Rule, VARIABLES};
 
 use crate::finding::Origin;
 use crate::statement::IsolationMode;
@@ -37,6 +40,8 @@ pub struct Policy {
     pub require: Require,
     /// Threshold bounds on check metrics, in file order.
     pub thresholds: Vec<Threshold>,
+    /// `[[rule]]` CEL expressions, in file order (each compiled and checked when loaded).
+    pub rules: Vec<Rule>,
     /// How `ci-attest reproduce` compares a re-run with the attestation.
     pub reproduce: Reproduce,
     /// Trusted verifiers of `verify --verdict`: (signer, `verifier.id`) pairs, in file order.
@@ -169,6 +174,40 @@ pub struct Require {
     /// When `Some(true)`, no `[[cache]]` folder may have held an earlier run's files (the run was
     /// made from scratch, e.g. with `run --no-cache`).
     pub from_scratch: Option<(bool, Origin)>,
+    /// `signers = k`: at least k distinct verified identities (key fingerprints, or keyless
+    /// issuer + SAN) must each have a passing bundle for the commit. `None`: the newest bundle
+    /// decides, whoever signed it.
+    pub signers: Option<(usize, Origin)>,
+    /// Which of a commit's trusted, verified, in-time bundles are judged.
+    pub select: Option<(Select, Origin)>,
+}
+
+impl Require {
+    /// The selection rule (`newest` when the policy does not say).
+    pub fn selection(&self) -> Select {
+        self.select.as_ref().map_or(Select::Newest, |(s, _)| *s)
+    }
+}
+
+/// `[require] select`: which of a commit's bundles must pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Select {
+    /// The newest bundle decides (per signer, when `signers` is set).
+    #[default]
+    Newest,
+    /// Every trusted, verified bundle signed no later than the verification time must pass: a
+    /// signer cannot hide a failing run by signing a newer passing one.
+    All,
+}
+
+impl Select {
+    /// The name policies use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Select::Newest => "newest",
+            Select::All => "all",
+        }
+    }
 }
 
 /// A bound on one metric of one check: `min <= value <= max`, both inclusive.

@@ -18,6 +18,9 @@ pub const FP: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 /// The statement's `finishedOn`.
 pub const FINISHED: &str = "2026-11-01T12:00:00Z";
 
+/// The signer table [`policy`] starts with (four lines, the last one empty).
+pub const SIGNER_TOML: &str = "[[signer]]\nname = \"alice\"\nfingerprint = \"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n\n";
+
 /// Parses policy text as `policy.toml` in the current directory.
 pub fn parse(text: &str) -> Result<Policy, super::PolicyError> {
     Policy::parse(text, "policy.toml", Path::new("."))
