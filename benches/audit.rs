@@ -8,7 +8,8 @@
 //! the other commits by `git fast-import`, each given the first bundle's statement rewritten for
 //! it (subject, commit, tree) and signed with the same key. Generation is not timed.
 //!
-//! `CI_ATTEST_BIN` names another binary to time (e.g. an older build, for before/after figures).
+//! `CI_ATTEST_BIN` names another binary to time (e.g. an older build, for before/after figures);
+//! `AUDIT_BENCH_SIZES=100,2000` chooses the sizes.
 //! Under `cargo test --all-targets` (no `--bench`) it is a smoke run over 20 commits: the
 //! 20,000-commit audit never runs as a test.
 
@@ -254,7 +255,15 @@ fn node_loop(root: &Path) -> Result<(Duration, f64), String> {
 }
 
 fn main() {
-    let sizes: &[usize] = if full() { &[100, 2_000, 20_000] } else { &[20] };
+    // `AUDIT_BENCH_SIZES=100,2000` picks the sizes (e.g. for an older, superlinear build).
+    let chosen: Option<Vec<usize>> = std::env::var("AUDIT_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    let sizes: &[usize] = match &chosen {
+        Some(sizes) => sizes,
+        None if full() => &[100, 2_000, 20_000],
+        None => &[20],
+    };
     let runs = |n: usize| match (full(), n) {
         (false, _) => 1,
         (true, 20_000) => 2,
