@@ -5,7 +5,8 @@
 //!   child process so its peak resident set is its own);
 //! - verifying one keyless bundle (signed by the local sigstore services, `tests/sigstore-local`;
 //!   skipped when they are not installed) with the sigstore verifier in-process, and the whole
-//!   `ci-attest verify-bundle` process.
+//!   `ci-attest verify-bundle` process;
+//! - verifying one public-good keyless bundle (P-384 chain, a sigstore-conformance vector).
 
 use ci_attest::git::Repo;
 use ci_attest::judge::{Judge, NoKeys};
@@ -272,6 +273,45 @@ fn bench_keyless(dir: &Path) {
     println!("`ci-attest verify-bundle`, keyless     {}", stats(samples));
 }
 
+/// A public-good keyless bundle (the sigstore-conformance `happy-path-intoto-in-dsse-v3` vector:
+/// DSSE, Fulcio's P-384 intermediate under its P-384 root, Rekor v1 entry) verified in-process
+/// against the embedded production root, as [`bench_keyless`] does for the local services.
+fn bench_public_good() {
+    use ci_attest::verify::cert::IdentityMatcher;
+    use ci_attest::verify::sigstore::{Artifact, Signer, verify};
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/third-party");
+    let bytes = std::fs::read(vectors.join(
+        "sigstore-conformance/bundle-verify/happy-path-intoto-in-dsse-v3/bundle.sigstore.json",
+    ))
+    .expect("the conformance vector");
+    let root = ci_attest::trust::TrustedRoot::production();
+    let identity = IdentityMatcher::Exact(
+        "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".to_owned(),
+    );
+    let signer = Signer::Keyless {
+        issuer: "https://token.actions.githubusercontent.com",
+        identity: &identity,
+    };
+    let artifact = Artifact::Digest {
+        algorithm: "sha256".into(),
+        digest: hex::decode("a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf")
+            .expect("hex"),
+    };
+    for _ in 0..10 {
+        verify(&bytes, &root, &signer, Some(&artifact)).expect("verifies");
+    }
+    let samples: Vec<Duration> = (0..if full() { 200 } else { 5 })
+        .map(|_| {
+            let t = Instant::now();
+            let r = verify(&bytes, &root, &signer, Some(&artifact));
+            let d = t.elapsed();
+            assert!(r.is_ok(), "{:?}", r.err());
+            d
+        })
+        .collect();
+    println!("verify public-good keyless (P-384)     {}", stats(samples));
+}
+
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it, and then
 /// it is a quick smoke run of the same code (1 MB reports, few samples) instead of the full figures.
 fn full() -> bool {
@@ -420,4 +460,5 @@ fn main() {
     bench_verify(dir.path());
     bench_parse(dir.path());
     bench_keyless(dir.path());
+    bench_public_good();
 }

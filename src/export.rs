@@ -404,13 +404,17 @@ impl Store for Recorder<'_> {
     }
 
     fn fetch_many(&self, commits: &[CommitId]) -> Vec<Result<Fetched, StoreError>> {
-        let all = self.store.fetch_many(commits);
-        for (c, f) in commits.iter().zip(&all) {
-            if let Ok(f) = f {
-                self.keep(c, f);
-            }
-        }
-        all
+        self.keep_all(commits, self.store.fetch_many(commits))
+    }
+
+    fn index<'s>(
+        &'s self,
+        commits: &[CommitId],
+    ) -> Result<Box<dyn crate::store::StoreIndex + 's>, StoreError> {
+        Ok(Box::new(RecordedIndex {
+            recorder: self,
+            index: self.store.index(commits)?,
+        }))
     }
 
     fn pull(&self, commits: &[CommitId]) -> Result<Option<Pulled>, StoreError> {
@@ -423,6 +427,35 @@ impl Store for Recorder<'_> {
 
     fn describe(&self) -> String {
         self.store.describe()
+    }
+}
+
+impl Recorder<'_> {
+    /// Keeps what was fetched for each commit; passes the fetches on.
+    fn keep_all(
+        &self,
+        commits: &[CommitId],
+        all: Vec<Result<Fetched, StoreError>>,
+    ) -> Vec<Result<Fetched, StoreError>> {
+        for (c, f) in commits.iter().zip(&all) {
+            if let Ok(f) = f {
+                self.keep(c, f);
+            }
+        }
+        all
+    }
+}
+
+/// The inner store's index (one listing of the store), its reads kept for the package.
+struct RecordedIndex<'s> {
+    recorder: &'s Recorder<'s>,
+    index: Box<dyn crate::store::StoreIndex + 's>,
+}
+
+impl crate::store::StoreIndex for RecordedIndex<'_> {
+    fn fetch_many(&self, commits: &[CommitId]) -> Vec<Result<Fetched, StoreError>> {
+        self.recorder
+            .keep_all(commits, self.index.fetch_many(commits))
     }
 }
 

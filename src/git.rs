@@ -175,6 +175,131 @@ impl Repo {
         info_of(id, &object)
     }
 
+    /// [`Repo::commit_info`] of every commit of `ids`, in order, from one `git cat-file --batch`
+    /// for all of them: the ids are written by a thread while the objects stream back, each read
+    /// only if it is a commit of at most [`MAX_COMMIT_OBJECT_BYTES`]. A missing object, another
+    /// object type or a larger object is an error that names the id (and git is stopped there).
+    pub fn commit_infos(&self, ids: &[CommitId]) -> Result<Vec<CommitInfo>, GitError> {
+        use std::io::{BufRead as _, Read as _};
+        const ARGS: &str = "cat-file --batch";
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bad = |expected: String, found: String| GitError::Unexpected {
+            args: ARGS.to_string(),
+            expected,
+            found,
+        };
+        let mut child = Command::new("git")
+            .args(["cat-file", "--batch"])
+            .current_dir(&self.root)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .envs(SEALED_GIT_ENV.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(GitError::Spawn)?;
+        let (Some(mut stdin), Some(stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(GitError::Io(std::io::Error::other(
+                "git cat-file --batch started without its pipes",
+            )));
+        };
+        std::thread::scope(|s| {
+            // A write error means git stopped reading (it failed, or the reader stopped it): the
+            // reader below reports why.
+            s.spawn(move || {
+                let mut input = std::io::BufWriter::new(&mut stdin);
+                for id in ids {
+                    if std::io::Write::write_all(&mut input, format!("{id}\n").as_bytes()).is_err()
+                    {
+                        return;
+                    }
+                }
+                let _ = std::io::Write::flush(&mut input);
+            });
+            let errors = s.spawn(move || {
+                let mut text = Vec::new();
+                let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut text);
+                text
+            });
+            let mut out = std::io::BufReader::new(stdout);
+            let mut infos = Vec::with_capacity(ids.len());
+            let mut header = Vec::new();
+            let mut object = Vec::new();
+            let result = (|| {
+                for id in ids {
+                    header.clear();
+                    (&mut out)
+                        .take(1024)
+                        .read_until(b'\n', &mut header)
+                        .map_err(GitError::Io)?;
+                    if header.pop() != Some(b'\n') {
+                        return Err(bad(
+                            format!("a header line for commit {id}"),
+                            String::from_utf8_lossy(&header).into_owned(),
+                        ));
+                    }
+                    let text = String::from_utf8_lossy(&header);
+                    let fields: Vec<&str> = text.split(' ').collect();
+                    let [oid, kind, size] = fields[..] else {
+                        let found = match fields[..] {
+                            [_, "missing"] => "no such object in the repository".to_string(),
+                            _ => text.into_owned(),
+                        };
+                        return Err(bad(format!("commit {id}"), found));
+                    };
+                    if oid != id.as_str() || kind != "commit" {
+                        return Err(bad(format!("commit {id}"), format!("{kind} {oid}")));
+                    }
+                    let size: usize = size
+                        .parse()
+                        .map_err(|_| bad("an object size".into(), text.to_string()))?;
+                    if size > MAX_COMMIT_OBJECT_BYTES {
+                        return Err(bad(
+                            format!("a commit object under {MAX_COMMIT_OBJECT_BYTES} bytes"),
+                            format!("{size} bytes for commit {id}"),
+                        ));
+                    }
+                    object.clear();
+                    (&mut out)
+                        .take(size as u64 + 1)
+                        .read_to_end(&mut object)
+                        .map_err(GitError::Io)?;
+                    if object.len() != size + 1 || object.pop() != Some(b'\n') {
+                        return Err(bad(
+                            format!("{size} bytes of commit {id} and a newline"),
+                            format!("{} bytes", object.len()),
+                        ));
+                    }
+                    infos.push(info_of(id, &object)?);
+                }
+                Ok(())
+            })();
+            if result.is_err() {
+                // Stops git (and so the writer) at once instead of reading the rest.
+                let _ = child.kill();
+            }
+            drop(out);
+            let status = child.wait().map_err(GitError::Io);
+            let stderr = errors.join().unwrap_or_default();
+            result?;
+            let status = status?;
+            if !status.success() {
+                return Err(GitError::Failed {
+                    args: ARGS.to_string(),
+                    stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
+                });
+            }
+            Ok(infos)
+        })
+    }
+
     /// What `run` needs before it checks a commit out, read by five git processes that run at the
     /// same time (instead of nine one after another): the commit object and HEAD's commit (one
     /// `cat-file --batch`), the git folders and HEAD's branch (one `rev-parse`), the uncommitted
@@ -868,6 +993,59 @@ mod tests {
         let absent = CommitId::parse(&"0".repeat(40)).expect("id");
         let err = repo.run_facts(&absent, &[]).expect_err("absent");
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn one_batch_reads_what_one_process_per_commit_reads_and_names_a_bad_object() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        git_in(root, &["init", "-q"]);
+        // Enough commits that the ids cannot all sit in a pipe while git's answers are unread.
+        let mut stream = String::new();
+        for i in 0..1500 {
+            stream.push_str(&format!(
+                "commit refs/heads/main\ncommitter t <t@example.invalid> {} +0000\ndata 2\n{}\nM 644 inline f\ndata {}\n{i}\n\n",
+                1_700_000_000 + i,
+                i % 10,
+                i.to_string().len() + 1
+            ));
+        }
+        let mut child = Command::new("git")
+            .args(["fast-import", "--quiet"])
+            .current_dir(root)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("fast-import");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), stream.as_bytes())
+            .expect("feed");
+        assert!(child.wait().expect("waits").success());
+        let repo = Repo::discover(root).expect("repo");
+        let ids = repo.rev_list("main", 10_000).expect("range");
+        assert_eq!(ids.len(), 1500);
+        let batch = repo.commit_infos(&ids).expect("one batch");
+        assert_eq!(batch.len(), ids.len());
+        for i in [0, 1, 749, 1499] {
+            assert_eq!(batch[i], repo.commit_info(&ids[i]).expect("one commit"));
+        }
+        assert_eq!(repo.commit_infos(&[]).expect("nothing asked"), []);
+
+        let missing = CommitId::parse(&"0".repeat(40)).expect("id");
+        let asked = [ids[0].clone(), missing.clone(), ids[1].clone()];
+        let err = repo.commit_infos(&asked).expect_err("a missing commit");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "`git cat-file --batch`: expected commit {missing}, found \"no such object in the repository\""
+            )
+        );
+        let tree = CommitId::parse(&batch[5].tree).expect("a tree id");
+        let err = repo
+            .commit_infos(&[ids[3].clone(), tree.clone()])
+            .expect_err("a tree is no commit");
+        assert_eq!(
+            err.to_string(),
+            format!("`git cat-file --batch`: expected commit {tree}, found \"tree {tree}\"")
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! is from after `T`, the earliest is judged, and the policy rejects it as from the future.
 
 use crate::finding::{Code, Finding, clip};
-use crate::git::{CommitInfo, GitError, Repo};
+use crate::git::{CommitId, CommitInfo, GitError, Repo};
 use crate::policy::{CLOCK_SKEW, KeylessIdentity, Policy, Select, SignerIdentity};
 use crate::report::{
     AUDIT_SCHEMA, AuditReport, BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict,
@@ -37,6 +37,14 @@ pub const MAX_AUDIT_COMMITS: usize = 100_000;
 /// store to keep its requests overlapping, few enough that a hostile store's per-commit maximum
 /// ([`crate::store::MAX_BYTES_PER_COMMIT`]) times this stays well inside memory.
 pub const AUDIT_FETCH_CHUNK: usize = 8;
+
+/// Most commits an audit judges in one parallel batch (see [`AUDIT_BATCH_BYTES`]).
+pub const AUDIT_BATCH_COMMITS: usize = 256;
+
+/// Most bundle bytes an audit holds for one parallel batch: a batch is judged as soon as it
+/// reaches this or [`AUDIT_BATCH_COMMITS`], so memory stays bounded whatever the range's length
+/// (plus at most one fetch chunk past it).
+pub const AUDIT_BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Finds public keys for fingerprints the policy pins without giving the key itself.
 pub trait KeySource {
@@ -573,21 +581,35 @@ impl<'a> Judge<'a> {
                 range: range.to_string(),
             });
         }
+        let infos = repo.commit_infos(&commits).map_err(JudgeError::Commit)?;
+        let index = store.index(&commits)?;
         let mut reports = Vec::with_capacity(commits.len());
         let mut unattested = 0;
-        // A few commits at a time: a store that can overlap reads (GitHub) fetches them side by
-        // side, and at most this many commits' bundles are held at once.
-        for chunk in commits.chunks(AUDIT_FETCH_CHUNK) {
-            let fetched = store.fetch_many(chunk);
-            for (id, fetched) in chunk.iter().zip(fetched) {
-                let commit = repo.commit_info(id).map_err(JudgeError::Commit)?;
+        let mut batch: Vec<(&CommitInfo, Fetched)> = Vec::new();
+        let mut batch_bytes = 0u64;
+        // A few commits at a time from the store: one that can overlap reads (GitHub) fetches
+        // them side by side. They are judged in batches on every core, in commit order, and at
+        // most a batch's bundles are held at once.
+        for chunk in infos.chunks(AUDIT_FETCH_CHUNK) {
+            let ids: Vec<CommitId> = chunk.iter().map(|c| c.id.clone()).collect();
+            for (commit, fetched) in chunk.iter().zip(index.fetch_many(&ids)) {
                 let fetched = fetched?;
                 if fetched.bundles.is_empty() {
                     unattested += 1;
                 }
-                reports.push(self.commit(&commit, &fetched));
+                batch_bytes += fetched
+                    .bundles
+                    .iter()
+                    .map(|b| b.bytes.len() as u64)
+                    .sum::<u64>();
+                batch.push((commit, fetched));
+            }
+            if batch.len() >= AUDIT_BATCH_COMMITS || batch_bytes >= AUDIT_BATCH_BYTES {
+                self.judge_batch(&mut batch, &mut reports);
+                batch_bytes = 0;
             }
         }
+        self.judge_batch(&mut batch, &mut reports);
         Ok(self.audit_report(range, reports, unattested))
     }
 
@@ -623,6 +645,15 @@ fn identity_of(s: &VerifiedSigner) -> String {
     match s {
         VerifiedSigner::Key { fingerprint, .. } => fingerprint.clone(),
         VerifiedSigner::Keyless { issuer, san, .. } => format!("{issuer} {san}"),
+    }
+}
+
+impl Judge<'_> {
+    /// Judges `batch` on every core and appends the reports in batch order; empties the batch.
+    fn judge_batch(&self, batch: &mut Vec<(&CommitInfo, Fetched)>, reports: &mut Vec<Report>) {
+        use rayon::prelude::*;
+        reports.par_extend(batch.par_iter().map(|(c, f)| self.commit(c, f)));
+        batch.clear();
     }
 }
 

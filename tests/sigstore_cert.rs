@@ -1065,3 +1065,31 @@ fn an_intermediate_carried_only_in_the_bundle_is_never_trusted() {
         "{e}"
     );
 }
+
+#[test]
+fn the_verified_issuer_cache_never_answers_for_a_certificate_that_differs_by_one_byte() {
+    let b = bundle(&conformance("happy-path-v0.3"));
+    let (leaf, extra) = certs(&b).expect("keyless");
+    let at = integrated_time(&b).expect("time");
+    // Twice: the second answer comes with the intermediate-to-root signature remembered.
+    for _ in 0..2 {
+        verify_chain(&leaf, &extra, &production(), at).expect("chains to production Fulcio");
+    }
+    // The same intermediates with one bit of their signature flipped: their keys (which verify
+    // the leaf) are unchanged, so only the remembered pair's signature could let them through.
+    let mut tampered = production();
+    let mut flipped = 0;
+    for ca in &mut tampered.certificate_authorities {
+        if ca.cert_chain.len() >= 2 {
+            let der = &mut ca.cert_chain[0];
+            let last = der.len() - 1;
+            der[last] ^= 1;
+            flipped += 1;
+        }
+    }
+    assert!(flipped > 0, "production has intermediates");
+    let e = verify_chain(&leaf, &[], &tampered, at).expect_err("a tampered intermediate");
+    assert!(matches!(e, CertError::BadSignature { .. }), "{e}");
+    // And the untouched root still verifies afterwards.
+    verify_chain(&leaf, &extra, &production(), at).expect("still chains");
+}

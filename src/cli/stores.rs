@@ -9,7 +9,7 @@ use ci_attest::github::{GitHub, GitHubConfig, GitHubError};
 use ci_attest::store::dir::DirStore;
 use ci_attest::store::git::GitStore;
 use ci_attest::store::github::{GitHubStore, github_error};
-use ci_attest::store::{Fetched, Pulled, RejectedItem, Store, StoreError};
+use ci_attest::store::{Fetched, Pulled, RejectedItem, Store, StoreError, StoreIndex};
 use clap::ValueEnum;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -161,7 +161,30 @@ impl Store for WithPulled<'_> {
             .collect()
     }
 
+    fn index<'s>(&'s self, commits: &[CommitId]) -> Result<Box<dyn StoreIndex + 's>, StoreError> {
+        Ok(Box::new(PulledIndex {
+            with: self,
+            index: self.store.index(commits)?,
+        }))
+    }
+
     fn describe(&self) -> String {
         self.store.describe()
+    }
+}
+
+/// The inner store's index, its fetches carrying the items the pull refused.
+struct PulledIndex<'s> {
+    with: &'s WithPulled<'s>,
+    index: Box<dyn StoreIndex + 's>,
+}
+
+impl StoreIndex for PulledIndex<'_> {
+    fn fetch_many(&self, commits: &[CommitId]) -> Vec<Result<Fetched, StoreError>> {
+        commits
+            .iter()
+            .zip(self.index.fetch_many(commits))
+            .map(|(c, f)| f.map(|f| self.with.with_rejected(c, f)))
+            .collect()
     }
 }

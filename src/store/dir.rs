@@ -15,7 +15,7 @@ use super::{
 };
 use crate::bundle::MAX_BUNDLE_BYTES;
 use crate::git::CommitId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -189,26 +189,74 @@ impl DirStore {
 
     /// The first [`MAX_LISTED_ITEMS_PER_COMMIT`] items of `commit` in store order, and how many
     /// more there are.
-    fn list(&self, commit: &CommitId) -> Result<(Vec<(Number, PathBuf)>, u64), StoreError> {
-        let mut kept: BTreeMap<ItemKey, Number> = BTreeMap::new();
-        let mut more = 0u64;
-        self.scan(commit, |number, name| {
-            let key = match &number {
-                // Canonical numbers: shorter is smaller, then digit by digit.
-                Number::Valid(n) => (false, 0, format!("{n:020}"), name),
-                Number::Bad(part) => (true, part.len(), part.clone(), name),
+    fn list(&self, commit: &CommitId) -> Result<Listing, StoreError> {
+        let mut listing = Listing::default();
+        self.scan(commit, |number, name| listing.add(number, name))?;
+        Ok(listing)
+    }
+
+    /// Every asked commit's [`Listing`], from one pass over the folder (see [`Store::index`]);
+    /// commits without items have none.
+    fn list_all(&self, commits: &[CommitId]) -> Result<HashMap<CommitId, Listing>, StoreError> {
+        let asked: HashSet<&str> = commits.iter().map(CommitId::as_str).collect();
+        let mut listings: HashMap<CommitId, Listing> = HashMap::new();
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(listings),
+            Err(e) => return Err(Self::io(&self.root)(e)),
+        };
+        for entry in entries {
+            let name = entry.map_err(Self::io(&self.root))?.file_name();
+            let text = name.to_string_lossy();
+            // An item of commit `c` is named `c.` + ...: its id is the part before the first dot.
+            let Some((id, _)) = text.split_once('.') else {
+                continue;
             };
-            kept.insert(key, number);
-            if kept.len() > MAX_LISTED_ITEMS_PER_COMMIT {
-                kept.pop_last();
-                more += 1;
+            if !asked.contains(id) {
+                continue;
             }
-        })?;
-        let items = kept
-            .into_iter()
-            .map(|((_, _, _, name), number)| (number, self.root.join(name)))
-            .collect();
-        Ok((items, more))
+            let Some(commit) = CommitId::parse(id) else {
+                continue;
+            };
+            if let Some(number) = Self::classify(&commit, &text) {
+                drop(text);
+                listings.entry(commit).or_default().add(number, name);
+            }
+        }
+        Ok(listings)
+    }
+
+    /// Reads the items of a listing of `commit`, as [`Store::fetch`] does.
+    fn fetch_listed(&self, commit: &CommitId, listing: &Listing) -> Fetched {
+        let mut budget = Budget::default();
+        let mut fetched = Fetched::default();
+        for ((_, _, _, name), number) in &listing.kept {
+            let path = self.root.join(name);
+            let location = path.display().to_string();
+            let read = match number {
+                Number::Valid(_) => Self::read_item(&path, &mut budget),
+                Number::Bad(part) => Err(ItemProblem::BadName {
+                    expected: format!(
+                        "a bundle number from 1 to {MAX_BUNDLE_NUMBER} without leading zeros"
+                    ),
+                    found: format!("{part:?}"),
+                }),
+            };
+            match read {
+                Ok(bytes) => fetched.bundles.push(StoredBundle { location, bytes }),
+                Err(problem) => fetched.rejected.push(RejectedItem { location, problem }),
+            }
+        }
+        if listing.more > 0 {
+            fetched.rejected.push(super::listing_stopped(
+                self.root.display().to_string(),
+                format!(
+                    "{} more items named like bundles of {commit}, not listed",
+                    listing.more
+                ),
+            ));
+        }
+        fetched
     }
 
     /// Reads one item within the per-item and per-commit limits.
@@ -224,6 +272,49 @@ impl DirStore {
         let bytes = super::read_at_most(file, limit)?;
         budget.take_bytes(bytes.len() as u64)?;
         Ok(bytes)
+    }
+}
+
+/// The first [`MAX_LISTED_ITEMS_PER_COMMIT`] items of one commit in store order (valid numbers
+/// ascending, then bad names), and how many more there are.
+#[derive(Debug, Default)]
+struct Listing {
+    kept: BTreeMap<ItemKey, Number>,
+    more: u64,
+}
+
+impl Listing {
+    fn add(&mut self, number: Number, name: OsString) {
+        let key = match &number {
+            // Canonical numbers: shorter is smaller, then digit by digit.
+            Number::Valid(n) => (false, 0, format!("{n:020}"), name),
+            Number::Bad(part) => (true, part.len(), part.clone(), name),
+        };
+        self.kept.insert(key, number);
+        if self.kept.len() > MAX_LISTED_ITEMS_PER_COMMIT {
+            self.kept.pop_last();
+            self.more += 1;
+        }
+    }
+}
+
+/// The dir store's [`super::StoreIndex`]: the asked commits' listings from one pass.
+struct DirIndex<'s> {
+    store: &'s DirStore,
+    asked: HashSet<CommitId>,
+    listings: HashMap<CommitId, Listing>,
+}
+
+impl super::StoreIndex for DirIndex<'_> {
+    fn fetch_many(&self, commits: &[CommitId]) -> Vec<Result<Fetched, StoreError>> {
+        commits
+            .iter()
+            .map(|c| match self.listings.get(c) {
+                Some(listing) => Ok(self.store.fetch_listed(c, listing)),
+                None if self.asked.contains(c) => Ok(Fetched::default()),
+                None => self.store.fetch(c),
+            })
+            .collect()
     }
 }
 
@@ -282,32 +373,19 @@ impl Store for DirStore {
     /// The commit's bundle files in number order, each read only if it is a regular file within
     /// the limits; every other item named like a bundle of the commit is a [`RejectedItem`].
     fn fetch(&self, commit: &CommitId) -> Result<Fetched, StoreError> {
-        let (items, more) = self.list(commit)?;
-        let mut budget = Budget::default();
-        let mut fetched = Fetched::default();
-        for (number, path) in items {
-            let location = path.display().to_string();
-            let read = match number {
-                Number::Valid(_) => Self::read_item(&path, &mut budget),
-                Number::Bad(part) => Err(ItemProblem::BadName {
-                    expected: format!(
-                        "a bundle number from 1 to {MAX_BUNDLE_NUMBER} without leading zeros"
-                    ),
-                    found: format!("{part:?}"),
-                }),
-            };
-            match read {
-                Ok(bytes) => fetched.bundles.push(StoredBundle { location, bytes }),
-                Err(problem) => fetched.rejected.push(RejectedItem { location, problem }),
-            }
-        }
-        if more > 0 {
-            fetched.rejected.push(super::listing_stopped(
-                self.root.display().to_string(),
-                format!("{more} more items named like bundles of {commit}, not listed"),
-            ));
-        }
-        Ok(fetched)
+        Ok(self.fetch_listed(commit, &self.list(commit)?))
+    }
+
+    /// Lists the folder once for all `commits`; each is then read as [`Store::fetch`] reads it.
+    fn index<'s>(
+        &'s self,
+        commits: &[CommitId],
+    ) -> Result<Box<dyn super::StoreIndex + 's>, StoreError> {
+        Ok(Box::new(DirIndex {
+            store: self,
+            asked: commits.iter().cloned().collect(),
+            listings: self.list_all(commits)?,
+        }))
     }
 
     fn describe(&self) -> String {
@@ -554,6 +632,98 @@ mod tests {
                 "skipped unread: expected at most {MAX_LISTED_ITEMS_PER_COMMIT} items listed per commit, found 5 more items named like bundles of {}, not listed",
                 commit()
             )
+        );
+    }
+
+    #[test]
+    fn the_index_lists_once_and_reads_every_commit_as_fetch_does_within_the_same_limits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DirStore::new(dir.path());
+        let of = |c: &CommitId, n: &str| dir.path().join(format!("{c}.{n}{BUNDLE_SUFFIX}"));
+        // Hostile items: a FIFO, a link, a folder, an oversized file, bad numbers.
+        let hostile = commit();
+        store.put(&hostile, b"{\"good\":1}").expect("put");
+        mkfifo(&of(&hostile, "2"));
+        std::os::unix::fs::symlink("/dev/zero", of(&hostile, "3")).expect("symlink");
+        std::fs::create_dir(of(&hostile, "4")).expect("mkdir");
+        std::fs::File::create(of(&hostile, "5"))
+            .expect("create")
+            .set_len(MAX_BUNDLE_BYTES as u64 + 1)
+            .expect("sparse file");
+        std::fs::write(of(&hostile, "007"), b"{}").expect("write");
+        // Past the count limit (a FIFO there is not even opened) and past the listing limit.
+        let crowded = CommitId::parse(&"cd".repeat(20)).expect("id");
+        for n in 1..=MAX_LISTED_ITEMS_PER_COMMIT + 3 {
+            std::fs::write(of(&crowded, &n.to_string()), b"{}").expect("write");
+        }
+        std::fs::remove_file(of(&crowded, "65")).expect("remove");
+        mkfifo(&of(&crowded, "65"));
+        // Past the total size.
+        let heavy = CommitId::parse(&"ef".repeat(20)).expect("id");
+        for n in 1..=5 {
+            std::fs::File::create(of(&heavy, &n.to_string()))
+                .expect("create")
+                .set_len(15 * 1024 * 1024)
+                .expect("sparse");
+        }
+        let empty = CommitId::parse(&"01".repeat(20)).expect("id");
+        let unasked = CommitId::parse(&"23".repeat(20)).expect("id");
+        store.put(&unasked, b"{\"unasked\":1}").expect("put");
+        std::fs::write(dir.path().join("stray.txt"), b"x").expect("write");
+
+        let asked = [
+            hostile.clone(),
+            crowded.clone(),
+            heavy.clone(),
+            empty.clone(),
+        ];
+        let index = store.index(&asked).expect("one listing");
+        let mut everyone = asked.to_vec();
+        everyone.push(unasked.clone());
+        let got = index.fetch_many(&everyone);
+        assert_eq!(got.len(), everyone.len());
+        for (c, got) in everyone.iter().zip(got) {
+            let got = got.expect("fetched");
+            assert_eq!(got, store.fetch(c).expect("fetched alone"), "commit {c}");
+        }
+        // The limits did their work (the comparison is not between two empty answers).
+        let fetched = |c: &CommitId| index.fetch_many(std::slice::from_ref(c)).remove(0);
+        let h = fetched(&hostile).expect("hostile");
+        assert_eq!(h.bundles.len(), 1);
+        assert_eq!(problems(&h).len(), 5);
+        assert!(
+            problems(&h)[0].1.ends_with("found a FIFO"),
+            "{:?}",
+            problems(&h)
+        );
+        let c = fetched(&crowded).expect("crowded");
+        assert_eq!(c.bundles.len(), MAX_ITEMS_PER_COMMIT);
+        assert!(
+            problems(&c)[0].1.contains("at most 64 items per commit"),
+            "{:?}",
+            problems(&c)[0]
+        );
+        let last = c.rejected.last().expect("the listing stopped");
+        assert!(
+            last.problem.to_string().contains("found 3 more items"),
+            "{}",
+            last.problem
+        );
+        let w = fetched(&heavy).expect("heavy");
+        assert_eq!((w.bundles.len(), w.rejected.len()), (4, 1));
+        assert_eq!(fetched(&empty).expect("empty"), Fetched::default());
+        assert_eq!(
+            fetched(&unasked).expect("read from the store").bundles[0].bytes,
+            b"{\"unasked\":1}"
+        );
+        // A missing folder indexes as empty.
+        let none = DirStore::new(dir.path().join("none"));
+        let index = none.index(&asked).expect("nothing to list");
+        assert!(
+            index
+                .fetch_many(&asked)
+                .into_iter()
+                .all(|f| f.expect("ok") == Fetched::default())
         );
     }
 

@@ -263,6 +263,17 @@ pub trait Store {
         commits.iter().map(|c| self.fetch(c)).collect()
     }
 
+    /// Prepares reading the bundles of many `commits` (an audit's range): a backend whose
+    /// [`Store::fetch`] lists the whole store (dir) lists it once here and keeps each asked
+    /// commit's items, so the range costs one listing instead of one per commit. The items are
+    /// then read, commit by commit, by [`StoreIndex::fetch_many`], with the same limits and the
+    /// same results as [`Store::fetch`]. An `Err` means the store could not be listed. The
+    /// default keeps nothing and reads through [`Store::fetch_many`].
+    fn index<'s>(&'s self, commits: &[CommitId]) -> Result<Box<dyn StoreIndex + 's>, StoreError> {
+        let _ = commits;
+        Ok(Box::new(Unindexed(self)))
+    }
+
     /// Brings what others published for `commits` within reach of [`Store::fetch`] (git: fetches
     /// their refs from the remote, never forcing) and says what it brought and which items it did
     /// not take, each with its reason; an `Err` means the store could not be reached at all. The
@@ -281,6 +292,22 @@ pub trait Store {
 
     /// The store, for messages (e.g. `git remote origin`, `GitHub attestations of acme/app`).
     fn describe(&self) -> String;
+}
+
+/// The bundles of the commits a [`Store::index`] listed, read on demand.
+pub trait StoreIndex {
+    /// [`Store::fetch`] of each commit, in the same order, from the listing (a commit that was
+    /// not asked for when indexing is fetched from the store itself).
+    fn fetch_many(&self, commits: &[CommitId]) -> Vec<Result<Fetched, StoreError>>;
+}
+
+/// The default [`Store::index`]: nothing listed ahead, every read goes to the store.
+struct Unindexed<'s, S: ?Sized>(&'s S);
+
+impl<S: Store + ?Sized> StoreIndex for Unindexed<'_, S> {
+    fn fetch_many(&self, commits: &[CommitId]) -> Vec<Result<Fetched, StoreError>> {
+        self.0.fetch_many(commits)
+    }
 }
 
 /// The per-commit limits ([`MAX_ITEMS_PER_COMMIT`], [`MAX_BYTES_PER_COMMIT`]), spent item by item

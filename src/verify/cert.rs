@@ -809,6 +809,41 @@ fn trusted_subjects(authorities: &[crate::trust::Authority]) -> String {
     }
 }
 
+/// Most (certificate, issuer) pairs [`verify_trusted_pair`] remembers; a trusted root holds a
+/// handful of CA certificates, so this is never reached in practice, and past it pairs are simply
+/// verified every time.
+const MAX_VERIFIED_PAIRS: usize = 64;
+
+/// The issuer signatures between certificates of trusted roots that verified, each keyed by the
+/// exact DER of the certificate and of its issuer (a length, then both): a memo of a pure
+/// function, so a hit happens only for byte-identical certificates and answers what verifying
+/// again would answer. Validity at the signing time and the CA rules are checked per bundle.
+static VERIFIED_PAIRS: std::sync::OnceLock<std::sync::RwLock<std::collections::HashSet<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+/// [`ParsedCert::verify_signed_by`] for two certificates of a trusted root's chain (the path above
+/// the leaf), verified once per process and pair: every keyless bundle under one Fulcio
+/// intermediate shares the intermediate-to-root signature (P-384 on the public-good instance),
+/// while the leaf's own signature is always verified.
+fn verify_trusted_pair(cert: &ParsedCert, issuer: &ParsedCert) -> Result<(), CertError> {
+    let mut key = Vec::with_capacity(8 + cert.der.len() + issuer.der.len());
+    key.extend_from_slice(&(cert.der.len() as u64).to_be_bytes());
+    key.extend_from_slice(&cert.der);
+    key.extend_from_slice(&issuer.der);
+    let cache = VERIFIED_PAIRS.get_or_init(Default::default);
+    // A poisoned lock only means another thread panicked while holding it: verify again.
+    if cache.read().is_ok_and(|set| set.contains(&key)) {
+        return Ok(());
+    }
+    cert.verify_signed_by(issuer)?;
+    if let Ok(mut set) = cache.write() {
+        if set.len() < MAX_VERIFIED_PAIRS {
+            set.insert(key);
+        }
+    }
+    Ok(())
+}
+
 /// Checks the issuers `path` (issuer of the leaf first, trust anchor last).
 fn check_path(
     path: &[ParsedCert],
@@ -826,7 +861,7 @@ fn check_path(
                     found: ca.issuer_name(),
                 });
             }
-            ca.verify_signed_by(parent)?;
+            verify_trusted_pair(ca, parent)?;
         }
     }
     for (i, der) in extra.iter().enumerate() {
