@@ -121,6 +121,44 @@ fn bench_verify(dir: &Path) {
         .collect();
     println!("verify one bundle, in-process          {}", stats(samples));
 
+    // The same, with five `[[rule]]` CEL expressions added to the policy: load and judge.
+    let rules = [
+        "double(checks.tests.tests.skipped) <= double(checks.tests.tests.total) * 0.05",
+        "checks.tests.tests.failed == 0 && size(checks.tests.failedTests) == 0",
+        "checks.tests.tests.passed >= 1 && checks.tests.exitCode == 0",
+        "predicate.checks.all(c, c.durationMs < 600000)",
+        "signer.kind == \"key\" && predicate.source.pristine",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, e)| format!("\n[[rule]]\nname = \"r{i}\"\nexpr = '{e}'\nmessage = \"m\"\n"))
+    .collect::<String>();
+    let policy_dir = root.join("policies");
+    let text = std::fs::read_to_string(policy_dir.join("default.toml")).expect("policy") + &rules;
+    let n = if full() { 200 } else { 3 };
+    let samples: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let p = Policy::parse(&text, "rules.toml", &policy_dir).expect("the rules load");
+            let d = t.elapsed();
+            assert_eq!(p.rules.len(), 5);
+            d
+        })
+        .collect();
+    println!("load a policy with 5 CEL rules         {}", stats(samples));
+    let with_rules = Policy::parse(&text, "rules.toml", &policy_dir).expect("loads");
+    let judge = Judge::new(&with_rules, &NoKeys, &trusted_root, SystemTime::now());
+    let samples: Vec<Duration> = (0..if full() { 500 } else { 5 })
+        .map(|_| {
+            let t = Instant::now();
+            let r = judge.commit(&commit, &fetched);
+            let d = t.elapsed();
+            assert_eq!(r.verdict, ci_attest::report::Verdict::Accepted, "{r:?}");
+            d
+        })
+        .collect();
+    println!("verify one bundle, 5 CEL rules         {}", stats(samples));
+
     let samples: Vec<Duration> = (0..if full() { 30 } else { 2 })
         .map(|_| {
             let t = Instant::now();
