@@ -251,6 +251,7 @@ mod tests {
                 bundles: vec![bundle],
                 findings: vec![Finding::error(Code::NoAttestation, evil)],
             }],
+            sample: None,
         };
         let html = audit_html(&report);
         assert!(!html.contains("<b onmouseover"), "{html}");

@@ -576,13 +576,24 @@ impl<'a> Judge<'a> {
         let commits = repo
             .rev_list(range, MAX_AUDIT_COMMITS)
             .map_err(JudgeError::Range)?;
+        self.audit_commits(repo, range, &commits, store)
+    }
+
+    /// [`Judge::audit`] of these commits of `range` (all of it, or a sample), in this order.
+    pub fn audit_commits(
+        &self,
+        repo: &Repo,
+        range: &str,
+        commits: &[CommitId],
+        store: &dyn Store,
+    ) -> Result<AuditReport, JudgeError> {
         if commits.is_empty() {
             return Err(JudgeError::EmptyRange {
                 range: range.to_string(),
             });
         }
-        let infos = repo.commit_infos(&commits).map_err(JudgeError::Commit)?;
-        let index = store.index(&commits)?;
+        let infos = repo.commit_infos(commits).map_err(JudgeError::Commit)?;
+        let index = store.index(commits)?;
         let mut reports = Vec::with_capacity(commits.len());
         let mut unattested = 0;
         let mut batch: Vec<(&CommitInfo, Fetched)> = Vec::new();
@@ -635,6 +646,7 @@ impl<'a> Judge<'a> {
             rejected: reports.len() - accepted,
             unattested,
             commits: reports,
+            sample: None,
         }
     }
 }

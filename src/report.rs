@@ -539,6 +539,10 @@ pub struct AuditReport {
     pub unattested: usize,
     /// One report per commit, oldest first.
     pub commits: Vec<Report>,
+    /// When only a sample of the range was audited (`audit --sample`): its share, seed and the
+    /// number of commits the range holds. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<crate::reproduce::SampleRecord>,
 }
 
 impl AuditReport {
@@ -561,6 +565,7 @@ impl AuditReport {
             rejected,
             unattested,
             commits,
+            sample,
         } = self;
         AuditReport {
             schema,
@@ -571,6 +576,7 @@ impl AuditReport {
             rejected: *rejected,
             unattested: *unattested,
             commits: commits.iter().map(Report::cleaned).collect(),
+            sample: sample.clone(),
         }
     }
 
@@ -592,6 +598,16 @@ impl AuditReport {
             self.rejected,
             self.unattested
         );
+        if let Some(sample) = &self.sample {
+            let _ = writeln!(
+                s,
+                "A sample: {} of the range's {} commits ({} %), seed `{}`.\n",
+                self.commits.len(),
+                sample.of,
+                sample.percent,
+                sample.seed
+            );
+        }
         let _ = writeln!(
             s,
             "| commit | verdict | signer | run finished | findings |\n|---|---|---|---|---|"

@@ -332,8 +332,8 @@ pub struct CommitReproduction {
     pub findings: Vec<Finding>,
 }
 
-/// The sample a reproduction drew.
-#[derive(Debug, Clone, Serialize)]
+/// The sample a reproduction (or an audit) drew.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SampleRecord {
     /// The share, in percent.
     pub percent: f64,

@@ -160,6 +160,7 @@ fn a_parallel_audit_is_byte_identical_to_judging_commit_by_commit() {
             .filter(|id| store.fetch(id).expect("fetch").bundles.is_empty())
             .count(),
         commits: reports,
+        sample: None,
     };
     // The mix is there: the comparison below is not between two empty answers.
     assert!(sequential.accepted > extra / 3, "{}", sequential.accepted);

@@ -182,6 +182,7 @@ fn audit() -> AuditReport {
         rejected: 2,
         unattested: 1,
         commits: vec![accepted(), rejected_by_threshold(), unattested],
+        sample: None,
     }
 }
 

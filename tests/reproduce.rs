@@ -346,3 +346,56 @@ fn a_reproduction_signed_as_a_vsa_is_evidence_that_verify_verdict_judges() {
     ]);
     assert_finding(&verdict, "verifier-untrusted");
 }
+
+#[test]
+fn audit_draws_the_same_sample_as_reproduce_for_one_seed() {
+    let p = Project::passing();
+    for i in 0..9 {
+        p.write("n.txt", &i.to_string());
+        p.commit(&format!("change {i}"));
+    }
+    p.keygen();
+    let seed = "a7".repeat(32);
+    let audit = |extra: &[&str]| {
+        let out = p
+            .cmd()
+            .args([
+                "audit", "--range", "HEAD", "--sample", "30", "--format", "json",
+            ])
+            .args(extra)
+            .output()
+            .expect("runs");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("audit printed no JSON ({e}): {}", text(&out)));
+        let commits: Vec<String> = report["commits"]
+            .as_array()
+            .expect("commits")
+            .iter()
+            .map(|c| c["commit"].as_str().expect("id").to_string())
+            .collect();
+        (commits, report["sample"].clone())
+    };
+    let (a, sample) = audit(&["--seed", &seed]);
+    let (b, _) = audit(&["--seed", &seed]);
+    assert_eq!(a.len(), 3, "30 % of 10 commits");
+    assert_eq!(a, b);
+    assert_eq!(sample["seed"], seed.as_str());
+    assert_eq!(sample["of"], 10);
+    let (_, reproduced) = reproduce(&p, &["--range", "HEAD", "--sample", "30", "--seed", &seed]);
+    let picked: Vec<String> = reproduced["commits"]
+        .as_array()
+        .expect("commits")
+        .iter()
+        .map(|c| c["commit"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(a, picked, "one sampler for audit and reproduce");
+    // The whole range without --sample, and no `sample` in the report.
+    let out = p
+        .cmd()
+        .args(["audit", "--range", "HEAD", "--format", "json"])
+        .output()
+        .expect("runs");
+    let whole: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(whole["commits"].as_array().map(Vec::len), Some(10));
+    assert!(whole.get("sample").is_none(), "{whole:#}");
+}

@@ -37,6 +37,15 @@ pub struct Args {
     /// The commits to audit: a range (`v1.0..main`) or a revision (all its ancestors).
     #[arg(long, default_value = "HEAD", value_name = "RANGE")]
     range: String,
+    /// Audit only this share of the range, in percent (e.g. 10): the commits whose
+    /// sha256(seed || id) is smallest, as `reproduce --sample` draws them; the report records
+    /// the share and seed. Not with --export (a package replays a whole range).
+    #[arg(long, value_name = "PERCENT", conflicts_with = "export")]
+    sample: Option<String>,
+    /// The sample's seed (64 hex digits); default: drawn now and printed, so that no signer can
+    /// know in advance which commits a spot check audits.
+    #[arg(long, value_name = "HEX", requires = "sample")]
+    seed: Option<String>,
     /// The policy file.
     #[arg(long, default_value = "policies/default.toml", value_name = "FILE")]
     policy: PathBuf,
@@ -124,6 +133,28 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         &pulled
     };
     let audit = match &args.export {
+        None if args.sample.is_some() => {
+            let all = repo
+                .rev_list(&args.range, MAX_AUDIT_COMMITS)
+                .map_err(|e| usage_or_unavailable(JudgeError::Range(e)))?;
+            let (picked, sample) = super::reproduce::draw_sample(
+                &all,
+                args.sample.as_deref().unwrap_or_default(),
+                args.seed.as_deref(),
+            )?;
+            eprintln!(
+                "sample: {} of {} commit(s) ({} %), seed {}",
+                picked.len(),
+                sample.of,
+                sample.percent,
+                sample.seed
+            );
+            let mut audit = Judge::new(&policy, &keys, &trusted_root, at)
+                .audit_commits(&repo, &args.range, &picked, store)
+                .map_err(usage_or_unavailable)?;
+            audit.sample = Some(sample);
+            audit
+        }
         None => Judge::new(&policy, &keys, &trusted_root, at)
             .audit(&repo, &args.range, store)
             .map_err(usage_or_unavailable)?,

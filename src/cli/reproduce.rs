@@ -250,8 +250,18 @@ fn commits(repo: &Repo, args: &Args) -> Result<(Vec<CommitId>, Option<SampleReco
     let Some(share) = &args.sample else {
         return Ok((all, None));
     };
+    let (picked, record) = draw_sample(&all, share, args.seed.as_deref())?;
+    Ok((picked, Some(record)))
+}
+
+/// The sample of `all` for `--sample share` and `--seed` (drawn now when not given).
+pub(super) fn draw_sample(
+    all: &[CommitId],
+    share: &str,
+    seed: Option<&str>,
+) -> Result<(Vec<CommitId>, SampleRecord), Failure> {
     let share = Share::parse(share).map_err(Failure::usage)?;
-    let seed = match &args.seed {
+    let seed = match seed {
         Some(hex) => Seed::parse(hex).map_err(Failure::usage)?,
         None => {
             let mut bytes = [0u8; 32];
@@ -261,14 +271,13 @@ fn commits(repo: &Repo, args: &Args) -> Result<(Vec<CommitId>, Option<SampleReco
             Seed(bytes)
         }
     };
-    let picked = sample(&all, share, seed);
     Ok((
-        picked,
-        Some(SampleRecord {
+        sample(all, share, seed),
+        SampleRecord {
             percent: share.percent(),
             seed: seed.to_hex(),
             of: all.len(),
-        }),
+        },
     ))
 }
 
