@@ -105,6 +105,36 @@ impl Repo {
         })
     }
 
+    /// [`Repo::discover`] and [`Repo::resolve`] of `rev` in one git process, as `run` starts.
+    /// The id is `None` when `rev` does not resolve (then [`Repo::resolve`] says why).
+    pub fn discover_resolving(
+        path: &Path,
+        rev: &str,
+    ) -> Result<(Repo, Option<CommitId>), GitError> {
+        if !rev.starts_with('-') {
+            let spec = format!("{rev}^{{commit}}");
+            let args = [
+                "rev-parse",
+                "--show-toplevel",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ];
+            if let Ok(out) = run_git(path, &args) {
+                let text = String::from_utf8_lossy(&out);
+                let mut lines = text.lines();
+                if let (Some(root), Some(id)) =
+                    (lines.next(), lines.next().and_then(CommitId::parse))
+                {
+                    let root = PathBuf::from(root.trim());
+                    return Ok((Repo { root }, Some(id)));
+                }
+            }
+        }
+        Ok((Repo::discover(path)?, None))
+    }
+
     /// The repository's top-level folder.
     pub fn root(&self) -> &Path {
         &self.root
@@ -949,6 +979,31 @@ mod tests {
             .expect("git runs");
         assert!(out.status.success(), "git {args:?}: {out:?}");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn one_process_finds_the_repository_and_resolves_the_revision() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git_in(dir.path(), &["init", "-q"]);
+        git_in(dir.path(), &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let head = git_in(dir.path(), &["rev-parse", "HEAD"]);
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).expect("mkdir");
+        let (repo, id) = Repo::discover_resolving(&sub, "HEAD").expect("a repository");
+        assert_eq!(id.map(|i| i.to_string()), Some(head));
+        assert_eq!(
+            repo.root().canonicalize().expect("root"),
+            dir.path().canonicalize().expect("dir")
+        );
+        // A revision that does not resolve leaves the reason to `resolve`; not a repository is an
+        // error, as `discover` says.
+        let (repo, id) = Repo::discover_resolving(&sub, "no-such-branch").expect("a repository");
+        assert_eq!(id, None);
+        assert!(repo.resolve("no-such-branch").is_err());
+        let (_, id) = Repo::discover_resolving(&sub, "--output=x").expect("a repository");
+        assert_eq!(id, None, "an option is never passed as a revision");
+        let outside = tempfile::tempdir().expect("tempdir");
+        assert!(Repo::discover_resolving(outside.path(), "HEAD").is_err());
     }
 
     #[test]

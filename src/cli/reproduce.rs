@@ -175,6 +175,7 @@ pub fn run(repo_dir: &Path, mut args: Args) -> CmdResult {
             hide: settings_files.clone(),
             keep: keep.clone(),
             rev: id.as_str(),
+            resolved: Some(id.clone()),
             config_override: override_file.as_ref().map(|f| f.path()),
             password_file: None,
             no_sandbox: args.no_sandbox,

@@ -233,7 +233,9 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
     // The sandbox probe (two bwrap processes) runs while git finds the repository and the
     // revision and the settings and key are read; its answer is used unless the run is unsealed.
     let probe = start_probe(args.no_sandbox);
-    let repo = Repo::discover(repo_dir).map_err(Failure::usage)?;
+    // The repository and the revision in one git process.
+    let (repo, resolved) =
+        Repo::discover_resolving(repo_dir, &args.commit).map_err(Failure::usage)?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let (settings, settings_files) = local_settings(&repo, home.as_deref())?;
     let signing_settings = settings.signing.clone().unwrap_or_default();
@@ -304,6 +306,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         hide,
         keep,
         rev: &args.commit,
+        resolved,
         config_override: args.config.as_deref(),
         password_file: args.password_file.as_deref(),
         no_sandbox: args.no_sandbox,
@@ -464,6 +467,8 @@ pub(super) struct Sealed<'a> {
     /// Folders a hidden file's folder must never be (the repository, home).
     pub keep: Vec<PathBuf>,
     pub rev: &'a str,
+    /// `rev` already resolved (`None`: resolved here).
+    pub resolved: Option<ci_attest::git::CommitId>,
     pub config_override: Option<&'a Path>,
     pub password_file: Option<&'a Path>,
     pub no_sandbox: bool,
@@ -520,6 +525,7 @@ pub(super) fn sealed_run(sealed: Sealed<'_>) -> Result<SealedRun, Failure> {
         mut hide,
         keep,
         rev,
+        resolved,
         config_override,
         password_file,
         no_sandbox,
@@ -544,7 +550,10 @@ pub(super) fn sealed_run(sealed: Sealed<'_>) -> Result<SealedRun, Failure> {
 
     let store_root = repo.root().join(&store_dir);
     let unsealed = no_sandbox || settings.isolation == Some(IsolationSetting::None);
-    let id = repo.resolve(rev);
+    let id = match resolved {
+        Some(id) => Ok(id),
+        None => repo.resolve(rev),
+    };
     let detected = probe.and_then(Probe::answer);
     let isolation = if unsealed {
         eprintln!(
