@@ -333,7 +333,7 @@ pub struct CommitReproduction {
 }
 
 /// The sample a reproduction (or an audit) drew.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SampleRecord {
     /// The share, in percent.
     pub percent: f64,

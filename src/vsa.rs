@@ -144,6 +144,10 @@ pub struct VerdictDetails {
     pub findings: Vec<FindingCode>,
     /// Counts.
     pub counts: VerdictCounts,
+    /// The sample the commit was drawn in (`reproduce`/`audit --sample`): share, seed and range
+    /// size, so whoever checks the verdict can draw the same sample again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<crate::reproduce::SampleRecord>,
 }
 
 /// The VSA v1 predicate, with the spec's field names.
@@ -204,6 +208,8 @@ pub struct VerdictInput<'a> {
     pub signer: &'a str,
     /// The verification time.
     pub at: SystemTime,
+    /// The sample the commit was drawn in, if any.
+    pub sample: Option<&'a crate::reproduce::SampleRecord>,
 }
 
 /// The bundles a verdict names as its inputs: `(location, sha256 hex)` of every fetched bundle
@@ -280,6 +286,7 @@ pub fn verdict_statement(
             errors,
             infos: report.findings.len() as u64 - errors,
         },
+        sample: input.sample.cloned(),
     };
     let digest = |sha: &str| BTreeMap::from([(DIGEST_SHA256.to_string(), sha.to_string())]);
     Statement {
@@ -827,6 +834,7 @@ mod tests {
             verifier_id: DEFAULT_VERIFIER_ID,
             signer: "sha256:00",
             at: crate::policy::test_support::at("2026-11-02T00:00:00Z"),
+            sample: None,
         };
         let inputs = [(".ci-attest/x.1.sigstore.json".to_string(), "34".repeat(32))];
         verdict_statement(&report(verdict), &inputs, &input)

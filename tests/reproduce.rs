@@ -319,6 +319,44 @@ fn a_reproduction_signed_as_a_vsa_is_evidence_that_verify_verdict_judges() {
         "{pred:#}"
     );
 
+    assert!(
+        pred["https://ci-attest.dev/verification-details/v1"]
+            .get("sample")
+            .is_none(),
+        "no sample drawn: {pred:#}"
+    );
+    // A spot check records the sample it was drawn in, so a checker can draw it again.
+    let seed = "3c".repeat(32);
+    let (code, _) = reproduce(
+        &p,
+        &[
+            "--at",
+            &at,
+            "--range",
+            "HEAD",
+            "--sample",
+            "100",
+            "--seed",
+            &seed,
+            "--attest-verdict",
+            "--key",
+            "keys/reproducer.key",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    let sampled: Vec<serde_json::Value> = p
+        .all_bundles()
+        .iter()
+        .map(|b| statement_of(b))
+        .filter(|s| s["predicateType"] == "https://slsa.dev/verification_summary/v1")
+        .collect();
+    assert_eq!(sampled.len(), 2, "one verdict per reproduction");
+    let recorded = sampled
+        .iter()
+        .find_map(|s| s["predicate"]["https://ci-attest.dev/verification-details/v1"].get("sample"))
+        .expect("the sample is in the second verdict");
+    assert_eq!(recorded["seed"], seed.as_str());
+    assert_eq!(recorded["of"], 1);
     // Trusted as a reproducer's verdict, it accepts the commit; under the policy verdicts' id it
     // is not the pair the policy names.
     p.write(

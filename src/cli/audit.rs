@@ -208,6 +208,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
                 policy: (&args.policy, &policy.sha256),
                 verifier_id: args.attest.verifier_id(),
                 at,
+                sample: audit.sample.as_ref(),
             },
             store,
             &audit,

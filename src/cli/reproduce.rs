@@ -184,17 +184,16 @@ pub fn run(repo_dir: &Path, mut args: Args) -> CmdResult {
         })?;
         let findings = compare(&attested, &run.out.statement.predicate, &tolerance);
         if let Some(vs) = &verdict_signer {
-            let location = attest_reproduction(
-                vs,
-                &args,
-                &repo,
-                &policy,
+            let verdicts = Verdicts {
+                signer: vs,
+                args: &args,
+                repo: &repo,
+                policy: &policy,
                 at,
-                &info,
-                &stored,
-                &run.out.statement.predicate,
-                &findings,
-            )?;
+                sample: sample_record.as_ref(),
+            };
+            let location =
+                verdicts.attest(&info, &stored, &run.out.statement.predicate, &findings)?;
             eprintln!(
                 "verdict: {location} (SLSA VSA of the reproduction, signed by {})",
                 vs.describe()
@@ -357,46 +356,63 @@ fn override_of(
     Ok(Some(file))
 }
 
-/// Signs the reproduction of one commit as a SLSA VSA and stores it in the dir store: `PASSED`
-/// when the re-run agrees, its one input the attestation compared with, its checks the re-run's.
-#[allow(clippy::too_many_arguments)]
-fn attest_reproduction(
-    signer: &super::verdict::VerdictSigner,
-    args: &Args,
-    repo: &Repo,
-    policy: &Policy,
+/// What every reproduction's VSA of one command shares.
+struct Verdicts<'a> {
+    signer: &'a super::verdict::VerdictSigner,
+    args: &'a Args,
+    repo: &'a Repo,
+    policy: &'a Policy,
     at: std::time::SystemTime,
-    info: &CommitInfo,
-    attested: &StoredBundle,
-    reproduced: &LocalRunPredicate,
-    findings: &[Finding],
-) -> Result<String, Failure> {
-    use ci_attest::report::{BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict};
-    let mut line = BundleReport::unverified(attested.location.clone(), Vec::new());
-    line.selected = true;
-    line.checks = reproduced.checks.iter().map(CheckSummary::of).collect();
-    let report = Report {
-        schema: REPORT_SCHEMA,
-        commit: info.id.to_string(),
-        policy: policy.file.clone(),
-        verdict: if findings.is_empty() {
-            Verdict::Accepted
-        } else {
-            Verdict::Rejected
-        },
-        bundles: vec![line],
-        findings: findings.to_vec(),
-    };
-    let attester = super::verdict::Attester {
-        signer,
-        repo,
-        policy: (&args.policy, &policy.sha256),
-        verifier_id: args.attest.verifier_id(),
-        at,
-    };
-    attester.store_public_key()?;
-    let store = stores::dir_store(repo)?;
-    attester.attest(&store, info, &report, &Fetched::of(vec![attested.clone()]))
+    sample: Option<&'a SampleRecord>,
+}
+
+impl Verdicts<'_> {
+    /// Signs the reproduction of one commit as a SLSA VSA and stores it in the dir store:
+    /// `PASSED` when the re-run agrees, its one input the attestation compared with, its checks
+    /// the re-run's, and the sample it was drawn in.
+    fn attest(
+        &self,
+        info: &CommitInfo,
+        attested: &StoredBundle,
+        reproduced: &LocalRunPredicate,
+        findings: &[Finding],
+    ) -> Result<String, Failure> {
+        let Verdicts {
+            signer,
+            args,
+            repo,
+            policy,
+            at,
+            sample,
+        } = *self;
+        use ci_attest::report::{BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict};
+        let mut line = BundleReport::unverified(attested.location.clone(), Vec::new());
+        line.selected = true;
+        line.checks = reproduced.checks.iter().map(CheckSummary::of).collect();
+        let report = Report {
+            schema: REPORT_SCHEMA,
+            commit: info.id.to_string(),
+            policy: policy.file.clone(),
+            verdict: if findings.is_empty() {
+                Verdict::Accepted
+            } else {
+                Verdict::Rejected
+            },
+            bundles: vec![line],
+            findings: findings.to_vec(),
+        };
+        let attester = super::verdict::Attester {
+            signer,
+            repo,
+            policy: (&args.policy, &policy.sha256),
+            verifier_id: args.attest.verifier_id(),
+            at,
+            sample,
+        };
+        attester.store_public_key()?;
+        let store = stores::dir_store(repo)?;
+        attester.attest(&store, info, &report, &Fetched::of(vec![attested.clone()]))
+    }
 }
 
 fn no_attestation(id: &CommitId) -> Finding {

@@ -168,6 +168,8 @@ pub struct Attester<'a> {
     pub verifier_id: &'a str,
     /// The verification time.
     pub at: SystemTime,
+    /// The sample the commits were drawn in (`--sample`), recorded in each verdict.
+    pub sample: Option<&'a ci_attest::reproduce::SampleRecord>,
 }
 
 impl Attester<'_> {
@@ -212,6 +214,7 @@ impl Attester<'_> {
                 verifier_id: self.verifier_id,
                 signer: &signer,
                 at: self.at,
+                sample: self.sample,
             },
         );
         let json = statement.to_json();

@@ -187,6 +187,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
             policy: (&args.policy, &policy.sha256),
             verifier_id: args.attest.verifier_id(),
             at,
+            sample: None,
         };
         attester.store_public_key()?;
         // --bundle files are judged from outside any store: the verdict goes to the dir store.
