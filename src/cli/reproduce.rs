@@ -291,12 +291,18 @@ fn attested(
 ) -> Result<Option<(StoredBundle, String, LocalRunPredicate)>, Failure> {
     let fetched = store.fetch(&info.id).map_err(stores::store_failure)?;
     let report = judge.commit(info, &fetched);
-    // The first reports are the fetched bundles, in order; the selected one verified.
-    let Some(i) = report
+    // The first reports are the fetched bundles, in order; a selected one verified. Under
+    // `signers` or `select = "all"` several are: the newest (by verified signing time) is compared.
+    let Some((i, _)) = report
         .bundles
         .iter()
         .take(fetched.bundles.len())
-        .position(|b| b.selected)
+        .enumerate()
+        .filter(|(_, b)| b.selected)
+        .max_by_key(|(i, b)| {
+            let at = b.signed_at.as_deref();
+            (at.and_then(|t| humantime::parse_rfc3339_weak(t).ok()), *i)
+        })
     else {
         return Ok(None);
     };
