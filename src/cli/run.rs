@@ -44,26 +44,8 @@ pub struct Args {
     /// Sign keylessly: OIDC token -> Fulcio certificate -> Rekor entry (also `[signing] method = "keyless"`).
     #[arg(long, conflicts_with = "key")]
     keyless: bool,
-    /// The OIDC identity token (else GitHub Actions' ambient token, else an interactive login).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "SIGSTORE_ID_TOKEN",
-        hide_env_values = true
-    )]
-    identity_token: Option<String>,
-    /// Fulcio URL (default: public-good).
-    #[arg(long, value_name = "URL")]
-    fulcio_url: Option<String>,
-    /// Rekor URL (default: public-good).
-    #[arg(long, value_name = "URL")]
-    rekor_url: Option<String>,
-    /// RFC 3161 timestamp authority URL (optional).
-    #[arg(long, value_name = "URL")]
-    tsa_url: Option<String>,
-    /// A sigstore signing_config.json naming Fulcio, Rekor and TSA.
-    #[arg(long, value_name = "FILE")]
-    signing_config: Option<PathBuf>,
+    #[command(flatten)]
+    services: KeylessArgs,
     /// Use the public-good staging services.
     #[arg(long)]
     staging: bool,
@@ -84,32 +66,42 @@ enum Signing {
 }
 
 fn keyless_setup(args: &Args) -> Result<Signed, Failure> {
-    let (token, services) = keyless_token(&KeylessOptions {
-        signing_config: args.signing_config.as_deref(),
-        staging: args.staging,
-        fulcio_url: args.fulcio_url.as_deref(),
-        rekor_url: args.rekor_url.as_deref(),
-        tsa_url: args.tsa_url.as_deref(),
-        identity_token: args.identity_token.clone(),
-        device_code: args.device_code,
-    })?;
+    let (token, services) = keyless_token(&args.services, args.staging, args.device_code)?;
     Ok(Signed::Keyless(token, services))
 }
 
-/// What keyless signing needs (of `run`, or of `verify`/`audit --attest-verdict`).
-pub(super) struct KeylessOptions<'a> {
-    pub signing_config: Option<&'a Path>,
-    pub staging: bool,
-    pub fulcio_url: Option<&'a str>,
-    pub rekor_url: Option<&'a str>,
-    pub tsa_url: Option<&'a str>,
+/// The token and services flags of keyless signing (of `run`, and of `verify`/`audit`/`reproduce
+/// --attest-verdict --keyless`).
+#[derive(Debug, Default, clap::Args)]
+pub(super) struct KeylessArgs {
+    /// The OIDC identity token for keyless signing (else GitHub Actions' ambient token, else an
+    /// interactive login).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SIGSTORE_ID_TOKEN",
+        hide_env_values = true
+    )]
     pub identity_token: Option<String>,
-    pub device_code: bool,
+    /// Fulcio URL for keyless signing (default: public-good).
+    #[arg(long, value_name = "URL")]
+    pub fulcio_url: Option<String>,
+    /// Rekor URL for keyless signing (default: public-good).
+    #[arg(long, value_name = "URL")]
+    pub rekor_url: Option<String>,
+    /// RFC 3161 timestamp authority URL for keyless signing (optional).
+    #[arg(long, value_name = "URL")]
+    pub tsa_url: Option<String>,
+    /// A sigstore signing_config.json naming Fulcio, Rekor and TSA.
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
 }
 
 /// The services and an OIDC token (explicit, ambient in GitHub Actions, or a login).
 pub(super) fn keyless_token(
-    o: &KeylessOptions<'_>,
+    o: &KeylessArgs,
+    staging: bool,
+    device_code: bool,
 ) -> Result<
     (
         Box<ci_attest::sign::oidc::IdentityToken>,
@@ -119,7 +111,7 @@ pub(super) fn keyless_token(
 > {
     use ci_attest::sign::keyless::Services;
     use ci_attest::sign::oidc::{TokenOptions, TokenSources, obtain_token};
-    let mut services = match o.signing_config {
+    let mut services = match &o.signing_config {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| {
                 Failure::usage(anyhow::anyhow!("cannot read {}: {e}", path.display()))
@@ -127,22 +119,22 @@ pub(super) fn keyless_token(
             Services::from_signing_config(&bytes, std::time::SystemTime::now())
                 .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))?
         }
-        None if o.staging => Services::staging(),
+        None if staging => Services::staging(),
         None => Services::public_good(),
     };
-    if let Some(u) = o.fulcio_url {
-        services.fulcio_url = u.to_string();
+    if let Some(u) = &o.fulcio_url {
+        services.fulcio_url = u.clone();
     }
-    if let Some(u) = o.rekor_url {
-        services.rekor_url = u.to_string();
+    if let Some(u) = &o.rekor_url {
+        services.rekor_url = u.clone();
     }
-    if let Some(u) = o.tsa_url {
-        services.tsa_url = Some(u.to_string());
+    if let Some(u) = &o.tsa_url {
+        services.tsa_url = Some(u.clone());
     }
     let options = TokenOptions {
         explicit: o.identity_token.clone(),
         interactive: std::io::stdin().is_terminal() && std::env::var_os("CI").is_none(),
-        force_device_code: o.device_code,
+        force_device_code: device_code,
         ..TokenOptions::default()
     };
     let sources = TokenSources::from_env(|name| std::env::var(name).ok());
@@ -251,7 +243,7 @@ pub fn run(repo_dir: &Path, args: Args) -> CmdResult {
         .flatten()
         .collect();
     let plan = if keyless {
-        if args.identity_token.is_none() {
+        if args.services.identity_token.is_none() {
             eprintln!("keyless: you will be asked to log in after the checks have run");
         }
         Signing::Keyless

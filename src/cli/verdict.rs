@@ -29,26 +29,8 @@ pub struct AttestArgs {
     /// `id-token: write`) -> Fulcio certificate -> Rekor entry.
     #[arg(long, requires = "attest_verdict", conflicts_with = "key")]
     keyless: bool,
-    /// The OIDC identity token for --keyless (else GitHub Actions' ambient token, else a login).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "SIGSTORE_ID_TOKEN",
-        hide_env_values = true
-    )]
-    identity_token: Option<String>,
-    /// Fulcio URL for --keyless (default: public-good).
-    #[arg(long, value_name = "URL")]
-    fulcio_url: Option<String>,
-    /// Rekor URL for --keyless (default: public-good).
-    #[arg(long, value_name = "URL")]
-    rekor_url: Option<String>,
-    /// RFC 3161 timestamp authority URL for --keyless (optional).
-    #[arg(long, value_name = "URL")]
-    tsa_url: Option<String>,
-    /// A sigstore signing_config.json naming Fulcio, Rekor and TSA for --keyless.
-    #[arg(long, value_name = "FILE")]
-    signing_config: Option<PathBuf>,
+    #[command(flatten)]
+    services: super::run::KeylessArgs,
     /// The verdict's `verifier.id`: a URI naming this verifier; a policy trusts a verdict only
     /// for a (signer, verifier id) pair its `[[verifier]]` list names (default: verify and audit
     /// https://ci-attest.dev/verifier, reproduce https://ci-attest.dev/reproducer).
@@ -84,15 +66,7 @@ impl AttestArgs {
             )));
         }
         if self.keyless {
-            let (token, services) = super::run::keyless_token(&super::run::KeylessOptions {
-                signing_config: self.signing_config.as_deref(),
-                staging,
-                fulcio_url: self.fulcio_url.as_deref(),
-                rekor_url: self.rekor_url.as_deref(),
-                tsa_url: self.tsa_url.as_deref(),
-                identity_token: self.identity_token.clone(),
-                device_code: false,
-            })?;
+            let (token, services) = super::run::keyless_token(&self.services, staging, false)?;
             return Ok(Some(VerdictSigner::Keyless(token, services)));
         }
         let Some(path) = &self.key else {
