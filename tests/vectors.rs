@@ -374,6 +374,47 @@ fn every_third_party_case_gives_the_expected_outcome_for_its_reason() {
     );
 }
 
+/// The fixed-key fast path (src/verify/pki/fixed.rs) gives every case the same outcome, with the
+/// same findings, as the ecdsa crate's own verification: each case is run with tables off, then
+/// with a table for every key from its first use.
+#[test]
+fn every_case_has_the_same_outcome_with_and_without_key_tables() {
+    use ci_attest::verify::pki::{TABLE_AFTER_USES, set_table_after_uses};
+    let cases: Cases =
+        serde_json::from_slice(&std::fs::read(dir().join("cases.json")).expect("cases.json"))
+            .expect("parses");
+    let outcomes = |threshold: u32| -> Vec<Result<(), Vec<String>>> {
+        set_table_after_uses(threshold);
+        cases
+            .cases
+            .iter()
+            .flat_map(|case| {
+                let digest = case
+                    .artifact_digest
+                    .as_deref()
+                    .map(|d| Artifact::parse_digest(d).expect("digest"));
+                let bytes = case
+                    .artifact
+                    .as_ref()
+                    .map(|a| Artifact::Bytes(std::fs::read(dir().join(a)).expect("artifact")));
+                [run(case, digest.as_ref()), run(case, bytes.as_ref())]
+            })
+            .collect()
+    };
+    let without = outcomes(u32::MAX);
+    // Twice with tables: built on the first pass, used as built on the second.
+    let with = outcomes(0);
+    let again = outcomes(0);
+    set_table_after_uses(TABLE_AFTER_USES);
+    assert_eq!(without.len(), 222);
+    assert!(
+        without.iter().filter(|o| o.is_ok()).count() >= 40,
+        "passing cases exercise it"
+    );
+    assert_eq!(without, with);
+    assert_eq!(without, again);
+}
+
 const HAPPY: &str = "sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json";
 const A_TXT: &str = "sigstore-conformance/bundle-verify/a.txt";
 const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";

@@ -565,9 +565,21 @@ impl ParsedCert {
         self.decode_ext(OID_EXT_KEY_USAGE, "extKeyUsage")
     }
 
-    /// Verifies this certificate's signature with `issuer`'s key.
+    /// The public key of a certificate of trust material (a trusted root's), memoised per process
+    /// ([`VerifyingKey::from_trusted_spki_der`]) so that it verifies on the fixed-key fast path.
+    pub(crate) fn trusted_key(&self) -> Result<VerifyingKey, CertError> {
+        VerifyingKey::from_trusted_spki_der(&self.spki_der()?).map_err(|e| {
+            CertError::UnsupportedAlgorithm {
+                subject: self.subject(),
+                found: e.to_string(),
+            }
+        })
+    }
+
+    /// Verifies this certificate's signature with the key of `issuer`, a certificate of a trusted
+    /// root (every caller's issuer is: chains are built from trusted certificates only).
     pub(crate) fn verify_signed_by(&self, issuer: &ParsedCert) -> Result<(), CertError> {
-        let key = issuer.key()?;
+        let key = issuer.trusted_key()?;
         let alg = &self.cert.signature_algorithm().oid;
         let sig = self.cert.signature().as_bytes().ok_or_else(|| {
             malformed(
@@ -1305,8 +1317,8 @@ pub(crate) fn verify_sct(
             ));
         }
     };
-    let key =
-        VerifyingKey::from_spki_der(&log.public_key).map_err(|e| format!("CT log key: {e}"))?;
+    let key = VerifyingKey::from_trusted_spki_der(&log.public_key)
+        .map_err(|e| format!("CT log key: {e}"))?;
     let sig_ok = matches!(
         (sct.sig_alg, &key),
         (3, VerifyingKey::P256(_) | VerifyingKey::P384(_))

@@ -6,6 +6,10 @@
 
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+mod fixed;
 
 /// A hash algorithm a signature is made over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,12 +71,15 @@ pub enum PkiError {
 }
 
 /// A public key that verifies signatures.
+///
+/// Clones share one [`EcdsaKey`], so a key kept for many verifications (a trusted root's, see
+/// [`VerifyingKey::from_trusted_spki_der`], or a policy signer's) builds its fast-path table once.
 #[derive(Clone)]
 pub enum VerifyingKey {
     /// ECDSA over NIST P-256.
-    P256(p256::ecdsa::VerifyingKey),
+    P256(Arc<EcdsaKey<p256::ecdsa::VerifyingKey, fixed::p256_table::Table>>),
     /// ECDSA over NIST P-384.
-    P384(p384::ecdsa::VerifyingKey),
+    P384(Arc<EcdsaKey<p384::ecdsa::VerifyingKey, fixed::p384_table::Table>>),
     /// Ed25519.
     Ed25519(ed25519_dalek::VerifyingKey),
     /// RSA (PKCS#1 v1.5 signatures).
@@ -90,10 +97,10 @@ impl VerifyingKey {
     pub fn from_spki_der(der: &[u8]) -> Result<VerifyingKey, PkiError> {
         use p256::pkcs8::DecodePublicKey;
         if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
-            return Ok(VerifyingKey::P256(k));
+            return Ok(VerifyingKey::P256(Arc::new(EcdsaKey::new(k))));
         }
         if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
-            return Ok(VerifyingKey::P384(k));
+            return Ok(VerifyingKey::P384(Arc::new(EcdsaKey::new(k))));
         }
         if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
             return Ok(VerifyingKey::Ed25519(k));
@@ -105,6 +112,28 @@ impl VerifyingKey {
             "expected a P-256, P-384, Ed25519 or RSA SubjectPublicKeyInfo, found {} bytes of something else",
             der.len()
         )))
+    }
+
+    /// [`VerifyingKey::from_spki_der`] for a key of trust material (a trusted root's logs, CAs and
+    /// TSAs): parsed once per process and shared, so that its verifications take the fixed-key
+    /// fast path. The memo is keyed by the exact DER and holds at most [`MAX_TRUSTED_KEYS`]
+    /// keys (past that, keys are parsed per call, as untrusted keys always are); callers pass
+    /// only trusted bytes, so nothing a bundle carries can fill it.
+    pub fn from_trusted_spki_der(der: &[u8]) -> Result<VerifyingKey, PkiError> {
+        static TRUSTED: OnceLock<RwLock<std::collections::HashMap<Vec<u8>, VerifyingKey>>> =
+            OnceLock::new();
+        let memo = TRUSTED.get_or_init(Default::default);
+        // A poisoned lock only means another thread panicked while holding it: parse again.
+        if let Some(key) = memo.read().ok().and_then(|m| m.get(der).cloned()) {
+            return Ok(key);
+        }
+        let key = VerifyingKey::from_spki_der(der)?;
+        if let Ok(mut m) = memo.write() {
+            if m.len() < MAX_TRUSTED_KEYS {
+                m.entry(der.to_vec()).or_insert_with(|| key.clone());
+            }
+        }
+        Ok(key)
     }
 
     /// A short name of the key type.
@@ -151,16 +180,29 @@ impl VerifyingKey {
         }
         match self {
             VerifyingKey::P256(k) => {
-                let sig = p256::ecdsa::DerSignature::from_bytes(sig)
+                let der = p256::ecdsa::DerSignature::from_bytes(sig)
                     .map_err(|_| PkiError::MalformedSignature("ECDSA P-256"))?;
-                k.verify_prehash(digest, &sig)
-                    .map_err(|_| PkiError::BadSignature("ECDSA P-256"))
+                // r or s of 0 or beyond the order: no signature, as the ecdsa crate decides.
+                let sig = p256::ecdsa::Signature::try_from(der)
+                    .map_err(|_| PkiError::BadSignature("ECDSA P-256"))?;
+                let ok = match k.table(fixed::p256_table::Table::of) {
+                    Some(table) => table.verify_prehashed(digest, &sig),
+                    None => k.key.verify_prehash(digest, &sig).is_ok(),
+                };
+                ok.then_some(())
+                    .ok_or(PkiError::BadSignature("ECDSA P-256"))
             }
             VerifyingKey::P384(k) => {
-                let sig = p384::ecdsa::DerSignature::from_bytes(sig)
+                let der = p384::ecdsa::DerSignature::from_bytes(sig)
                     .map_err(|_| PkiError::MalformedSignature("ECDSA P-384"))?;
-                k.verify_prehash(digest, &sig)
-                    .map_err(|_| PkiError::BadSignature("ECDSA P-384"))
+                let sig = p384::ecdsa::Signature::try_from(der)
+                    .map_err(|_| PkiError::BadSignature("ECDSA P-384"))?;
+                let ok = match k.table(fixed::p384_table::Table::of) {
+                    Some(table) => table.verify_prehashed(digest, &sig),
+                    None => k.key.verify_prehash(digest, &sig).is_ok(),
+                };
+                ok.then_some(())
+                    .ok_or(PkiError::BadSignature("ECDSA P-384"))
             }
             VerifyingKey::Ed25519(_) => Err(PkiError::PrehashUnsupported("Ed25519")),
             VerifyingKey::Rsa(k) => {
@@ -173,6 +215,53 @@ impl VerifyingKey {
                     .map_err(|_| PkiError::BadSignature("RSA"))
             }
         }
+    }
+}
+
+/// Most keys [`VerifyingKey::from_trusted_spki_der`] keeps: a trusted root names a handful.
+pub const MAX_TRUSTED_KEYS: usize = 64;
+
+/// Verifications with one [`EcdsaKey`] before it builds its table ([`fixed`]): a table costs
+/// about 25 (P-256) or 30 (P-384) verifications and makes each later one 4-5x faster, so a key
+/// pays for it only once it has shown it is used that often (an `audit`, a policy signer's key,
+/// a verifier's log keys); a `verify` of a few bundles never builds one.
+pub const TABLE_AFTER_USES: u32 = 32;
+
+static TABLE_AFTER: AtomicU32 = AtomicU32::new(TABLE_AFTER_USES);
+
+/// Sets after how many verifications a key builds its table: 0 for every key at once, `u32::MAX`
+/// for never. For tests that compare the two paths on the same inputs, and for benchmarks; the
+/// answers are the same either way, only the time differs.
+#[doc(hidden)]
+pub fn set_table_after_uses(uses: u32) {
+    TABLE_AFTER.store(uses, Ordering::Relaxed);
+}
+
+/// An ECDSA public key and, once it has verified [`TABLE_AFTER_USES`] signatures, its table of
+/// precomputed multiples ([`fixed`]).
+pub struct EcdsaKey<K, T> {
+    key: K,
+    uses: AtomicU32,
+    table: OnceLock<T>,
+}
+
+impl<K, T> EcdsaKey<K, T> {
+    fn new(key: K) -> EcdsaKey<K, T> {
+        EcdsaKey {
+            key,
+            uses: AtomicU32::new(0),
+            table: OnceLock::new(),
+        }
+    }
+
+    /// The table, built now if this key has been used enough; `None` while it has not.
+    fn table(&self, build: impl FnOnce(&K) -> T) -> Option<&T> {
+        if let Some(t) = self.table.get() {
+            return Some(t);
+        }
+        let used = self.uses.fetch_add(1, Ordering::Relaxed);
+        (used >= TABLE_AFTER.load(Ordering::Relaxed))
+            .then(|| self.table.get_or_init(|| build(&self.key)))
     }
 }
 
@@ -190,6 +279,28 @@ mod tests {
             .expect("verifies");
         assert!(vk.verify(b"messagE", &sig, HashAlg::Sha256).is_err());
         assert!(vk.verify(b"message", &sig[1..], HashAlg::Sha256).is_err());
+    }
+
+    /// The same answers before and after the key builds its table, and a trusted key parsed
+    /// twice is one shared key.
+    #[test]
+    fn a_key_used_many_times_answers_as_before() {
+        let key = crate::sign::key::SigningKey::generate().expect("key");
+        let public = key.public_key();
+        let vk = VerifyingKey::from_trusted_spki_der(public.to_spki_der()).expect("spki");
+        let again = VerifyingKey::from_trusted_spki_der(public.to_spki_der()).expect("spki");
+        let (VerifyingKey::P256(a), VerifyingKey::P256(b)) = (&vk, &again) else {
+            panic!("P-256 keys");
+        };
+        assert!(Arc::ptr_eq(a, b), "one key per DER");
+        for i in 0..(TABLE_AFTER_USES + 3) {
+            let msg = format!("message {i}");
+            let sig = key.sign(msg.as_bytes());
+            vk.verify(msg.as_bytes(), &sig, HashAlg::Sha256)
+                .expect("verifies");
+            assert!(vk.verify(b"another", &sig, HashAlg::Sha256).is_err());
+        }
+        assert!(a.table.get().is_some(), "the table was built");
     }
 
     #[test]

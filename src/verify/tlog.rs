@@ -377,7 +377,7 @@ pub fn verify_entry(
     if log.valid_for.start.is_none() {
         return Err(unusable("a log key with a validFor.start", "none".into()));
     }
-    let key = VerifyingKey::from_spki_der(&log.public_key)
+    let key = VerifyingKey::from_trusted_spki_der(&log.public_key)
         .map_err(|e| unusable("a supported log key", e.to_string()))?;
     let hash = log_hash(log, &key);
 

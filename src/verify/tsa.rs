@@ -212,7 +212,18 @@ pub fn verify_timestamp(
     signed.signer.check_signing_certificate(&signer_cert.der)?;
 
     // The signature over the signed attributes (DER, as a SET).
-    let key = signer_cert.key().map_err(|e| TsaError::Certificate {
+    // A signer certificate of the trusted root keeps its key (and fast path) across timestamps;
+    // one the token embeds is parsed for this timestamp only.
+    let in_root = root
+        .timestamp_authorities
+        .iter()
+        .any(|a| a.cert_chain.contains(&signer_cert.der));
+    let key = if in_root {
+        signer_cert.trusted_key()
+    } else {
+        signer_cert.key()
+    };
+    let key = key.map_err(|e| TsaError::Certificate {
         gen_time: fmt_time(tst.gen_time),
         source: e,
     })?;
