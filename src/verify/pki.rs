@@ -120,20 +120,31 @@ impl VerifyingKey {
     /// keys (past that, keys are parsed per call, as untrusted keys always are); callers pass
     /// only trusted bytes, so nothing a bundle carries can fill it.
     pub fn from_trusted_spki_der(der: &[u8]) -> Result<VerifyingKey, PkiError> {
-        static TRUSTED: OnceLock<RwLock<std::collections::HashMap<Vec<u8>, VerifyingKey>>> =
-            OnceLock::new();
-        let memo = TRUSTED.get_or_init(Default::default);
-        // A poisoned lock only means another thread panicked while holding it: parse again.
-        if let Some(key) = memo.read().ok().and_then(|m| m.get(der).cloned()) {
+        if let Some(key) = VerifyingKey::remembered(der) {
             return Ok(key);
         }
         let key = VerifyingKey::from_spki_der(der)?;
-        if let Ok(mut m) = memo.write() {
+        VerifyingKey::remember_trusted(der, &key);
+        Ok(key)
+    }
+
+    /// The shared key [`VerifyingKey::from_trusted_spki_der`] or
+    /// [`VerifyingKey::remember_trusted`] keeps for this DER, if any. Being remembered confers no
+    /// trust: the caller still decides whether the key may sign what it signed.
+    pub fn remembered(der: &[u8]) -> Option<VerifyingKey> {
+        // A poisoned lock only means another thread panicked while holding it: parse again.
+        trusted_memo().read().ok().and_then(|m| m.get(der).cloned())
+    }
+
+    /// Keeps `key` (parsed from `der`) for later verifications, once the caller has established
+    /// that it is trust material: e.g. the signer of a timestamp whose certificate chained to a
+    /// trusted TSA, which the token embeds rather than the trusted root.
+    pub fn remember_trusted(der: &[u8], key: &VerifyingKey) {
+        if let Ok(mut m) = trusted_memo().write() {
             if m.len() < MAX_TRUSTED_KEYS {
                 m.entry(der.to_vec()).or_insert_with(|| key.clone());
             }
         }
-        Ok(key)
     }
 
     /// A short name of the key type.
@@ -220,6 +231,13 @@ impl VerifyingKey {
 
 /// Most keys [`VerifyingKey::from_trusted_spki_der`] keeps: a trusted root names a handful.
 pub const MAX_TRUSTED_KEYS: usize = 64;
+
+type KeyMemo = RwLock<std::collections::HashMap<Vec<u8>, VerifyingKey>>;
+
+fn trusted_memo() -> &'static KeyMemo {
+    static TRUSTED: OnceLock<KeyMemo> = OnceLock::new();
+    TRUSTED.get_or_init(Default::default)
+}
 
 /// Verifications with one [`EcdsaKey`] before it builds its table ([`fixed`]): a table costs
 /// about 25 (P-256) or 30 (P-384) verifications and makes each later one 4-5x faster, so a key

@@ -212,16 +212,16 @@ pub fn verify_timestamp(
     signed.signer.check_signing_certificate(&signer_cert.der)?;
 
     // The signature over the signed attributes (DER, as a SET).
-    // A signer certificate of the trusted root keeps its key (and fast path) across timestamps;
-    // one the token embeds is parsed for this timestamp only.
-    let in_root = root
-        .timestamp_authorities
-        .iter()
-        .any(|a| a.cert_chain.contains(&signer_cert.der));
-    let key = if in_root {
-        signer_cert.trusted_key()
-    } else {
-        signer_cert.key()
+    // The signer's key: kept across timestamps once its certificate has chained to a trusted TSA
+    // (below), so that a TSA's signing key is parsed once and verifies on the fast path; a key
+    // not seen before is parsed for this timestamp only.
+    let spki = signer_cert.spki_der().map_err(|e| TsaError::Certificate {
+        gen_time: fmt_time(tst.gen_time),
+        source: e,
+    })?;
+    let key = match crate::verify::pki::VerifyingKey::remembered(&spki) {
+        Some(key) => Ok(key),
+        None => signer_cert.key(),
     };
     let key = key.map_err(|e| TsaError::Certificate {
         gen_time: fmt_time(tst.gen_time),
@@ -248,6 +248,7 @@ pub fn verify_timestamp(
         gen_time: fmt_time(tst.gen_time),
         source: e,
     })?;
+    crate::verify::pki::VerifyingKey::remember_trusted(&spki, &key);
     Ok(tst.gen_time)
 }
 
