@@ -270,10 +270,19 @@ fn main() {
         (true, _) => 5,
     };
     let dir = tempfile::tempdir().expect("tempdir");
+    // `AUDIT_BENCH_KEEP=1` keeps the repositories (and prints where), to time other commands on
+    // the same histories, e.g. two builds against each other.
+    let dir_path = if std::env::var_os("AUDIT_BENCH_KEEP").is_some() {
+        let kept = dir.keep();
+        println!("repositories kept in {}", kept.display());
+        kept
+    } else {
+        dir.path().to_path_buf()
+    };
     println!("audit throughput ({})", bin().display());
     let mut per_commit = Vec::new();
     for &n in sizes {
-        let (root, at) = attested_history(dir.path(), n);
+        let (root, at) = attested_history(&dir_path, n);
         let mut best = Duration::MAX;
         let mut peak = None;
         for _ in 0..runs(n) {
