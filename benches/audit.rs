@@ -261,7 +261,7 @@ fn main() {
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
     let sizes: &[usize] = match &chosen {
         Some(sizes) => sizes,
-        None if full() => &[100, 2_000, 20_000],
+        None if full() => &[1, 100, 2_000, 20_000],
         None => &[20],
     };
     let runs = |n: usize| match (full(), n) {
@@ -272,7 +272,8 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     // `AUDIT_BENCH_KEEP=1` keeps the repositories (and prints where), to time other commands on
     // the same histories, e.g. two builds against each other.
-    let dir_path = if std::env::var_os("AUDIT_BENCH_KEEP").is_some() {
+    let keep = std::env::var_os("AUDIT_BENCH_KEEP").is_some();
+    let dir_path = if keep {
         let kept = dir.keep();
         println!("repositories kept in {}", kept.display());
         kept
@@ -313,7 +314,28 @@ fn main() {
                 Err(why) => println!("@sigstore/verify loop: {why}"),
             }
         }
-        std::fs::remove_dir_all(&root).ok();
+        if !keep {
+            std::fs::remove_dir_all(&root).ok();
+        }
+    }
+    // Beyond the process's fixed cost (start, policy, `rev-list`, the trust list: the audit of one
+    // commit), the time each further commit adds; linear means this stays flat as n grows.
+    if let Some(&(1, fixed_ms)) = per_commit.first() {
+        let marginal: Vec<(usize, f64)> = per_commit
+            .iter()
+            .filter(|(n, _)| *n > 1)
+            .map(|&(n, ms)| (n, (ms * n as f64 - fixed_ms) / (n - 1) as f64))
+            .collect();
+        if let Some(&(first, base)) = marginal.first() {
+            let rows: Vec<String> = marginal
+                .iter()
+                .map(|(n, ms)| format!("{n}: {ms:.3} ms ({:.2}x)", ms / base))
+                .collect();
+            println!(
+                "time per commit beyond the one-commit audit ({fixed_ms:.1} ms), relative to {first} commits: {}",
+                rows.join(", ")
+            );
+        }
     }
     if let Some(&(_, base)) = per_commit.first() {
         let ratios: Vec<String> = per_commit
