@@ -740,10 +740,17 @@ impl Checkout {
 
 /// Set on every git command ci-attest runs: replace refs and grafts never change what a commit id
 /// means, so the commit attested is the commit as committed.
+///
+/// The graft file is a path that cannot exist (`/dev/null` is not a directory): git then reads no
+/// grafts at all, whereas an existing file, even `/dev/null`, makes every git call print a
+/// "grafts is deprecated" hint on stderr, which then shows in error messages.
 pub const SEALED_GIT_ENV: &[(&str, &str)] = &[
     ("GIT_NO_REPLACE_OBJECTS", "1"),
-    ("GIT_GRAFT_FILE", "/dev/null"),
+    ("GIT_GRAFT_FILE", NO_GRAFT_FILE),
 ];
+
+/// See [`SEALED_GIT_ENV`].
+pub const NO_GRAFT_FILE: &str = "/dev/null/no-grafts";
 
 /// sha256 over `commit <len>\0` + the raw commit object, lowercase hex.
 pub fn commit_object_sha256(object: &[u8]) -> String {
@@ -1004,6 +1011,33 @@ mod tests {
         assert_eq!(id, None, "an option is never passed as a revision");
         let outside = tempfile::tempdir().expect("tempdir");
         assert!(Repo::discover_resolving(outside.path(), "HEAD").is_err());
+    }
+
+    /// A graft file cuts history for plain git (here: `two` made parentless), but not for
+    /// ci-attest: an audit range still holds every commit, and git prints nothing about grafts.
+    #[test]
+    fn a_graft_file_does_not_hide_commits_from_a_range() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        git_in(root, &["init", "-q"]);
+        git_in(root, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        git_in(root, &["commit", "-q", "--allow-empty", "-m", "two"]);
+        let two = git_in(root, &["rev-parse", "HEAD"]);
+        std::fs::write(root.join(".git/info/grafts"), format!("{two}\n")).expect("graft");
+        assert_eq!(
+            git_in(root, &["rev-list", "--count", "HEAD"]),
+            "1",
+            "git obeys it"
+        );
+        let repo = Repo::discover(root).expect("repo");
+        assert_eq!(repo.rev_list("HEAD", 10).expect("range").len(), 2);
+        let out = Command::new("git")
+            .envs(SEALED_GIT_ENV.iter().copied())
+            .args(["rev-list", "HEAD"])
+            .current_dir(root)
+            .output()
+            .expect("git runs");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no graft hint");
     }
 
     #[test]

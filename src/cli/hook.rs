@@ -88,7 +88,7 @@ fn git(repo: &Repo, args: &[&str]) -> Result<String, String> {
         .args(args)
         .current_dir(repo.root())
         .env("GIT_NO_REPLACE_OBJECTS", "1")
-        .env("GIT_GRAFT_FILE", "/dev/null")
+        .env("GIT_GRAFT_FILE", ci_attest::git::NO_GRAFT_FILE)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;
