@@ -126,7 +126,12 @@ pub fn run(
         Some(id) => id,
         None => repo.resolve(options.rev)?,
     };
-    let facts = repo.run_facts(&id, options.ignore)?;
+    // Only a sandbox hides the other worktrees, so only a sandboxed run lists them.
+    let worktrees = match &options.isolation {
+        IsolationChoice::Sandbox(_) => crate::git::Worktrees::Listed,
+        IsolationChoice::None => crate::git::Worktrees::NotNeeded,
+    };
+    let facts = repo.run_facts(&id, options.ignore, worktrees)?;
     let commit = facts.commit;
     let uncommitted = facts.uncommitted;
     let git_ref = if facts.head.as_ref() == Some(&id) {

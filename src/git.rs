@@ -74,6 +74,10 @@ pub enum GitError {
 #[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
+    /// The git folders and this working tree's own git folder, when the process that found the
+    /// repository read them too ([`Repo::discover_resolving`]): [`Repo::run_facts`] then needs no
+    /// git process of its own for them.
+    known: Option<(GitDirs, PathBuf)>,
 }
 
 /// The facts about one commit that go into a statement's subject.
@@ -102,10 +106,12 @@ impl Repo {
         let root = String::from_utf8_lossy(&out).trim().to_string();
         Ok(Repo {
             root: PathBuf::from(root),
+            known: None,
         })
     }
 
-    /// [`Repo::discover`] and [`Repo::resolve`] of `rev` in one git process, as `run` starts.
+    /// [`Repo::discover`] and [`Repo::resolve`] of `rev` in one git process, as `run` starts; the
+    /// same process also reads the git folders [`Repo::run_facts`] needs.
     /// The id is `None` when `rev` does not resolve (then [`Repo::resolve`] says why).
     pub fn discover_resolving(
         path: &Path,
@@ -116,6 +122,11 @@ impl Repo {
             let args = [
                 "rev-parse",
                 "--show-toplevel",
+                "--path-format=absolute",
+                "--git-common-dir",
+                "--git-path",
+                "objects",
+                "--absolute-git-dir",
                 "--verify",
                 "--quiet",
                 "--end-of-options",
@@ -123,12 +134,19 @@ impl Repo {
             ];
             if let Ok(out) = run_git(path, &args) {
                 let text = String::from_utf8_lossy(&out);
-                let mut lines = text.lines();
-                if let (Some(root), Some(id)) =
-                    (lines.next(), lines.next().and_then(CommitId::parse))
-                {
-                    let root = PathBuf::from(root.trim());
-                    return Ok((Repo { root }, Some(id)));
+                let lines: Vec<&str> = text.lines().map(str::trim).collect();
+                if let [root, common_dir, objects, git_dir, id] = lines[..] {
+                    if let Some(id) = CommitId::parse(id) {
+                        let dirs = GitDirs {
+                            common_dir: PathBuf::from(common_dir),
+                            objects: PathBuf::from(objects),
+                        };
+                        let repo = Repo {
+                            root: PathBuf::from(root),
+                            known: Some((dirs, PathBuf::from(git_dir))),
+                        };
+                        return Ok((repo, Some(id)));
+                    }
                 }
             }
         }
@@ -334,13 +352,24 @@ impl Repo {
     /// same time (instead of nine one after another): the commit object and HEAD's commit (one
     /// `cat-file --batch`), the git folders and HEAD's branch (one `rev-parse`), the uncommitted
     /// changes (`status`), the `origin` URL and the worktrees.
-    pub fn run_facts(&self, id: &CommitId, ignore: &[&Path]) -> Result<RunFacts, GitError> {
+    pub fn run_facts(
+        &self,
+        id: &CommitId,
+        ignore: &[&Path],
+        want: Worktrees,
+    ) -> Result<RunFacts, GitError> {
         std::thread::scope(|s| {
             let objects = s.spawn(|| self.commit_and_head(id));
             let status = s.spawn(|| self.uncommitted_changes(ignore));
             let origin = s.spawn(|| self.origin_url());
-            let worktrees = s.spawn(|| self.worktree_paths());
-            let dirs = self.dirs_and_head_ref();
+            let worktrees = (want == Worktrees::Listed).then(|| s.spawn(|| self.worktree_paths()));
+            let dirs = match &self.known {
+                Some((dirs, git_dir)) => match head_ref_of(git_dir) {
+                    Some(head_ref) => Ok((dirs.clone(), head_ref)),
+                    None => self.dirs_and_head_ref(),
+                },
+                None => self.dirs_and_head_ref(),
+            };
             let join = |what: &str| GitError::Unexpected {
                 args: what.to_string(),
                 expected: "the git reader to finish".into(),
@@ -349,7 +378,10 @@ impl Repo {
             let (commit, head) = objects.join().map_err(|_| join("cat-file --batch"))??;
             let uncommitted = status.join().map_err(|_| join("status"))??;
             let origin_url = origin.join().map_err(|_| join("remote get-url"))?;
-            let worktrees = worktrees.join().map_err(|_| join("worktree list"))??;
+            let worktrees = match worktrees {
+                Some(w) => w.join().map_err(|_| join("worktree list"))??,
+                None => Vec::new(),
+            };
             let (dirs, head_ref) = dirs?;
             Ok(RunFacts {
                 commit,
@@ -456,6 +488,46 @@ impl Repo {
             head_ref,
         ))
     }
+}
+
+/// Whether [`Repo::run_facts`] lists the repository's worktrees (a sandboxed run hides them from
+/// the checks; an unsandboxed one hides nothing and needs no list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worktrees {
+    /// `git worktree list`.
+    Listed,
+    /// Not needed: [`RunFacts::worktrees`] is empty.
+    NotNeeded,
+}
+
+/// The branch HEAD is on, read from this working tree's `HEAD` file (`ref: refs/heads/main`):
+/// `Some(None)` when HEAD is detached (a commit id), `None` when the file says neither, in which
+/// case git is asked (e.g. the reftable backend's placeholder `refs/heads/.invalid`, or a HEAD
+/// that is a symbolic link).
+fn head_ref_of(git_dir: &Path) -> Option<Option<String>> {
+    let head = git_dir.join("HEAD");
+    if std::fs::symlink_metadata(&head)
+        .ok()?
+        .file_type()
+        .is_symlink()
+    {
+        return None;
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(std::fs::File::open(&head).ok()?, 4096),
+        &mut text,
+    )
+    .ok()?;
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    if let Some(name) = line.strip_prefix("ref: ") {
+        let valid = name.starts_with("refs/heads/")
+            && name != "refs/heads/.invalid"
+            && !name.contains(['\n', '\r', ' ', '\0']);
+        return valid.then(|| Some(name.to_string()));
+    }
+    // A detached HEAD: the id of its commit, in full.
+    (line.len() >= 40 && line.bytes().all(|b| b.is_ascii_hexdigit())).then_some(None)
 }
 
 /// The folders of a repository that a checkout borrows from.
@@ -1055,7 +1127,9 @@ mod tests {
         let head = repo.resolve("HEAD").expect("head");
         let first = repo.resolve("HEAD~1").expect("first");
 
-        let facts = repo.run_facts(&first, &[]).expect("facts");
+        let facts = repo
+            .run_facts(&first, &[], Worktrees::Listed)
+            .expect("facts");
         assert_eq!(facts.commit, repo.commit_info(&first).expect("info"));
         assert_eq!(facts.head, Some(head.clone()));
         assert_eq!(facts.head_ref.as_deref(), Some("refs/heads/main"));
@@ -1074,14 +1148,69 @@ mod tests {
 
         // Detached: no branch; the object id of a tree is refused as a commit.
         git_in(root, &["checkout", "-q", "--detach"]);
-        let facts = repo.run_facts(&head, &[]).expect("facts");
+        let facts = repo
+            .run_facts(&head, &[], Worktrees::Listed)
+            .expect("facts");
         assert_eq!(facts.head_ref, None);
         let tree = CommitId::parse(&facts.commit.tree).expect("tree id");
-        let err = repo.run_facts(&tree, &[]).expect_err("a tree is no commit");
+        let err = repo
+            .run_facts(&tree, &[], Worktrees::Listed)
+            .expect_err("a tree is no commit");
         assert!(err.to_string().contains("commit"), "{err}");
         let absent = CommitId::parse(&"0".repeat(40)).expect("id");
-        let err = repo.run_facts(&absent, &[]).expect_err("absent");
+        let err = repo
+            .run_facts(&absent, &[], Worktrees::Listed)
+            .expect_err("absent");
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    /// The folders and branch `discover_resolving` reads with the revision (and HEAD read from
+    /// the git folder's file) are what git says, on a branch, detached, in a linked worktree,
+    /// and with a reftable HEAD placeholder, which is left to git.
+    #[test]
+    fn facts_known_from_the_first_process_are_what_git_says() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("main");
+        std::fs::create_dir(&root).expect("mkdir");
+        git_in(&root, &["init", "-q"]);
+        git_in(&root, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let linked = dir.path().join("linked");
+        git_in(
+            &root,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                "topic",
+                linked.to_str().expect("utf-8"),
+            ],
+        );
+        let compare = |at: &Path, branch: Option<&str>| {
+            let (known, id) = Repo::discover_resolving(at, "HEAD").expect("repo");
+            let id = id.expect("resolves");
+            assert!(known.known.is_some(), "read by the first process");
+            let asked = Repo::discover(at).expect("repo");
+            let a = known
+                .run_facts(&id, &[], Worktrees::NotNeeded)
+                .expect("facts");
+            let b = asked.run_facts(&id, &[], Worktrees::Listed).expect("facts");
+            assert_eq!((&a.dirs, &a.head_ref), (&b.dirs, &b.head_ref), "at {at:?}");
+            assert_eq!(a.head_ref.as_deref(), branch);
+            assert!(a.worktrees.is_empty() && b.worktrees.len() == 2);
+        };
+        compare(&root, Some("refs/heads/main"));
+        compare(&linked, Some("refs/heads/topic"));
+        git_in(&linked, &["checkout", "-q", "--detach"]);
+        compare(&linked, None);
+        assert_eq!(
+            head_ref_of(&root.join(".git")),
+            Some(Some("refs/heads/main".into()))
+        );
+        std::fs::write(root.join(".git/HEAD"), "ref: refs/heads/.invalid\n").expect("write");
+        assert_eq!(head_ref_of(&root.join(".git")), None, "left to git");
+        std::fs::write(root.join(".git/HEAD"), "ref: refs/heads/a b\n").expect("write");
+        assert_eq!(head_ref_of(&root.join(".git")), None, "left to git");
     }
 
     #[test]

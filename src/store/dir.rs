@@ -63,7 +63,24 @@ impl DirStore {
     pub fn new_log_dir(&self, commit: &CommitId) -> Result<PathBuf, StoreError> {
         let logs = self.root.join("logs");
         std::fs::create_dir_all(&logs).map_err(Self::io(&logs))?;
-        for n in 1.. {
+        let taken = |n: u64| std::fs::symlink_metadata(logs.join(format!("{commit}-{n}"))).is_ok();
+        // Runs of a commit number their folders 1, 2, 3...: find the first free number in about
+        // 2·log2(runs) lookups (doubling, then halving), not one `mkdir` per earlier run.
+        let mut high = 1u64;
+        while taken(high) && high < 1 << 40 {
+            high *= 2;
+        }
+        let mut low = high / 2; // taken (or 0)
+        while high - low > 1 {
+            let mid = low + (high - low) / 2;
+            if taken(mid) {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        // Gaps or another run taking the number first: go on from there, one at a time.
+        for n in high.. {
             let dir = logs.join(format!("{commit}-{n}"));
             match std::fs::create_dir(&dir) {
                 Ok(()) => return Ok(dir),
@@ -400,6 +417,25 @@ mod tests {
 
     fn commit() -> CommitId {
         CommitId::parse(&"ab".repeat(20)).expect("valid id")
+    }
+
+    /// Each run gets a folder no run had, numbered on from the last, also past a gap.
+    #[test]
+    fn log_folders_are_new_and_numbered_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = DirStore::new(dir.path().join("store"));
+        let mut seen = std::collections::BTreeSet::new();
+        for n in 1..=21u64 {
+            let d = store.new_log_dir(&commit()).expect("log dir");
+            assert!(d.ends_with(format!("logs/{}-{n}", commit())), "{d:?}");
+            assert!(seen.insert(d));
+        }
+        // A gap (a folder removed by hand) may be reused: it holds nothing; a taken one never is.
+        std::fs::remove_dir(dir.path().join(format!("store/logs/{}-7", commit()))).expect("rm");
+        let d = store.new_log_dir(&commit()).expect("log dir");
+        assert!(d.is_dir() && std::fs::read_dir(&d).expect("read").next().is_none());
+        let other = store.new_log_dir(&commit()).expect("log dir");
+        assert_ne!(d, other);
     }
 
     #[test]
