@@ -131,7 +131,53 @@ pub fn run(
         IsolationChoice::Sandbox(_) => crate::git::Worktrees::Listed,
         IsolationChoice::None => crate::git::Worktrees::NotNeeded,
     };
-    let facts = repo.run_facts(&id, options.ignore, worktrees)?;
+    let path = options
+        .env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_os_str());
+    // The run folder and the pristine checkout of the commit (`git read-tree`).
+    let run_root: &Path = &options.run_root;
+    let id_ref = &id;
+    let prepare = move |dirs: &crate::git::GitDirs| -> Result<_, AttestError> {
+        remove_stale_runs(run_root);
+        std::fs::create_dir_all(run_root).map_err(|source| AttestError::RunDir {
+            path: run_root.display().to_string(),
+            source,
+        })?;
+        let run_dir = tempfile::Builder::new()
+            .prefix(&format!("{RUN_PREFIX}{}-", std::process::id()))
+            .tempdir_in(run_root)
+            .map_err(|source| AttestError::RunDir {
+                path: run_root.display().to_string(),
+                source,
+            })?;
+        let checkout = repo.pristine_checkout_with(dirs, id_ref, run_dir.path(), path)?;
+        Ok((run_dir, checkout))
+    };
+    // With the git folders already known (the process that found the repository read them), the
+    // checkout is made while the facts are read: `read-tree` beside `cat-file`, `status` and
+    // `remote`, instead of after them. A facts error is reported first either way.
+    let (facts, run_dir, checkout) = match repo.known_dirs() {
+        Some(dirs) => {
+            let (facts, prepared) = std::thread::scope(|s| {
+                let prepared = s.spawn(|| prepare(dirs));
+                let facts = repo.run_facts(&id, options.ignore, worktrees);
+                (facts, prepared.join())
+            });
+            let facts = facts?;
+            let (run_dir, checkout) = prepared.map_err(|_| AttestError::RunDir {
+                path: run_root.display().to_string(),
+                source: std::io::Error::other("the checkout thread panicked"),
+            })??;
+            (facts, run_dir, checkout)
+        }
+        None => {
+            let facts = repo.run_facts(&id, options.ignore, worktrees)?;
+            let (run_dir, checkout) = prepare(&facts.dirs)?;
+            (facts, run_dir, checkout)
+        }
+    };
     let commit = facts.commit;
     let uncommitted = facts.uncommitted;
     let git_ref = if facts.head.as_ref() == Some(&id) {
@@ -141,24 +187,6 @@ pub fn run(
     };
     let repository_uri = facts.origin_url;
 
-    remove_stale_runs(&options.run_root);
-    std::fs::create_dir_all(&options.run_root).map_err(|source| AttestError::RunDir {
-        path: options.run_root.display().to_string(),
-        source,
-    })?;
-    let run_dir = tempfile::Builder::new()
-        .prefix(&format!("{RUN_PREFIX}{}-", std::process::id()))
-        .tempdir_in(&options.run_root)
-        .map_err(|source| AttestError::RunDir {
-            path: options.run_root.display().to_string(),
-            source,
-        })?;
-    let path = options
-        .env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_os_str());
-    let checkout = repo.pristine_checkout_with(&facts.dirs, &id, run_dir.path(), path)?;
     let mut warnings = Vec::new();
     let (config, config_record) = load_config(
         repo,

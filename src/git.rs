@@ -153,6 +153,12 @@ impl Repo {
         Ok((Repo::discover(path)?, None))
     }
 
+    /// The git folders, when the process that found the repository read them
+    /// ([`Repo::discover_resolving`]).
+    pub fn known_dirs(&self) -> Option<&GitDirs> {
+        self.known.as_ref().map(|(dirs, _)| dirs)
+    }
+
     /// The repository's top-level folder.
     pub fn root(&self) -> &Path {
         &self.root
