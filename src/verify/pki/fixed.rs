@@ -138,6 +138,57 @@ macro_rules! comb_curve {
             #[cfg(test)]
             mod tests {
                 use super::*;
+                use proptest::prelude::*;
+                use $curve_crate::ecdsa::signature::hazmat::PrehashVerifier as _;
+                use $curve_crate::ecdsa::{SigningKey, VerifyingKey};
+
+                /// The same signature with s replaced by n - s: still valid, as ECDSA accepts both.
+                fn high_s(sig: &Signature) -> Signature {
+                    let (r, s) = sig.split_scalars();
+                    Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).expect("valid")
+                }
+
+                proptest! {
+                    #![proptest_config(ProptestConfig::with_cases(48))]
+
+                    /// On valid, high-s, tampered and foreign signatures, over digests of every
+                    /// length sigstore uses (and shorter) and a zero digest, the table answers
+                    /// what the ecdsa crate answers.
+                    #[test]
+                    fn verification_agrees_with_the_ecdsa_crate(
+                        secret in prop::collection::vec(1u8.., LEN),
+                        other in prop::collection::vec(1u8.., LEN),
+                        digest in prop::collection::vec(any::<u8>(), 20..=64),
+                        flip in 0usize..64,
+                    ) {
+                        let sk = SigningKey::from_slice(&secret).expect("scalar in range");
+                        let vk = VerifyingKey::from(&sk);
+                        let table = Table::of(&vk);
+                        let foreign = SigningKey::from_slice(&other).expect("scalar in range");
+                        let (sig, _) = sk.sign_prehash_recoverable(&digest);
+                        let (wrong, _) = foreign.sign_prehash_recoverable(&digest);
+                        // Within the bytes that count: a longer digest is truncated to LEN.
+                        let mut tampered = digest.clone();
+                        tampered[flip % digest.len().min(LEN)] ^= 0x01;
+                        let zero = [0u8; LEN];
+                        let (zero_sig, _) = sk.sign_prehash_recoverable(&zero);
+                        for (d, s) in [
+                            (&digest[..], sig),
+                            (&digest[..], high_s(&sig)),
+                            (&tampered[..], sig),
+                            (&digest[..], wrong),
+                            (&zero[..], zero_sig),
+                        ] {
+                            prop_assert_eq!(
+                                table.verify_prehashed(d, &s),
+                                vk.verify_prehash(d, &s).is_ok()
+                            );
+                        }
+                        prop_assert!(table.verify_prehashed(&digest, &sig));
+                        prop_assert!(!table.verify_prehashed(&tampered, &sig));
+                        prop_assert!(table.verify_prehashed(&zero, &zero_sig));
+                    }
+                }
 
                 /// The comb's product is the crate's own `k·Q`, for small, large and edge scalars.
                 #[test]
@@ -166,89 +217,3 @@ macro_rules! comb_curve {
 
 comb_curve!(p256_table, p256);
 comb_curve!(p384_table, p384);
-
-#[cfg(test)]
-mod tests {
-    use super::{p256_table, p384_table};
-    use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-    use proptest::prelude::*;
-
-    /// A signature with its s replaced by n - s (still valid: ECDSA accepts both).
-    fn high_s_256(sig: &p256::ecdsa::Signature) -> p256::ecdsa::Signature {
-        let (r, s) = sig.split_scalars();
-        p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).expect("valid")
-    }
-
-    fn high_s_384(sig: &p384::ecdsa::Signature) -> p384::ecdsa::Signature {
-        let (r, s) = sig.split_scalars();
-        p384::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).expect("valid")
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
-
-        /// On valid, high-s, tampered and foreign signatures, over digests of every length
-        /// sigstore uses (and shorter), the table answers what the ecdsa crate answers.
-        #[test]
-        fn p256_agrees_with_the_ecdsa_crate(
-            secret in prop::array::uniform32(1u8..),
-            other in prop::array::uniform32(1u8..),
-            digest in prop::collection::vec(any::<u8>(), 20..=64),
-            flip in 0usize..64,
-        ) {
-            const LEN: usize = 32;
-            let sk = p256::ecdsa::SigningKey::from_slice(&secret).expect("scalar in range");
-            let vk = p256::ecdsa::VerifyingKey::from(&sk);
-            let table = p256_table::Table::of(&vk);
-            let foreign = p256::ecdsa::SigningKey::from_slice(&other).expect("scalar in range");
-            let (sig, _) = sk.sign_prehash_recoverable(&digest);
-            let (wrong, _) = foreign.sign_prehash_recoverable(&digest);
-            // Within the bytes that count: a digest longer than the order is truncated to it.
-            let mut tampered = digest.clone();
-            tampered[flip % digest.len().min(LEN)] ^= 0x01;
-            for (d, s) in [
-                (&digest, sig),
-                (&digest, high_s_256(&sig)),
-                (&tampered, sig),
-                (&digest, wrong),
-            ] {
-                prop_assert_eq!(table.verify_prehashed(d, &s), vk.verify_prehash(d, &s).is_ok());
-            }
-            prop_assert!(table.verify_prehashed(&digest, &sig));
-            prop_assert!(!table.verify_prehashed(&tampered, &sig));
-            let zero = [0u8; 32];
-            let (sig, _) = sk.sign_prehash_recoverable(&zero);
-            prop_assert!(table.verify_prehashed(&zero, &sig));
-            prop_assert_eq!(vk.verify_prehash(&zero, &sig).is_ok(), true);
-        }
-
-        #[test]
-        fn p384_agrees_with_the_ecdsa_crate(
-            secret in prop::collection::vec(1u8.., 48),
-            other in prop::collection::vec(1u8.., 48),
-            digest in prop::collection::vec(any::<u8>(), 20..=64),
-            flip in 0usize..64,
-        ) {
-            const LEN: usize = 48;
-            let sk = p384::ecdsa::SigningKey::from_slice(&secret).expect("scalar in range");
-            let vk = p384::ecdsa::VerifyingKey::from(&sk);
-            let table = p384_table::Table::of(&vk);
-            let foreign = p384::ecdsa::SigningKey::from_slice(&other).expect("scalar in range");
-            let (sig, _) = sk.sign_prehash_recoverable(&digest);
-            let (wrong, _) = foreign.sign_prehash_recoverable(&digest);
-            // Within the bytes that count: a digest longer than the order is truncated to it.
-            let mut tampered = digest.clone();
-            tampered[flip % digest.len().min(LEN)] ^= 0x01;
-            for (d, s) in [
-                (&digest, sig),
-                (&digest, high_s_384(&sig)),
-                (&tampered, sig),
-                (&digest, wrong),
-            ] {
-                prop_assert_eq!(table.verify_prehashed(d, &s), vk.verify_prehash(d, &s).is_ok());
-            }
-            prop_assert!(table.verify_prehashed(&digest, &sig));
-            prop_assert!(!table.verify_prehashed(&tampered, &sig));
-        }
-    }
-}
