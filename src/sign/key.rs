@@ -22,8 +22,8 @@ use pkcs8::der::Decode as _;
 use pkcs8::der::pem::{self, LineEnding};
 use pkcs8::pkcs5::{self, pbes2, scrypt};
 use pkcs8::{
-    DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
-    EncryptedPrivateKeyInfoRef, ObjectIdentifier, PrivateKeyInfoRef, SubjectPublicKeyInfoRef,
+    DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _, EncryptedPrivateKeyInfoRef,
+    ObjectIdentifier, PrivateKeyInfoRef, SubjectPublicKeyInfoRef,
 };
 
 /// Re-exported so that callers can name what [`SigningKey::to_pkcs8_pem`] returns.
@@ -301,8 +301,31 @@ impl SigningKey {
         };
         let info = PrivateKeyInfoRef::from_der(der).map_err(|e| malformed(e.to_string()))?;
         check_p256_algorithm(info.algorithm.oid, info.algorithm.parameters_oid().ok())?;
-        let inner =
-            p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| malformed(e.to_string()))?;
+        // The ECPrivateKey read here rather than by `SigningKey::from_pkcs8_der`, which computes
+        // the public point twice (once to check the embedded one, once for the verifying key).
+        let ec = <sec1::EcPrivateKey<'_> as der::Decode>::from_der(info.private_key.as_bytes())
+            .map_err(|e| malformed(format!("ECPrivateKey: {e}")))?;
+        if let Some(params) = ec.parameters {
+            let named = params.named_curve();
+            if named != Some(<p256::NistP256 as pkcs8::AssociatedOid>::OID) {
+                return Err(malformed(format!(
+                    "ECPrivateKey parameters: expected the P-256 curve ({}), found {}",
+                    <p256::NistP256 as pkcs8::AssociatedOid>::OID,
+                    named.map_or_else(|| "no named curve".to_string(), |o| o.to_string())
+                )));
+            }
+        }
+        let inner = p256::ecdsa::SigningKey::from_slice(ec.private_key)
+            .map_err(|_| malformed("a private scalar of 32 bytes in 1..n-1".to_string()))?;
+        if let Some(embedded) = ec.public_key {
+            let derived = inner.verifying_key().to_sec1_point(false);
+            let compressed = inner.verifying_key().to_sec1_point(true);
+            if embedded != derived.as_bytes() && embedded != compressed.as_bytes() {
+                return Err(malformed(
+                    "the embedded public key is not the private key's".to_string(),
+                ));
+            }
+        }
         Ok(Self { inner })
     }
 }
@@ -716,6 +739,46 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
         let back = SigningKey::from_pkcs8_pem(pem.as_bytes(), None).expect("decode");
         assert_eq!(back.public_key(), k.public_key());
+    }
+
+    /// A PKCS#8 key whose embedded public key is another key's is refused, and one without an
+    /// embedded public key (as some tools write) is read; both as the ecdsa crate decides.
+    #[test]
+    fn the_embedded_public_key_must_be_the_private_keys() {
+        use base64::Engine as _;
+        let (a, b) = (key(), key());
+        let der = |k: &SigningKey| {
+            let pem = k.to_pkcs8_pem(None).expect("encode");
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .expect("base64")
+        };
+        let point = |k: &SigningKey| {
+            k.inner
+                .verifying_key()
+                .to_sec1_point(false)
+                .as_bytes()
+                .to_vec()
+        };
+        let (der_a, point_a, point_b) = (der(&a), point(&a), point(&b));
+        let at = der_a
+            .windows(point_a.len())
+            .position(|w| w == point_a)
+            .expect("p256 embeds the public key");
+        let mut swapped = der_a.clone();
+        swapped[at..at + point_b.len()].copy_from_slice(&point_b);
+        let err = SigningKey::from_pkcs8_der(&swapped).expect_err("another key's point");
+        assert!(err.to_string().contains("not the private key's"), "{err}");
+        assert!(
+            <p256::ecdsa::SigningKey as pkcs8::DecodePrivateKey>::from_pkcs8_der(&swapped).is_err()
+        );
+        assert_eq!(
+            SigningKey::from_pkcs8_der(&der_a)
+                .expect("reads")
+                .public_key(),
+            a.public_key()
+        );
     }
 
     #[test]
