@@ -16,9 +16,7 @@
 use crate::finding::{Code, Finding, clip};
 use crate::git::{CommitId, CommitInfo, GitError, Repo};
 use crate::policy::{CLOCK_SKEW, KeylessIdentity, Policy, Select, SignerIdentity};
-use crate::report::{
-    AUDIT_SCHEMA, AuditReport, BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict,
-};
+use crate::report::{AUDIT_SCHEMA, AuditReport, BundleReport, CheckSummary, Report, Verdict};
 use crate::statement::PREDICATE_TYPE;
 use crate::store::{Fetched, RejectedItem, Store, StoreError, StoredBundle};
 use crate::test_result::TEST_RESULT_PREDICATE_TYPE;
@@ -355,19 +353,12 @@ impl<'a> Judge<'a> {
                 findings
             }
         };
-        let verdict = if findings.iter().any(Finding::is_error) {
-            Verdict::Rejected
-        } else {
-            Verdict::Accepted
-        };
-        Report {
-            schema: REPORT_SCHEMA,
-            commit: commit.id.to_string(),
-            policy: self.policy.file.clone(),
-            verdict,
-            bundles: reports,
+        Report::judged(
+            commit.id.to_string(),
+            self.policy.file.clone(),
+            reports,
             findings,
-        }
+        )
     }
 
     /// `[require] signers = k` and `select = "all"`: judges every bundle the selection names

@@ -194,6 +194,28 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of `commit` under `policy`: rejected when any finding is an error.
+    pub fn judged(
+        commit: String,
+        policy: String,
+        bundles: Vec<BundleReport>,
+        findings: Vec<Finding>,
+    ) -> Report {
+        let verdict = if findings.iter().any(Finding::is_error) {
+            Verdict::Rejected
+        } else {
+            Verdict::Accepted
+        };
+        Report {
+            schema: REPORT_SCHEMA,
+            commit,
+            policy,
+            verdict,
+            bundles,
+            findings,
+        }
+    }
+
     /// The report as pretty JSON with sorted keys and a trailing newline.
     pub fn to_json(&self) -> String {
         self.to_json_as(Mode::Enforce)

@@ -32,7 +32,7 @@
 use crate::finding::{Code, Finding, Origin, Severity, clip};
 use crate::git::CommitInfo;
 use crate::policy::{CLOCK_SKEW, Policy, TrustedVerifier};
-use crate::report::{BundleReport, REPORT_SCHEMA, Report, Verdict};
+use crate::report::{BundleReport, Report, Verdict};
 use crate::statement::{
     DIGEST_GIT_COMMIT, DIGEST_SHA256, ResourceDescriptor, STATEMENT_TYPE, Statement,
 };
@@ -549,19 +549,7 @@ pub fn judge_verdicts(
             findings
         }
     };
-    let verdict = if findings.iter().any(Finding::is_error) {
-        Verdict::Rejected
-    } else {
-        Verdict::Accepted
-    };
-    Report {
-        schema: REPORT_SCHEMA,
-        commit: commit.id.to_string(),
-        policy: policy.file.clone(),
-        verdict,
-        bundles: lines,
-        findings,
-    }
+    Report::judged(commit.id.to_string(), policy.file.clone(), lines, findings)
 }
 
 /// The findings of the decisive verdict: its result, the policy digest a verifier entry
@@ -787,7 +775,7 @@ fn judge_one(
 mod tests {
     use super::*;
     use crate::git::CommitId;
-    use crate::report::CheckSummary;
+    use crate::report::{CheckSummary, REPORT_SCHEMA};
     use crate::statement::{CheckKind, Outcome};
 
     fn commit() -> CommitInfo {

@@ -391,22 +391,17 @@ impl Verdicts<'_> {
             at,
             sample,
         } = *self;
-        use ci_attest::report::{BundleReport, CheckSummary, REPORT_SCHEMA, Report, Verdict};
+        use ci_attest::report::{BundleReport, CheckSummary, Report};
         let mut line = BundleReport::unverified(attested.location.clone(), Vec::new());
         line.selected = true;
         line.checks = reproduced.checks.iter().map(CheckSummary::of).collect();
-        let report = Report {
-            schema: REPORT_SCHEMA,
-            commit: info.id.to_string(),
-            policy: policy.file.clone(),
-            verdict: if findings.is_empty() {
-                Verdict::Accepted
-            } else {
-                Verdict::Rejected
-            },
-            bundles: vec![line],
-            findings: findings.to_vec(),
-        };
+        // Every reproduction finding is an error: any difference rejects.
+        let report = Report::judged(
+            info.id.to_string(),
+            policy.file.clone(),
+            vec![line],
+            findings.to_vec(),
+        );
         let attester = super::verdict::Attester {
             signer,
             repo,

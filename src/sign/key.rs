@@ -315,15 +315,21 @@ impl SigningKey {
                 )));
             }
         }
-        let inner = p256::ecdsa::SigningKey::from_slice(ec.private_key)
-            .map_err(|_| malformed("a private scalar of 32 bytes in 1..n-1".to_string()))?;
+        let inner = p256::ecdsa::SigningKey::from_slice(ec.private_key).map_err(|_| {
+            malformed(format!(
+                "expected a P-256 private scalar of 32 bytes in 1..n-1, found {} bytes outside it",
+                ec.private_key.len()
+            ))
+        })?;
         if let Some(embedded) = ec.public_key {
             let derived = inner.verifying_key().to_sec1_point(false);
             let compressed = inner.verifying_key().to_sec1_point(true);
             if embedded != derived.as_bytes() && embedded != compressed.as_bytes() {
-                return Err(malformed(
-                    "the embedded public key is not the private key's".to_string(),
-                ));
+                return Err(malformed(format!(
+                    "expected the embedded public key to be the private key's own, found another \
+                     point ({} bytes) (the file is corrupt or was assembled from two keys)",
+                    embedded.len()
+                )));
             }
         }
         Ok(Self { inner })
@@ -769,7 +775,10 @@ mod tests {
         let mut swapped = der_a.clone();
         swapped[at..at + point_b.len()].copy_from_slice(&point_b);
         let err = SigningKey::from_pkcs8_der(&swapped).expect_err("another key's point");
-        assert!(err.to_string().contains("not the private key's"), "{err}");
+        assert!(
+            err.to_string().contains("to be the private key's own"),
+            "{err}"
+        );
         assert!(
             <p256::ecdsa::SigningKey as pkcs8::DecodePrivateKey>::from_pkcs8_der(&swapped).is_err()
         );

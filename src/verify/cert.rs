@@ -471,11 +471,18 @@ impl ParsedCert {
 
     /// The certificate's public key.
     pub(crate) fn key(&self) -> Result<VerifyingKey, CertError> {
-        VerifyingKey::from_spki_der(&self.spki_der()?).map_err(|e| {
-            CertError::UnsupportedAlgorithm {
-                subject: self.subject(),
-                found: e.to_string(),
-            }
+        self.key_from(&self.spki_der()?, VerifyingKey::from_spki_der)
+    }
+
+    /// This certificate's key parsed from its SubjectPublicKeyInfo `spki` by `parse`.
+    pub(crate) fn key_from(
+        &self,
+        spki: &[u8],
+        parse: fn(&[u8]) -> Result<VerifyingKey, super::pki::PkiError>,
+    ) -> Result<VerifyingKey, CertError> {
+        parse(spki).map_err(|e| CertError::UnsupportedAlgorithm {
+            subject: self.subject(),
+            found: e.to_string(),
         })
     }
 
@@ -568,12 +575,7 @@ impl ParsedCert {
     /// The public key of a certificate of trust material (a trusted root's), memoised per process
     /// ([`VerifyingKey::from_trusted_spki_der`]) so that it verifies on the fixed-key fast path.
     pub(crate) fn trusted_key(&self) -> Result<VerifyingKey, CertError> {
-        VerifyingKey::from_trusted_spki_der(&self.spki_der()?).map_err(|e| {
-            CertError::UnsupportedAlgorithm {
-                subject: self.subject(),
-                found: e.to_string(),
-            }
-        })
+        self.key_from(&self.spki_der()?, VerifyingKey::from_trusted_spki_der)
     }
 
     /// Verifies this certificate's signature with the key of `issuer`, a certificate of a trusted

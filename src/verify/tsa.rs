@@ -20,7 +20,7 @@ use crate::verify::cert::{
     CertError, EKU_TIME_STAMPING, ParsedCert, build_path, fmt_time, read_all, read_one, read_tlv,
     signature_hash,
 };
-use crate::verify::pki::HashAlg;
+use crate::verify::pki::{HashAlg, VerifyingKey};
 use std::time::{Duration, SystemTime};
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::{Decode, Encode};
@@ -211,22 +211,20 @@ pub fn verify_timestamp(
 
     signed.signer.check_signing_certificate(&signer_cert.der)?;
 
-    // The signature over the signed attributes (DER, as a SET).
-    // The signer's key: kept across timestamps once its certificate has chained to a trusted TSA
-    // (below), so that a TSA's signing key is parsed once and verifies on the fast path; a key
-    // not seen before is parsed for this timestamp only.
-    let spki = signer_cert.spki_der().map_err(|e| TsaError::Certificate {
+    // The signature over the signed attributes (DER, as a SET), by the signer's key: kept across
+    // timestamps once its certificate has chained to a trusted TSA (below), so that a TSA's
+    // signing key is parsed once and verifies on the fast path.
+    let certificate = |source| TsaError::Certificate {
         gen_time: fmt_time(tst.gen_time),
-        source: e,
-    })?;
-    let key = match crate::verify::pki::VerifyingKey::remembered(&spki) {
-        Some(key) => Ok(key),
-        None => signer_cert.key(),
+        source,
     };
-    let key = key.map_err(|e| TsaError::Certificate {
-        gen_time: fmt_time(tst.gen_time),
-        source: e,
-    })?;
+    let spki = signer_cert.spki_der().map_err(certificate)?;
+    let key = match VerifyingKey::remembered(&spki) {
+        Some(key) => key,
+        None => signer_cert
+            .key_from(&spki, VerifyingKey::from_spki_der)
+            .map_err(certificate)?,
+    };
     let sig_hash = signature_hash(&signed.signer.signature_alg, &key, Some(digest_alg))
         .ok_or_else(|| TsaError::UnsupportedAlgorithm {
             what: "SignerInfo signatureAlgorithm",
@@ -244,11 +242,8 @@ pub fn verify_timestamp(
     })?;
 
     // The signer is a timestamping certificate valid at genTime, chaining to a trusted TSA.
-    check_tsa_certificate(&signer_cert, root, tst.gen_time).map_err(|e| TsaError::Certificate {
-        gen_time: fmt_time(tst.gen_time),
-        source: e,
-    })?;
-    crate::verify::pki::VerifyingKey::remember_trusted(&spki, &key);
+    check_tsa_certificate(&signer_cert, root, tst.gen_time).map_err(certificate)?;
+    VerifyingKey::remember_trusted(&spki, &key);
     Ok(tst.gen_time)
 }
 
