@@ -185,36 +185,12 @@ impl VerifyingKey {
         sig: &[u8],
         hash: HashAlg,
     ) -> Result<(), PkiError> {
-        use p256::ecdsa::signature::hazmat::PrehashVerifier;
         if digest.len() != hash.output_len() {
             return Err(PkiError::MalformedSignature("digest length"));
         }
         match self {
-            VerifyingKey::P256(k) => {
-                let der = p256::ecdsa::DerSignature::from_bytes(sig)
-                    .map_err(|_| PkiError::MalformedSignature("ECDSA P-256"))?;
-                // r or s of 0 or beyond the order: no signature, as the ecdsa crate decides.
-                let sig = p256::ecdsa::Signature::try_from(der)
-                    .map_err(|_| PkiError::BadSignature("ECDSA P-256"))?;
-                let ok = match k.table(fixed::p256_table::Table::of) {
-                    Some(table) => table.verify_prehashed(digest, &sig),
-                    None => k.key.verify_prehash(digest, &sig).is_ok(),
-                };
-                ok.then_some(())
-                    .ok_or(PkiError::BadSignature("ECDSA P-256"))
-            }
-            VerifyingKey::P384(k) => {
-                let der = p384::ecdsa::DerSignature::from_bytes(sig)
-                    .map_err(|_| PkiError::MalformedSignature("ECDSA P-384"))?;
-                let sig = p384::ecdsa::Signature::try_from(der)
-                    .map_err(|_| PkiError::BadSignature("ECDSA P-384"))?;
-                let ok = match k.table(fixed::p384_table::Table::of) {
-                    Some(table) => table.verify_prehashed(digest, &sig),
-                    None => k.key.verify_prehash(digest, &sig).is_ok(),
-                };
-                ok.then_some(())
-                    .ok_or(PkiError::BadSignature("ECDSA P-384"))
-            }
+            VerifyingKey::P256(k) => fixed::p256_table::verify_der(k, digest, sig, "ECDSA P-256"),
+            VerifyingKey::P384(k) => fixed::p384_table::verify_der(k, digest, sig, "ECDSA P-384"),
             VerifyingKey::Ed25519(_) => Err(PkiError::PrehashUnsupported("Ed25519")),
             VerifyingKey::Rsa(k) => {
                 let scheme = match hash {

@@ -122,6 +122,28 @@ macro_rules! comb_curve {
                 }
             }
 
+            /// Verifies the DER signature `sig` over `digest` with `key`: on its table once it has
+            /// one (see [`super::super::EcdsaKey`]), else with the ecdsa crate. `kind` names the key
+            /// type in errors.
+            pub(crate) fn verify_der(
+                key: &super::super::EcdsaKey<$curve_crate::ecdsa::VerifyingKey, Table>,
+                digest: &[u8],
+                sig: &[u8],
+                kind: &'static str,
+            ) -> Result<(), super::super::PkiError> {
+                use super::super::PkiError;
+                use $curve_crate::ecdsa::signature::hazmat::PrehashVerifier as _;
+                let der = $curve_crate::ecdsa::DerSignature::from_bytes(sig)
+                    .map_err(|_| PkiError::MalformedSignature(kind))?;
+                // r or s of 0 or beyond the order: no signature, as the ecdsa crate decides.
+                let sig = Signature::try_from(der).map_err(|_| PkiError::BadSignature(kind))?;
+                let ok = match key.table(Table::of) {
+                    Some(table) => table.verify_prehashed(digest, &sig),
+                    None => key.key.verify_prehash(digest, &sig).is_ok(),
+                };
+                ok.then_some(()).ok_or(PkiError::BadSignature(kind))
+            }
+
             /// The digest as a scalar: its leftmost bytes up to the order's length, zero-padded
             /// on the left when shorter, reduced mod n (SEC 1 4.1.4 step 5; the order's bit
             /// length is a multiple of 8 on these curves, so no bit shift is needed).
